@@ -1,0 +1,64 @@
+#include "backends/backend.h"
+
+#include <cstdlib>
+#include <mutex>
+
+#include "backends/interp/interp.h"
+#include "graph/error.h"
+
+namespace soma {
+
+namespace {
+using Factory = std::function<std::unique_ptr<Backend>()>;
+
+const std::vector<std::pair<std::string, Factory>>& factories() {
+  static const std::vector<std::pair<std::string, Factory>> table = {
+      {"interp", make_interp_backend},
+  };
+  return table;
+}
+}  // namespace
+
+Backend& get_backend(const std::string& name) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<Backend>> instances;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = instances.find(name);
+  if (it != instances.end()) return *it->second;
+  for (auto& [n, make] : factories())
+    if (n == name) return *(instances[name] = make());
+  std::string list;
+  for (auto& [n, make] : factories()) list += (list.empty() ? "" : ", ") + n;
+  SOMA_THROW(BackendError, "unknown backend '" << name << "'; available: " << list);
+}
+
+std::vector<std::string> backend_names() {
+  std::vector<std::string> out;
+  for (auto& [n, make] : factories()) out.push_back(n);
+  return out;
+}
+
+std::string default_backend_name() {
+  const char* env = std::getenv("SOMA_BACKEND");
+  if (env && *env) return env;
+  return "interp";
+}
+
+void check_feed(const std::string& name, const TensorType& expected, const Feeds& feeds) {
+  auto it = feeds.find(name);
+  if (it == feeds.end()) {
+    std::string given;
+    for (auto& [k, v] : feeds) given += (given.empty() ? "" : ", ") + k;
+    SOMA_THROW(ValueError, "input '" << name << "' (" << expected.str() << ") was not fed"
+                                     << (given.empty() ? "" : "; feeds given: " + given));
+  }
+  const Array& a = it->second;
+  if (a.dtype() != expected.dtype)
+    SOMA_THROW(TypeError, "input '" << name << "' expects " << expected.str() << " but was fed "
+                                    << a.type_str());
+  if (a.shape() != expected.shape)
+    SOMA_THROW(ShapeError, "input '" << name << "' expects " << expected.str() << " but was fed "
+                                     << a.type_str());
+}
+
+}  // namespace soma

@@ -1,0 +1,64 @@
+// The interface every backend implements, and the registry of backends by name.
+//
+// A backend compiles a CompileRequest (a graph that the frontend has already optimized, with its
+// outputs and parameter updates) into an Executable. Inputs are bound by name at run time;
+// parameters live in a ParamStore shared by every executable of one model, and a run writes
+// parameter updates back into the store in place.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "graph/graph.h"
+#include "runtime/array.h"
+#include "runtime/param_store.h"
+
+namespace soma {
+
+struct CompileOptions {
+  std::string backend;     // empty: $SOMA_BACKEND, else the default ("interp" until llvm lands)
+  bool fast_math = false;  // allow reassociation and approximate transcendental functions
+  int threads = 0;         // 0: the runtime's default
+};
+
+struct CompileRequest {
+  const Graph* graph = nullptr;
+  std::vector<NodeId> outputs;
+  // (param node, node with its new value): written into the parameter after the outputs are
+  // computed, so every output sees the old parameter values.
+  std::vector<std::pair<NodeId, NodeId>> updates;
+  CompileOptions options;
+};
+
+using Feeds = std::map<std::string, Array>;
+
+class Executable {
+ public:
+  virtual ~Executable() = default;
+  // Runs once: every input node's name must be in `feeds` with its exact dtype and shape (else
+  // a soma::Error naming the input, the expected and the given type); feeds not used are ignored.
+  virtual std::vector<Array> run(const Feeds& feeds) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual std::unique_ptr<Executable> compile(const CompileRequest& request,
+                                              std::shared_ptr<ParamStore> params) = 0;
+};
+
+// The backend registered under `name`; throws BackendError listing the available ones.
+Backend& get_backend(const std::string& name);
+std::vector<std::string> backend_names();
+// $SOMA_BACKEND if set, else the default backend's name.
+std::string default_backend_name();
+
+// Checks a feed against an input node's type; throws ValueError/TypeError/ShapeError.
+void check_feed(const std::string& name, const TensorType& expected, const Feeds& feeds);
+
+}  // namespace soma

@@ -1,0 +1,22 @@
+// The reference interpreter: runs every op directly on host arrays, in the simplest obviously
+// correct way. It defines what each op means and is the oracle of every other test.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace soma {
+
+std::unique_ptr<Backend> make_interp_backend();
+
+// Evaluates one node given its input values (the definition of the op's meaning). Float math is
+// done in f64 and rounded once to the node's dtype; sums accumulate in f64; i32 arithmetic wraps.
+Array eval_node(const Node& node, const std::vector<const Array*>& inputs);
+
+// Evaluates `outputs` of `g`: inputs from `feeds` (checked), params from `params`.
+std::vector<Array> interpret(const Graph& g, const std::vector<NodeId>& outputs, const Feeds& feeds,
+                             const ParamStore& params);
+
+}  // namespace soma

@@ -1,0 +1,72 @@
+#include "frontend/compile.h"
+
+#include <map>
+
+#include "frontend/tensor_util.h"
+
+namespace soma {
+
+std::vector<Array> Compiled::run(const Feeds& feeds) const {
+  if (!exe_) SOMA_THROW(ValueError, "run: this executable was not compiled");
+  return exe_->run(feeds);
+}
+
+Compiled compile(const std::vector<Tensor>& outputs, const CompileOptions& options,
+                 const std::vector<std::pair<Tensor, Tensor>>& updates) {
+  if (outputs.empty() && updates.empty())
+    SOMA_THROW(ValueError, "compile: nothing to compute (no outputs and no updates)");
+  const Tensor& first = outputs.empty() ? updates[0].first : outputs[0];
+  std::shared_ptr<Context> ctx = detail::ctx_of(first, "compile");
+  std::vector<NodeId> roots;
+  for (const Tensor& t : outputs)
+    roots.push_back(detail::ctx_of(first, t, "compile") == ctx ? t.id() : -1);
+  for (auto& [p, v] : updates) {
+    detail::ctx_of(first, p, "compile");
+    detail::ctx_of(first, v, "compile");
+    if (p.node().op != Op::Param)
+      SOMA_THROW(ValueError, "compile: an update target must be a parameter, got a "
+                                 << op_name(p.node().op) << " node");
+    if (p.type() != v.type())
+      SOMA_THROW(TypeError, "compile: parameter '" << p.node().attrs.get_str("name") << "' is "
+                                                   << p.type().str() << " but its update is "
+                                                   << v.type().str());
+    roots.push_back(p.id());
+    roots.push_back(v.id());
+  }
+
+  std::vector<NodeId> map;
+  auto graph = std::make_shared<Graph>(extract(ctx->graph(), roots, &map));
+
+  Compiled c;
+  std::map<std::string, TensorType> seen_inputs, seen_params;
+  for (const Node& n : graph->nodes()) {
+    if (n.op != Op::Input && n.op != Op::Param) continue;
+    auto& seen = n.op == Op::Input ? seen_inputs : seen_params;
+    const std::string& name = n.attrs.get_str("name");
+    auto [it, fresh] = seen.emplace(name, n.type);
+    if (!fresh && it->second != n.type)
+      SOMA_THROW(ValueError, "compile: " << op_name(n.op) << " '" << name
+                                         << "' is declared twice with different types, "
+                                         << it->second.str() << " and " << n.type.str());
+    if (fresh && n.op == Op::Input) c.inputs_.emplace_back(name, n.type);
+  }
+
+  CompileRequest req;
+  req.graph = graph.get();
+  for (const Tensor& t : outputs) req.outputs.push_back(map[static_cast<size_t>(t.id())]);
+  for (auto& [p, v] : updates)
+    req.updates.emplace_back(map[static_cast<size_t>(p.id())], map[static_cast<size_t>(v.id())]);
+  req.options = options;
+  std::string backend = options.backend.empty() ? default_backend_name() : options.backend;
+  c.exe_ = get_backend(backend).compile(req, ctx->params_ptr());
+  c.graph_ = graph;
+  c.outputs_ = req.outputs;
+  c.backend_ = backend;
+  return c;
+}
+
+Array eval(const Tensor& t, const Feeds& feeds, const CompileOptions& options) {
+  return compile({t}, options).run(feeds).at(0);
+}
+
+}  // namespace soma

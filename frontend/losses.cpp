@@ -1,0 +1,53 @@
+// Losses with PyTorch's default mean reduction.
+#include "frontend/tensor.h"
+#include "frontend/tensor_util.h"
+
+namespace soma {
+
+Tensor mse(const Tensor& pred, const Tensor& target) {
+  Tensor d = pred - target;
+  return mean(d * d);
+}
+
+Tensor binary_cross_entropy(const Tensor& p0, const Tensor& t0) {
+  Tensor p = is_float(p0.dtype()) ? p0 : cast(p0, DType::f32);
+  Tensor t = cast(t0, p.dtype());
+  Tensor floor_ = full(Shape{}, -100.0, p.dtype());
+  Tensor lp = maximum(log(p), floor_), lq = maximum(log(1.0 - p), floor_);
+  return -mean(t * lp + (1.0 - t) * lq);
+}
+
+Tensor cross_entropy(const Tensor& logits0, const Tensor& target) {
+  Tensor logits = is_float(logits0.dtype()) ? logits0 : cast(logits0, DType::f32);
+  if (logits.rank() < 1)
+    SOMA_THROW(ShapeError,
+               "cross_entropy: logits must have a class axis, got " << logits.shape().str());
+  int64_t class_axis = logits.rank() == 1 ? 0 : 1;
+  Tensor logp = log_softmax(logits, class_axis);
+  if (is_float(target.dtype())) {
+    if (target.shape() != logits.shape())
+      SOMA_THROW(ShapeError, "cross_entropy: class-probability targets must have the logits' shape "
+                                 << logits.shape().str() << ", got " << target.shape().str());
+    Tensor per = -sum(cast(target, logp.dtype()) * logp, {class_axis});
+    return mean(per);
+  }
+  // Integer class indices: the logits' shape without the class axis.
+  std::vector<int64_t> expect = logits.shape().dims();
+  int64_t classes = expect[static_cast<size_t>(class_axis)];
+  expect.erase(expect.begin() + class_axis);
+  if (target.shape().dims() != expect)
+    SOMA_THROW(ShapeError, "cross_entropy: logits "
+                               << logits.shape().str() << " need integer labels of shape "
+                               << Shape(expect).str() << ", got " << target.type().str());
+  Tensor oh = one_hot(target, classes);  // class axis last
+  if (class_axis != logits.rank() - 1) {
+    std::vector<int64_t> perm;
+    for (int i = 0; i < logits.rank(); ++i)
+      if (i != class_axis) perm.push_back(i);
+    perm.insert(perm.begin() + class_axis, logits.rank() - 1);
+    oh = transpose(oh, perm);
+  }
+  return mean(-sum(cast(oh, logp.dtype()) * logp, {class_axis}));
+}
+
+}  // namespace soma

@@ -1,0 +1,21 @@
+// numpy's .npy format (versions 1.0, 2.0 and 3.0 read; 1.0 written, 2.0 when the header needs it):
+// f32, f64, i32 and bool in C order, little-endian. Anything else (Fortran order, big-endian,
+// other dtypes, a truncated file, a wrong magic) is rejected with an IOError naming the file and
+// what is wrong.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "runtime/array.h"
+
+namespace soma {
+
+Array load_npy(const std::string& path);
+// Parses .npy bytes; `what` names the source in error messages.
+Array parse_npy(std::string_view bytes, const std::string& what);
+// Writes atomically: a temporary file in the same folder, then rename.
+void save_npy(const std::string& path, const Array& a);
+std::string serialize_npy(const Array& a);
+
+}  // namespace soma
