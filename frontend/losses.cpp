@@ -41,9 +41,9 @@ Tensor cross_entropy(const Tensor& logits0, const Tensor& target) {
                                << Shape(expect).str() << ", got " << target.type().str());
   Tensor oh = one_hot(target, classes);  // class axis last
   if (class_axis != logits.rank() - 1) {
+    // one_hot put the class axis last: move it to class_axis.
     std::vector<int64_t> perm;
-    for (int i = 0; i < logits.rank(); ++i)
-      if (i != class_axis) perm.push_back(i);
+    for (int i = 0; i < logits.rank() - 1; ++i) perm.push_back(i);
     perm.insert(perm.begin() + class_axis, logits.rank() - 1);
     oh = transpose(oh, perm);
   }

@@ -133,7 +133,8 @@ Tensor squeeze(const Tensor& x, std::optional<int64_t> axis) {
     for (int i = 0; i < x.rank(); ++i)
       if (i != *a) dims.push_back(x.shape()[i]);
   } else {
-    for (int64_t d : x.shape().dims())
+    const Shape s = x.shape();
+    for (int64_t d : s.dims())
       if (d != 1) dims.push_back(d);
   }
   return reshape(x, dims);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "frontend/context.h"
+#include "graph/error.h"
 #include "runtime/array.h"
 
 namespace soma {
@@ -30,10 +31,11 @@ class Tensor {
   NodeId id() const { return id_; }
   Context& context() const;
   const std::shared_ptr<Context>& context_ptr() const { return ctx_; }
-  const Node& node() const { return context().graph().node(id_); }
-  const TensorType& type() const { return node().type; }
-  DType dtype() const { return type().dtype; }
-  const Shape& shape() const { return type().shape; }
+  const Node& node() const { return context().graph().node(id_); }  // valid until the next node
+  // By value: building more nodes may move the graph's storage.
+  TensorType type() const { return node().type; }
+  DType dtype() const { return node().type.dtype; }
+  Shape shape() const { return node().type.shape; }
   int rank() const { return shape().rank(); }
   int64_t numel() const { return shape().numel(); }
 
@@ -210,5 +212,14 @@ Tensor binary_cross_entropy(const Tensor& p, const Tensor& target);
 // logits [N, C] (or [C], or [N, C, d...]); target: integer class indices [N] (or [N, d...]), or
 // class probabilities with the logits' shape.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target);
+
+// ---- autodiff (reverse mode, graph to graph; see passes/grad.h for the conventions) ----------
+
+// d y / d xs for a y with one element. Gradients are tensors, so they can be differentiated again.
+std::vector<Tensor> grad(const Tensor& y, const std::vector<Tensor>& xs);
+Tensor grad(const Tensor& y, const Tensor& x);
+// Vector-Jacobian products d(sum(v * y)) / d xs, with v of y's shape.
+std::vector<Tensor> vjp(const Tensor& y, const std::vector<Tensor>& xs, const Tensor& v);
+Tensor vjp(const Tensor& y, const Tensor& x, const Tensor& v);
 
 }  // namespace soma

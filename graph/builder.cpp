@@ -139,13 +139,15 @@ NodeId Builder::reduce(Op op, NodeId x, std::vector<int64_t> axes, bool keepdims
   return reshape(y, Shape(dims));
 }
 
-NodeId Builder::reshape(NodeId x, const Shape& s) {
+NodeId Builder::reshape(NodeId x, const Shape& s_ref) {
+  const Shape s = s_ref;
   if (shape(x) == s) return x;
   return add_node(Op::Reshape, {x}, {}, TensorType{dtype(x), s});
 }
 
-NodeId Builder::broadcast_to(NodeId x, const Shape& s) {
-  const Shape& xs = shape(x);
+NodeId Builder::broadcast_to(NodeId x, const Shape& s_ref) {
+  const Shape s = s_ref;  // may refer into the graph, which add_node grows
+  const Shape xs = shape(x);
   if (xs == s) return x;
   if (xs.rank() > s.rank())
     SOMA_THROW(ShapeError, "broadcast_to: cannot broadcast " << xs.str() << " to " << s.str()
@@ -275,7 +277,7 @@ NodeId Builder::window(NodeId x, std::vector<int64_t> kernel, std::vector<int64_
 }
 
 NodeId Builder::unwindow(NodeId g, const TensorType& input_type, const Attrs& window_attrs) {
-  return add_node(Op::Unwindow, {g}, window_attrs, input_type);
+  return add_node(Op::Unwindow, {g}, Attrs(window_attrs), TensorType(input_type));
 }
 
 NodeId Builder::gather(NodeId table, NodeId ids) {
@@ -285,11 +287,12 @@ NodeId Builder::gather(NodeId table, NodeId ids) {
 }
 
 NodeId Builder::scatter_add(NodeId ids, NodeId updates, const TensorType& result) {
-  return add_node(Op::ScatterAdd, {ids, updates}, {}, result);
+  return add_node(Op::ScatterAdd, {ids, updates}, {}, TensorType(result));
 }
 
-NodeId Builder::sum_to(NodeId x, const Shape& target) {
-  const Shape& s = shape(x);
+NodeId Builder::sum_to(NodeId x, const Shape& target_ref) {
+  const Shape target = target_ref;  // may refer into the graph, which add_node grows
+  const Shape s = shape(x);
   if (s == target) return x;
   int lead = s.rank() - target.rank();
   SOMA_CHECK(lead >= 0) << "sum_to " << s.str() << " -> " << target.str();

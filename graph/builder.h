@@ -16,8 +16,9 @@ class Builder {
  public:
   explicit Builder(Graph& g) : g_(g) {}
   Graph& graph() { return g_; }
-  const TensorType& type(NodeId x) const { return g_.node(x).type; }
-  const Shape& shape(NodeId x) const { return g_.node(x).type.shape; }
+  // By value: adding nodes may move the graph's storage.
+  TensorType type(NodeId x) const { return g_.node(x).type; }
+  Shape shape(NodeId x) const { return g_.node(x).type.shape; }
   DType dtype(NodeId x) const { return g_.node(x).type.dtype; }
 
   // Sources.
