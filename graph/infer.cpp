@@ -58,6 +58,23 @@ void check_rank(Op op, const Shape& s) {
                                        << " exceeds soma's maximum rank " << kMaxRank);
   for (int64_t d : s.dims())
     if (d < 0) SOMA_THROW(ShapeError, op_name(op) << ": negative dimension in " << s.str());
+  int64_t n = 1;  // in Shape::numel's order, so that it cannot overflow either
+  for (int64_t d : s.dims())
+    if (__builtin_mul_overflow(n, d, &n))
+      SOMA_THROW(ShapeError, op_name(op)
+                                 << ": " << s.str() << " has more elements than fit in 64 bits");
+}
+
+// Sizes come from attributes (user text) and may be huge: an int64 overflow is an error.
+int64_t checked_add(Op op, int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) fail_value(op, "sizes overflow 64-bit integers");
+  return r;
+}
+int64_t checked_mul(Op op, int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) fail_value(op, "sizes overflow 64-bit integers");
+  return r;
 }
 
 std::vector<int64_t> ints_per_axis(Op op, const Attrs& a, const char* key, int n) {
@@ -150,10 +167,11 @@ TensorType infer_elementwise(Op op, const std::vector<const TensorType*>& in,
 
 int64_t window_out_size(int64_t size, int64_t kernel, int64_t stride, int64_t dilation,
                         int64_t pad_lo, int64_t pad_hi) {
-  int64_t span = dilation * (kernel - 1) + 1;
-  int64_t avail = size + pad_lo + pad_hi - span;
+  // In 128 bits, so that a huge dilation or padding cannot overflow.
+  __int128 span = static_cast<__int128>(dilation) * (static_cast<__int128>(kernel) - 1) + 1;
+  __int128 avail = static_cast<__int128>(size) + pad_lo + pad_hi - span;
   if (avail < 0) return 0;
-  return avail / stride + 1;
+  return static_cast<int64_t>(avail / stride + 1);
 }
 
 TensorType infer_type(Op op, const std::vector<const TensorType*>& in, const Attrs& a,
@@ -264,7 +282,7 @@ TensorType infer_type(Op op, const std::vector<const TensorType*>& in, const Att
                      "slice [" + std::to_string(start[k]) + ":" + std::to_string(stop[k]) +
                          "] is out of range for axis " + std::to_string(i) + " of size " +
                          std::to_string(s[i]));
-        o[i] = (stop[k] - start[k] + step[k] - 1) / step[k];
+        o[i] = stop[k] == start[k] ? 0 : (stop[k] - start[k] - 1) / step[k] + 1;
       }
       return TensorType{in[0]->dtype, o};
     }
@@ -279,7 +297,8 @@ TensorType infer_type(Op op, const std::vector<const TensorType*>& in, const Att
         size_t k = static_cast<size_t>(i);
         if (lo[k] < 0 || hi[k] < 0 || interior[k] < 0)
           fail_value(op, "padding must be >= 0 (use slice to crop)");
-        o[i] = lo[k] + hi[k] + s[i] + (s[i] > 0 ? (s[i] - 1) * interior[k] : 0);
+        int64_t inner = s[i] > 0 ? checked_mul(op, s[i] - 1, interior[k]) : 0;
+        o[i] = checked_add(op, checked_add(op, checked_add(op, lo[k], hi[k]), s[i]), inner);
       }
       check_rank(op, o);
       return TensorType{in[0]->dtype, o};
@@ -301,8 +320,10 @@ TensorType infer_type(Op op, const std::vector<const TensorType*>& in, const Att
                        "concat along axis " + std::to_string(axis) +
                            " needs equal sizes on the other axes (axis " + std::to_string(i) +
                            " differs)");
-        o[static_cast<int>(axis)] += t->shape[static_cast<int>(axis)];
+        o[static_cast<int>(axis)] =
+            checked_add(op, o[static_cast<int>(axis)], t->shape[static_cast<int>(axis)]);
       }
+      check_rank(op, o);
       return TensorType{in[0]->dtype, o};
     }
     case Op::Flip: {
@@ -327,6 +348,7 @@ TensorType infer_type(Op op, const std::vector<const TensorType*>& in, const Att
                        std::to_string(y[r - 2]) + ")");
       Shape o = x;
       o[r - 1] = y[r - 1];
+      check_rank(op, o);
       return TensorType{in[0]->dtype, o};
     }
     case Op::Window:
@@ -350,6 +372,7 @@ TensorType infer_type(Op op, const std::vector<const TensorType*>& in, const Att
         size_t j = static_cast<size_t>(i);
         if (kernel[j] < 1 || stride[j] < 1 || dilation[j] < 1 || pad_lo[j] < 0 || pad_hi[j] < 0)
           fail_value(op, "kernel, stride and dilation must be >= 1 and padding >= 0");
+        checked_add(op, checked_add(op, s[s.rank() - k + i], pad_lo[j]), pad_hi[j]);
         int64_t os = window_out_size(s[s.rank() - k + i], kernel[j], stride[j], dilation[j],
                                      pad_lo[j], pad_hi[j]);
         if (os < 1)
@@ -362,6 +385,7 @@ TensorType infer_type(Op op, const std::vector<const TensorType*>& in, const Att
         o.dims().push_back(os);
       }
       for (int i = 0; i < k; ++i) o.dims().push_back(kernel[static_cast<size_t>(i)]);
+      check_rank(op, o);
       if (op == Op::Window) return TensorType{x.dtype, o};
       if (in[0]->shape != o || in[0]->dtype != x.dtype)
         fail_shape(

@@ -1,0 +1,534 @@
+#include "runtime/npy.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "graph/error.h"
+
+namespace soma {
+
+static_assert(std::endian::native == std::endian::little,
+              "the .npy reader and writer assume a little-endian host");
+
+namespace {
+
+constexpr std::string_view kMagic = "\x93NUMPY";
+constexpr size_t kAlign = 64;                // numpy aligns the data start to 64 bytes
+constexpr size_t kGrowthAxisMaxDigits = 21;  // numpy leaves room to grow the first axis in place
+constexpr const char* kSupported = "'<f4' (float32), '<f8' (float64), '<i4' (int32), '|b1' (bool)";
+
+[[noreturn]] void fail(const std::string& what, const std::string& msg) {
+  throw IOError(what + ": " + msg);
+}
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+// A header excerpt for error messages: printable ASCII kept, everything else escaped.
+std::string excerpt(std::string_view s) {
+  constexpr size_t kMax = 160;
+  // numpy pads the header with spaces and a final newline; do not show them.
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n')) s.remove_suffix(1);
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  if (s.size() > kMax) out += "...";
+  return out;
+}
+
+std::string n_bytes(uint64_t n) {
+  return std::to_string(n) + (n == 1 ? " byte" : " bytes");
+}
+
+std::string shape_repr(const std::vector<int64_t>& dims) {
+  std::string s = "(";
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(dims[i]);
+  }
+  if (dims.size() == 1) s += ",";
+  return s + ")";
+}
+
+// ---- Header dict parsing ------------------------------------------------------------------------
+// The header is a Python dict literal such as
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+// We accept any key order, any whitespace, single or double quotes and trailing commas, and
+// reject everything else (unknown or duplicate keys, non-literal values).
+
+struct Header {
+  std::optional<std::string> descr;
+  std::optional<bool> fortran_order;
+  std::optional<std::vector<int64_t>> shape;
+};
+
+class HeaderParser {
+ public:
+  HeaderParser(std::string_view text, const std::string& what) : s_(text), what_(what) {}
+
+  Header parse() {
+    Header h;
+    skip_ws();
+    expect('{', "the header must be a dict starting with '{'");
+    for (;;) {
+      skip_ws();
+      if (peek() == '}') break;
+      std::string key = parse_string("a quoted key");
+      skip_ws();
+      expect(':', "expected ':' after key '" + key + "'");
+      skip_ws();
+      if (key == "descr") {
+        if (h.descr) malformed("duplicate key 'descr'");
+        if (peek() == '[')
+          fail(what_,
+               "structured dtypes (a list of fields in 'descr') are not supported; supported "
+               "dtypes: " +
+                   std::string(kSupported));
+        h.descr = parse_string("a quoted dtype string for 'descr'");
+      } else if (key == "fortran_order") {
+        if (h.fortran_order) malformed("duplicate key 'fortran_order'");
+        h.fortran_order = parse_bool();
+      } else if (key == "shape") {
+        if (h.shape) malformed("duplicate key 'shape'");
+        h.shape = parse_shape();
+      } else {
+        malformed("unexpected key '" + excerpt(key) +
+                  "' (a .npy header has exactly 'descr', 'fortran_order' and 'shape')");
+      }
+      skip_ws();
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      if (peek() != '}') malformed("expected ',' or '}' after the value of '" + key + "'");
+    }
+    ++pos_;  // '}'
+    skip_ws();
+    if (pos_ != s_.size()) malformed("unexpected text after the closing '}'");
+    if (!h.descr) malformed("missing key 'descr'");
+    if (!h.fortran_order) malformed("missing key 'fortran_order'");
+    if (!h.shape) malformed("missing key 'shape'");
+    return h;
+  }
+
+ private:
+  [[noreturn]] void malformed(const std::string& msg) {
+    fail(what_, "malformed .npy header: " + msg + " (at offset " + std::to_string(pos_) +
+                    " of header \"" + excerpt(s_) + "\")");
+  }
+
+  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  bool at_end() const { return pos_ >= s_.size(); }
+
+  void skip_ws() {
+    while (!at_end() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' ||
+                         s_[pos_] == '\r' || s_[pos_] == '\f' || s_[pos_] == '\v'))
+      ++pos_;
+  }
+
+  void expect(char c, const std::string& msg) {
+    if (at_end() || s_[pos_] != c) malformed(msg);
+    ++pos_;
+  }
+
+  std::string parse_string(const char* expected) {
+    char q = peek();
+    if (at_end() || (q != '\'' && q != '"')) malformed(std::string("expected ") + expected);
+    ++pos_;
+    std::string out;
+    for (;;) {
+      if (at_end()) malformed("unterminated string");
+      char c = s_[pos_];
+      if (c == q) break;
+      if (c == '\\') malformed("escape sequences in strings are not supported");
+      if (c == '\n') malformed("unterminated string");
+      out += c;
+      ++pos_;
+    }
+    ++pos_;  // closing quote
+    return out;
+  }
+
+  bool parse_bool() {
+    if (s_.substr(pos_, 4) == "True") {
+      pos_ += 4;
+      return true;
+    }
+    if (s_.substr(pos_, 5) == "False") {
+      pos_ += 5;
+      return false;
+    }
+    malformed("expected True or False for 'fortran_order'");
+  }
+
+  int64_t parse_int() {
+    bool negative = false;
+    if (peek() == '-' || peek() == '+') {
+      negative = peek() == '-';
+      ++pos_;
+      skip_ws();
+    }
+    if (at_end() || s_[pos_] < '0' || s_[pos_] > '9') malformed("expected an integer in 'shape'");
+    int64_t v = 0;
+    bool overflow = false;
+    while (!at_end() && s_[pos_] >= '0' && s_[pos_] <= '9') {
+      int d = s_[pos_] - '0';
+      if (v > (std::numeric_limits<int64_t>::max() - d) / 10) overflow = true;
+      if (!overflow) v = v * 10 + d;
+      ++pos_;
+    }
+    if (peek() == 'L' || peek() == 'l') ++pos_;  // Python 2's long suffix, written by old numpy
+    if (overflow)
+      fail(what_, "invalid shape in .npy header: a dimension does not fit in a 64-bit integer");
+    return negative ? -v : v;
+  }
+
+  std::vector<int64_t> parse_shape() {
+    expect('(', "expected a tuple such as (2, 3) for 'shape'");
+    std::vector<int64_t> dims;
+    bool comma = false;
+    for (;;) {
+      skip_ws();
+      if (peek() == ')') break;
+      dims.push_back(parse_int());
+      skip_ws();
+      if (peek() == ',') {
+        ++pos_;
+        comma = true;
+        continue;
+      }
+      if (peek() != ')') malformed("expected ',' or ')' in 'shape'");
+    }
+    if (dims.size() == 1 && !comma)
+      malformed("'shape' must be a tuple: write (" + std::to_string(dims[0]) + ",) not (" +
+                std::to_string(dims[0]) + ")");
+    ++pos_;  // ')'
+    return dims;
+  }
+
+  std::string_view s_;
+  const std::string& what_;
+  size_t pos_ = 0;
+};
+
+// ---- dtype descriptors --------------------------------------------------------------------------
+
+std::optional<DType> dtype_from_descr(std::string_view d) {
+  if (d.size() != 3) return std::nullopt;
+  char order = d[0];
+  std::string_view code = d.substr(1);
+  if (code == "b1") {
+    // One byte: byte order is meaningless; numpy writes '|'.
+    if (order == '|' || order == '<' || order == '=' || order == '>') return DType::boolean;
+    return std::nullopt;
+  }
+  if (order != '<' && order != '=') return std::nullopt;
+  if (code == "f4") return DType::f32;
+  if (code == "f8") return DType::f64;
+  if (code == "i4") return DType::i32;
+  return std::nullopt;
+}
+
+// numpy's name for some common type codes, to make "unsupported dtype" messages readable.
+std::string numpy_type_name(std::string_view code) {
+  struct Entry {
+    std::string_view code, name;
+  };
+  static constexpr Entry kNames[] = {
+      {"b1", "bool"},      {"i1", "int8"},      {"i2", "int16"},       {"i4", "int32"},
+      {"i8", "int64"},     {"u1", "uint8"},     {"u2", "uint16"},      {"u4", "uint32"},
+      {"u8", "uint64"},    {"f2", "float16"},   {"f4", "float32"},     {"f8", "float64"},
+      {"f16", "float128"}, {"c8", "complex64"}, {"c16", "complex128"}, {"O", "object"},
+  };
+  for (const Entry& e : kNames)
+    if (e.code == code) return std::string(e.name);
+  if (!code.empty() && code[0] == 'U') return "unicode string";
+  if (!code.empty() && code[0] == 'S') return "byte string";
+  if (!code.empty() && code[0] == 'V') return "void/raw bytes";
+  if (code.starts_with("M8")) return "datetime64";
+  if (code.starts_with("m8")) return "timedelta64";
+  return "";
+}
+
+[[noreturn]] void reject_descr(const std::string& what, const std::string& descr) {
+  std::string shown = excerpt(descr);
+  if (descr.size() >= 2 && descr[0] == '>' && descr != ">b1") {
+    std::string le = "<" + descr.substr(1);
+    if (dtype_from_descr(le))
+      fail(what, "big-endian data ('" + shown +
+                     "') is not supported; soma reads little-endian only: convert with "
+                     "a.astype('" +
+                     excerpt(le) + "') before saving");
+  }
+  std::string code = descr.size() >= 1 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '=' ||
+                                           descr[0] == '|')
+                         ? descr.substr(1)
+                         : descr;
+  std::string name = numpy_type_name(code);
+  fail(what, "unsupported dtype '" + shown + "'" + (name.empty() ? "" : " (" + name + ")") +
+                 "; supported dtypes: " + kSupported);
+}
+
+const char* descr_for(DType t) {
+  switch (t) {
+    case DType::f32:
+      return "<f4";
+    case DType::f64:
+      return "<f8";
+    case DType::i32:
+      return "<i4";
+    case DType::boolean:
+      return "|b1";
+  }
+  return "?";
+}
+
+uint32_t read_le(std::string_view b, size_t off, size_t n) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < n; ++i)
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(b[off + i])) << (8 * i);
+  return v;
+}
+
+// ---- File helpers -------------------------------------------------------------------------------
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  // Closes now and reports the error (close can report a deferred write error).
+  int close() {
+    int r = ::close(fd_);
+    fd_ = -1;
+    return r;
+  }
+
+ private:
+  int fd_;
+};
+
+std::string dir_of(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+Array parse_npy(std::string_view bytes, const std::string& what) {
+  if (bytes.size() < kMagic.size() || bytes.substr(0, kMagic.size()) != kMagic) {
+    std::string msg = "not a .npy file: it does not start with the magic bytes \\x93NUMPY";
+    if (bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4))
+      msg += " (it looks like a zip archive, e.g. an .npz file; extract its arrays first)";
+    else if (bytes.size() < kMagic.size())
+      msg += " (the file is only " + std::to_string(bytes.size()) + " bytes long)";
+    fail(what, msg);
+  }
+  if (bytes.size() < 8)
+    fail(what, "truncated .npy header: the file ends after " + std::to_string(bytes.size()) +
+                   " bytes, before the format version");
+  unsigned major = static_cast<unsigned char>(bytes[6]);
+  unsigned minor = static_cast<unsigned char>(bytes[7]);
+  if (minor != 0 || major < 1 || major > 3)
+    fail(what, "unsupported .npy format version " + std::to_string(major) + "." +
+                   std::to_string(minor) + " (soma reads versions 1.0, 2.0 and 3.0)");
+  size_t len_size = major == 1 ? 2 : 4;
+  size_t prefix = 8 + len_size;
+  if (bytes.size() < prefix)
+    fail(what, "truncated .npy header: the file ends after " + std::to_string(bytes.size()) +
+                   " bytes, before the header length");
+  size_t header_len = read_le(bytes, 8, len_size);
+  if (bytes.size() - prefix < header_len)
+    fail(what, "truncated .npy header: the header should be " + std::to_string(header_len) +
+                   " bytes long, but the file ends after " + std::to_string(bytes.size() - prefix) +
+                   " of them");
+  std::string_view header_text = bytes.substr(prefix, header_len);
+  Header h = HeaderParser(header_text, what).parse();
+
+  std::optional<DType> dtype = dtype_from_descr(*h.descr);
+  if (!dtype) reject_descr(what, *h.descr);
+  if (*h.fortran_order)
+    fail(what, "Fortran-ordered arrays are not supported; save with np.ascontiguousarray(a) first");
+  const std::vector<int64_t>& dims = *h.shape;
+  std::string shape_text = shape_repr(dims);
+  if (shape_text.size() > 200) shape_text = shape_text.substr(0, 200) + "...)";
+  for (int64_t d : dims)
+    if (d < 0) fail(what, "invalid shape " + shape_text + " in .npy header: negative dimension");
+  if (dims.size() > static_cast<size_t>(kMaxRank))
+    fail(what, "shape " + shape_text + " has rank " + std::to_string(dims.size()) +
+                   "; soma supports at most rank " + std::to_string(kMaxRank));
+  // Every dimension (zeros counted as one) times the element size must fit, so strides do too.
+  size_t itemsize = dtype_size(*dtype);
+  uint64_t limit = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  uint64_t span = itemsize;
+  bool empty = false;
+  for (int64_t d : dims) {
+    uint64_t u = static_cast<uint64_t>(d);
+    if (u == 0) {
+      empty = true;
+      continue;
+    }
+    if (span > limit / u)
+      fail(what, "invalid shape " + shape_text + " in .npy header: the array size overflows");
+    span *= u;
+  }
+  uint64_t expected = empty ? 0 : span;
+  uint64_t actual = bytes.size() - prefix - header_len;
+  std::string type_text = std::string(dtype_name(*dtype)) + " array of shape " + shape_text;
+  if (actual < expected)
+    fail(what, "truncated data: the " + type_text + " needs " + n_bytes(expected) +
+                   " after the header, but the file has only " + n_bytes(actual) + " of data");
+  if (actual > expected)
+    fail(what, n_bytes(actual - expected) + " of unexpected trailing data after the array (the " +
+                   type_text + " needs " + n_bytes(expected) + ", the file has " +
+                   std::to_string(actual) + ")");
+
+  std::string_view data = bytes.substr(prefix + header_len);
+  if (*dtype == DType::boolean) {
+    for (size_t i = 0; i < data.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(data[i]);
+      if (c > 1)
+        fail(what, "invalid bool value " + std::to_string(c) + " at element " + std::to_string(i) +
+                       "; bool data must be bytes 0 or 1");
+    }
+  }
+  Array a(*dtype, Shape(dims));
+  if (!data.empty()) std::memcpy(a.raw(), data.data(), data.size());
+  return a;
+}
+
+std::string serialize_npy(const Array& a) {
+  const std::vector<int64_t>& dims = a.shape().dims();
+  std::string dict = "{'descr': '";
+  dict += descr_for(a.dtype());
+  dict += "', 'fortran_order': False, 'shape': " + shape_repr(dims) + ", }";
+  // Like numpy: spare room so the first axis can grow in place.
+  if (!dims.empty()) {
+    size_t digits = std::to_string(dims[0]).size();
+    if (digits < kGrowthAxisMaxDigits) dict.append(kGrowthAxisMaxDigits - digits, ' ');
+  }
+  // Pad with spaces and a final '\n' so the data starts at a multiple of kAlign. numpy adds a
+  // full kAlign of padding when already aligned; we match it byte for byte.
+  int major = 1;
+  size_t prefix = kMagic.size() + 2 + 2;
+  size_t body = dict.size() + 1;  // + '\n'
+  size_t pad = kAlign - (prefix + body) % kAlign;
+  if (body + pad > 0xffff) {
+    major = 2;
+    prefix = kMagic.size() + 2 + 4;
+    pad = kAlign - (prefix + body) % kAlign;
+  }
+  size_t header_len = body + pad;
+  size_t len_size = major == 1 ? 2 : 4;
+
+  std::string out;
+  out.reserve(prefix + header_len + a.nbytes());
+  out += kMagic;
+  out += static_cast<char>(major);
+  out += '\0';
+  for (size_t i = 0; i < len_size; ++i) out += static_cast<char>((header_len >> (8 * i)) & 0xff);
+  out += dict;
+  out.append(pad, ' ');
+  out += '\n';
+  size_t start = out.size();
+  out.append(static_cast<const char*>(a.raw()), a.nbytes());
+  if (a.dtype() == DType::boolean)
+    for (size_t i = start; i < out.size(); ++i) out[i] = out[i] != 0 ? 1 : 0;
+  return out;
+}
+
+Array load_npy(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) fail(path, "cannot open for reading: " + errno_text(errno));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) fail(path, "cannot stat: " + errno_text(errno));
+  if (S_ISDIR(st.st_mode)) fail(path, "cannot read: it is a directory, not a .npy file");
+  std::string bytes;
+  if (S_ISREG(st.st_mode) && st.st_size > 0) bytes.reserve(static_cast<size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(path, "cannot read: " + errno_text(errno));
+    }
+    if (n == 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+  }
+  return parse_npy(bytes, path);
+}
+
+void save_npy(const std::string& path, const Array& a) {
+  std::string bytes = serialize_npy(a);
+
+  // A temporary file next to the target (same file system, so rename is atomic). O_EXCL with a
+  // fresh name each try; mode 0666 lets the umask decide the permissions, as numpy's do.
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp;
+  int raw_fd = -1;
+  std::random_device rd;
+  for (int attempt = 0; attempt < 100 && raw_fd < 0; ++attempt) {
+    tmp = path + "." + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+          std::to_string(rd() % 1000000) + ".npy.tmp";
+    raw_fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (raw_fd < 0 && errno != EEXIST) break;
+  }
+  if (raw_fd < 0)
+    fail(path, "cannot save: cannot create a temporary file in folder '" + dir_of(path) +
+                   "': " + errno_text(errno));
+  Fd fd(raw_fd);
+
+  auto abandon = [&](const std::string& msg) {  // throws
+    int err = errno;
+    if (fd.get() >= 0) fd.close();
+    ::unlink(tmp.c_str());
+    fail(path, "cannot save: " + msg + ": " + errno_text(err));
+  };
+
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      abandon("cannot write temporary file '" + tmp + "'");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0 && errno != EINVAL && errno != EROFS)
+    abandon("cannot flush temporary file '" + tmp + "'");
+  if (fd.close() != 0) abandon("cannot close temporary file '" + tmp + "'");
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    abandon("cannot rename temporary file '" + tmp + "' to '" + path + "'");
+}
+
+}  // namespace soma
