@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "graph/kernel_ir.h"
 #include "runtime/array.h"
 #include "runtime/param_store.h"
 
@@ -32,6 +33,9 @@ struct CompileRequest {
   // computed, so every output sees the old parameter values.
   std::vector<std::pair<NodeId, NodeId>> updates;
   CompileOptions options;
+  // The lowered program (fused kernels over planned buffers), for backends that generate code;
+  // the interpreter runs the graph itself.
+  const kir::Program* program = nullptr;
 };
 
 using Feeds = std::map<std::string, Array>;

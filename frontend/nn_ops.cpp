@@ -80,7 +80,7 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, std::optional<Tensor> bias,
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& w, std::optional<Tensor> bias,
-              std::pair<int64_t, int64_t> stride, const std::string& padding) {
+              std::pair<int64_t, int64_t> stride, std::string_view padding) {
   if (padding == "valid") return conv2d(x, w, bias, stride, std::pair<int64_t, int64_t>{0, 0});
   if (padding != "same")
     SOMA_THROW(ValueError, "conv2d: padding must be \"valid\", \"same\" or a number, got \""

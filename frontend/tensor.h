@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -187,7 +188,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, std::optional<Tensor> bias = std
               std::pair<int64_t, int64_t> dilation = {1, 1});
 // padding "same" (stride 1 only) or "valid".
 Tensor conv2d(const Tensor& x, const Tensor& w, std::optional<Tensor> bias,
-              std::pair<int64_t, int64_t> stride, const std::string& padding);
+              std::pair<int64_t, int64_t> stride, std::string_view padding);
 // stride 0: the kernel size. avg_pool2d counts padding in the divisor, like PyTorch's default.
 Tensor max_pool2d(const Tensor& x, std::pair<int64_t, int64_t> kernel,
                   std::pair<int64_t, int64_t> stride = {0, 0},

@@ -1,0 +1,334 @@
+#include "graph/kernel_ir.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "graph/error.h"
+#include "graph/printer.h"
+
+namespace soma::kir {
+
+bool Expr::operator==(const Expr& o) const {
+  return kind == o.kind && dtype == o.dtype && op == o.op && a[0] == o.a[0] && a[1] == o.a[1] &&
+         a[2] == o.a[2] && (value == o.value || (std::isnan(value) && std::isnan(o.value))) &&
+         std::signbit(value) == std::signbit(o.value) && var == o.var && buffer == o.buffer &&
+         seed == o.seed;
+}
+
+ExprId Kernel::add(const Expr& e) {
+  // Hash-consing by a backwards scan over recent entries keeps this simple; kernels hold at most
+  // a few thousand expressions.
+  size_t n = exprs.size();
+  size_t stop = n > 4096 ? n - 4096 : 0;
+  for (size_t i = n; i-- > stop;)
+    if (exprs[i] == e) return static_cast<ExprId>(i);
+  exprs.push_back(e);
+  return static_cast<ExprId>(n);
+}
+
+VarId Kernel::new_var(DType t, const std::string& prefix) {
+  vars.push_back(Var{t, prefix + std::to_string(vars.size())});
+  return static_cast<VarId>(vars.size() - 1);
+}
+
+ExprId Kernel::constant(double v, DType t) {
+  Expr e;
+  e.kind = ExprKind::Const;
+  e.dtype = t;
+  e.value = v;
+  return add(e);
+}
+
+ExprId Kernel::var_ref(VarId v) {
+  Expr e;
+  e.kind = ExprKind::Var;
+  e.dtype = vars[static_cast<size_t>(v)].dtype;
+  e.var = v;
+  return add(e);
+}
+
+ExprId Kernel::load(BufferId b, DType t, ExprId index, ExprId mask, double other) {
+  Expr e;
+  e.kind = ExprKind::Load;
+  e.dtype = t;
+  e.buffer = b;
+  e.a[0] = index;
+  e.a[1] = mask;
+  e.value = mask >= 0 ? other : 0;
+  return add(e);
+}
+
+ExprId Kernel::unary(Op op, ExprId x) {
+  Expr e;
+  e.kind = ExprKind::Unary;
+  e.op = op;
+  e.dtype = op == Op::Not ? DType::boolean : expr(x).dtype;
+  e.a[0] = x;
+  return add(e);
+}
+
+namespace {
+bool is_const(const Kernel& k, ExprId x, double v) {
+  const Expr& e = k.expr(x);
+  return e.kind == ExprKind::Const && e.value == v;
+}
+}  // namespace
+
+ExprId Kernel::binary(Op op, ExprId x, ExprId y) {
+  const Expr &ex = expr(x), &ey = expr(y);
+  SOMA_CHECK(ex.dtype == ey.dtype) << "kernel binary " << op_name(op) << " of "
+                                   << dtype_name(ex.dtype) << " and " << dtype_name(ey.dtype);
+  if (ex.dtype == DType::i32) {  // fold index arithmetic
+    if (ex.kind == ExprKind::Const && ey.kind == ExprKind::Const) {
+      int64_t a = static_cast<int64_t>(ex.value), b = static_cast<int64_t>(ey.value);
+      switch (op) {
+        case Op::Add: return index_const(a + b);
+        case Op::Sub: return index_const(a - b);
+        case Op::Mul: return index_const(a * b);
+        default: break;
+      }
+    }
+    if (op == Op::Add && is_const(*this, x, 0)) return y;
+    if ((op == Op::Add || op == Op::Sub) && is_const(*this, y, 0)) return x;
+    if (op == Op::Mul && (is_const(*this, x, 0) || is_const(*this, y, 0))) return index_const(0);
+    if (op == Op::Mul && is_const(*this, x, 1)) return y;
+    if (op == Op::Mul && is_const(*this, y, 1)) return x;
+  }
+  Expr e;
+  e.kind = ExprKind::Binary;
+  e.op = op;
+  e.dtype = is_comparison(op) ? DType::boolean : ex.dtype;
+  e.a[0] = x;
+  e.a[1] = y;
+  return add(e);
+}
+
+ExprId Kernel::cast(ExprId x, DType t) {
+  if (expr(x).dtype == t) return x;
+  Expr e;
+  e.kind = ExprKind::Cast;
+  e.dtype = t;
+  e.a[0] = x;
+  return add(e);
+}
+
+ExprId Kernel::select(ExprId c, ExprId x, ExprId y) {
+  if (x == y) return x;
+  const Expr& ec = expr(c);
+  if (ec.kind == ExprKind::Const) return ec.value != 0 ? x : y;
+  Expr e;
+  e.kind = ExprKind::Select;
+  e.dtype = expr(x).dtype;
+  e.a[0] = c;
+  e.a[1] = x;
+  e.a[2] = y;
+  return add(e);
+}
+
+ExprId Kernel::idiv(ExprId x, int64_t d) {
+  SOMA_CHECK(d > 0) << "idiv by " << d;
+  if (d == 1) return x;
+  const Expr& ex = expr(x);
+  if (ex.kind == ExprKind::Const) {
+    int64_t v = static_cast<int64_t>(ex.value);
+    return index_const(v >= 0 ? v / d : -((-v + d - 1) / d));
+  }
+  Expr e;
+  e.kind = ExprKind::IDiv;
+  e.dtype = DType::i32;
+  e.a[0] = x;
+  e.a[1] = index_const(d);
+  return add(e);
+}
+
+ExprId Kernel::imod(ExprId x, int64_t d) {
+  SOMA_CHECK(d > 0) << "imod by " << d;
+  if (d == 1) return index_const(0);
+  const Expr& ex = expr(x);
+  if (ex.kind == ExprKind::Const) {
+    int64_t v = static_cast<int64_t>(ex.value);
+    return index_const(((v % d) + d) % d);
+  }
+  Expr e;
+  e.kind = ExprKind::IMod;
+  e.dtype = DType::i32;
+  e.a[0] = x;
+  e.a[1] = index_const(d);
+  return add(e);
+}
+
+ExprId Kernel::rand(int64_t seed, ExprId counter, ExprId offset, DType t) {
+  Expr e;
+  e.kind = ExprKind::Rand;
+  e.dtype = t;
+  e.seed = seed;
+  e.a[0] = counter;
+  e.a[1] = offset;
+  return add(e);
+}
+
+// ---- printing ----
+
+namespace {
+
+struct Printer {
+  const Program& p;
+  const Kernel& k;
+  std::ostringstream os;
+
+  std::string var(VarId v) { return k.vars[static_cast<size_t>(v)].name; }
+
+  std::string expr(ExprId id) {
+    const Expr& e = k.expr(id);
+    switch (e.kind) {
+      case ExprKind::Const:
+        if (e.dtype == DType::i32 || e.dtype == DType::boolean)
+          return std::to_string(static_cast<int64_t>(e.value));
+        return format_float(e.value);
+      case ExprKind::Var: return var(e.var);
+      case ExprKind::Load: {
+        std::string s = "load " + p.buffers[static_cast<size_t>(e.buffer)].name + "[" + expr(e.a[0]) + "]";
+        if (e.a[1] >= 0) s = "(" + expr(e.a[1]) + " ? " + s + " : " + format_float(e.value) + ")";
+        return s;
+      }
+      case ExprKind::Unary: return std::string(op_name(e.op)) + "(" + expr(e.a[0]) + ")";
+      case ExprKind::Cast: return std::string(dtype_name(e.dtype)) + "(" + expr(e.a[0]) + ")";
+      case ExprKind::Binary: {
+        const char* sym = nullptr;
+        switch (e.op) {
+          case Op::Add: sym = " + "; break;
+          case Op::Sub: sym = " - "; break;
+          case Op::Mul: sym = "*"; break;
+          case Op::Div: sym = " / "; break;
+          case Op::Lt: sym = " < "; break;
+          case Op::Le: sym = " <= "; break;
+          case Op::Gt: sym = " > "; break;
+          case Op::Ge: sym = " >= "; break;
+          case Op::Eq: sym = " == "; break;
+          case Op::Ne: sym = " != "; break;
+          case Op::And: sym = " && "; break;
+          case Op::Or: sym = " || "; break;
+          default: break;
+        }
+        if (sym) return "(" + expr(e.a[0]) + sym + expr(e.a[1]) + ")";
+        return std::string(op_name(e.op)) + "(" + expr(e.a[0]) + ", " + expr(e.a[1]) + ")";
+      }
+      case ExprKind::IDiv: return "(" + expr(e.a[0]) + " / " + expr(e.a[1]) + ")";
+      case ExprKind::IMod: return "(" + expr(e.a[0]) + " % " + expr(e.a[1]) + ")";
+      case ExprKind::Select:
+        return "(" + expr(e.a[0]) + " ? " + expr(e.a[1]) + " : " + expr(e.a[2]) + ")";
+      case ExprKind::Rand:
+        return "rand(" + std::to_string(e.seed) + ", " + expr(e.a[0]) + ", " + expr(e.a[1]) + ")";
+    }
+    return "?";
+  }
+
+  std::string axes(const std::vector<Axis>& a) {
+    std::string s;
+    for (size_t i = 0; i < a.size(); ++i)
+      s += (i ? ", " : "") + var(a[i].var) + " in 0.." + std::to_string(a[i].extent);
+    return s;
+  }
+
+  void stmts(const std::vector<Stmt>& body, int indent) {
+    for (const Stmt& s : body) {
+      std::string pad(static_cast<size_t>(indent), ' ');
+      switch (s.kind) {
+        case Stmt::Kind::Let: os << pad << var(s.var) << " = " << expr(s.value) << "\n"; break;
+        case Stmt::Kind::Reduce:
+          os << pad << var(s.var) << " = reduce " << (s.reduce_op == Op::ReduceMax ? "max" : "sum")
+             << " " << axes(s.axes);
+          if (s.body.empty()) {
+            os << " of " << expr(s.value) << "\n";
+          } else {
+            os << " {\n";
+            stmts(s.body, indent + 2);
+            os << pad << "  yield " << expr(s.value) << "\n" << pad << "}\n";
+          }
+          break;
+        case Stmt::Kind::Loop:
+          os << pad << "for " << axes(s.axes) << ":\n";
+          stmts(s.body, indent + 2);
+          break;
+        case Stmt::Kind::Store:
+          os << pad << "store " << p.buffers[static_cast<size_t>(s.buffer)].name << "["
+             << expr(s.index) << "] = " << expr(s.value) << "\n";
+          break;
+      }
+    }
+  }
+
+  std::string buffer_decl(BufferId b) {
+    const Buffer& buf = p.buffers[static_cast<size_t>(b)];
+    return buf.name + ": " + dtype_name(buf.dtype) + buf.shape.str();
+  }
+
+  void kernel() {
+    os << "kernel " << k.name << "(";
+    bool first = true;
+    for (BufferId b : k.reads) {
+      os << (first ? "" : ", ") << buffer_decl(b);
+      first = false;
+    }
+    for (BufferId b : k.writes) {
+      os << (first ? "" : ", ") << "out " << buffer_decl(b);
+      first = false;
+    }
+    os << ") {\n";
+    if (k.is_contraction) {
+      const Contraction& c = k.contraction;
+      std::vector<Axis> all = c.batch;
+      all.insert(all.end(), k.parallel.end() - 2, k.parallel.end());
+      all.push_back(c.k);
+      os << "  contract " << axes(all) << ":  " << var(c.acc) << " += " << expr(c.a) << " * "
+         << expr(c.b) << "\n";
+      os << "  epilogue:\n";
+      stmts(k.body, 4);
+    } else {
+      os << "  " << (k.sequential ? "sequential " : "parallel ") << axes(k.parallel) << "\n";
+      stmts(k.body, 4);
+    }
+    os << "}\n";
+  }
+};
+
+const char* kind_name(Buffer::Kind k) {
+  switch (k) {
+    case Buffer::Kind::Input: return "input";
+    case Buffer::Kind::Param: return "param";
+    case Buffer::Kind::Output: return "output";
+    case Buffer::Kind::Temp: return "temp";
+    case Buffer::Kind::Constant: return "const";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string print_kernel(const Program& p, const Kernel& k) {
+  Printer pr{p, k, {}};
+  pr.kernel();
+  return pr.os.str();
+}
+
+std::string print_program(const Program& p) {
+  std::ostringstream os;
+  os << "program {\n  buffers:\n";
+  for (size_t i = 0; i < p.buffers.size(); ++i) {
+    const Buffer& b = p.buffers[i];
+    os << "    " << b.name << ": " << kind_name(b.kind) << " " << dtype_name(b.dtype) << b.shape.str();
+    if (b.kind == Buffer::Kind::Temp && b.offset >= 0) os << " @" << b.offset;
+    os << "\n";
+  }
+  os << "  outputs:";
+  for (BufferId b : p.outputs) os << " " << p.buffers[static_cast<size_t>(b)].name;
+  os << "\n";
+  for (auto& [param, value] : p.updates)
+    os << "  update " << p.buffers[static_cast<size_t>(param)].name << " <- "
+       << p.buffers[static_cast<size_t>(value)].name << (param == value ? " (in place)" : "") << "\n";
+  os << "  arena: " << p.arena_bytes << " bytes (" << p.unplanned_bytes << " without reuse)\n}\n";
+  for (const Kernel& k : p.kernels) os << print_kernel(p, k);
+  return os.str();
+}
+
+}  // namespace soma::kir

@@ -1,0 +1,157 @@
+// The kernel IR: the loop-level contract between the passes and the code generators.
+//
+// A Program is an ordered list of kernels over a set of buffers. A kernel runs its body once for
+// every point of its parallel domain (the code generators split that domain across threads or
+// workgroups); the body is a short list of statements over scalar expressions:
+//
+//   kernel softmax_rows(x: f32[640] in, y: f32[640] out) {
+//     parallel i0 in 0..64
+//       v1 = reduce max j0 in 0..10 of load x[i0*10 + j0]
+//       v2 = reduce sum j1 in 0..10 of exp(load x[i0*10 + j1] - v1)
+//       for j2 in 0..10: store y[i0*10 + j2] = exp(load x[i0*10 + j2] - v1) / v2
+//   }
+//
+// A contraction kernel (matmul) additionally states acc = sum over k of a(..k) * b(..k) for each
+// point of its parallel domain [batch..., i, j]; the body is then its epilogue and reads `acc`.
+// Code generators own the tiling (packing + register micro-kernels on the CPU, shared-memory
+// tiles on the GPU): a and b are arbitrary expressions of the batch/i/k and batch/k/j vars
+// (loads through strided or windowed views), evaluated once per element when packing.
+//
+// Buffers are flat, typed arrays. Indices are i32 expressions of loop variables (a buffer holds
+// fewer than 2^31 elements); broadcasting is a zero stride, transposes are permuted strides, and
+// padding is a masked load that reads `other` without touching memory.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "graph/dtype.h"
+#include "graph/op.h"
+#include "graph/shape.h"
+
+namespace soma::kir {
+
+using ExprId = int32_t;
+using VarId = int32_t;
+using BufferId = int32_t;
+
+enum class ExprKind : uint8_t {
+  Const,   // value (in dtype)
+  Var,     // a loop index (i32) or a let/reduce/acc variable
+  Load,    // buffer[a0]; with a mask a1 (bool): `other` where the mask is false, memory untouched
+  Unary,   // op in {neg abs sign floor exp expm1 log log1p sqrt rsqrt sin cos tanh sigmoid erf not}
+  Cast,    // a0 converted to dtype (f->i truncates toward zero, NaN -> 0, saturates; ->bool: != 0)
+  Binary,  // op in {add sub mul div pow max min lt le gt ge eq ne and or}; also on i32 for indices
+  IDiv,    // i32 floor division a0 / a1 (a1 > 0)
+  IMod,    // i32 a0 mod a1 (a1 > 0), result in [0, a1)
+  Select,  // a0 ? a1 : a2
+  Rand,    // U[0,1) of Philox(seed, counter a0 (i32 >= 0), offset a1 (i32)) in dtype
+};
+
+struct Expr {
+  ExprKind kind = ExprKind::Const;
+  DType dtype = DType::f32;
+  Op op = Op::Add;                     // Unary / Binary
+  ExprId a[3] = {-1, -1, -1};
+  double value = 0;                    // Const; Load: `other` for masked-off elements
+  VarId var = -1;                      // Var
+  BufferId buffer = -1;                // Load
+  int64_t seed = 0;                    // Rand
+  bool operator==(const Expr& o) const;
+};
+
+struct Axis {
+  VarId var;
+  int64_t extent;
+};
+
+struct Stmt {
+  enum class Kind : uint8_t {
+    Let,     // var = value
+    Reduce,  // var = reduce_op over axes of (body lets; value); reduce_op is ReduceSum/ReduceMax
+    Loop,    // for axes[0]: body (sequential, inside one parallel point)
+    Store,   // buffer[index] = value
+  };
+  Kind kind = Kind::Let;
+  VarId var = -1;
+  ExprId value = -1;
+  Op reduce_op = Op::ReduceSum;
+  std::vector<Axis> axes;
+  std::vector<Stmt> body;
+  BufferId buffer = -1;
+  ExprId index = -1;
+};
+
+struct Contraction {
+  std::vector<Axis> batch;  // batch axes; then i in 0..M, j in 0..N (the last two parallel axes)
+  Axis k;                   // the contracted axis
+  ExprId a = -1;            // a value of (batch..., i, k)
+  ExprId b = -1;            // a value of (batch..., k, j)
+  VarId acc = -1;           // sum over k of a * b, in the kernel's accumulation dtype
+};
+
+struct Var {
+  DType dtype;
+  std::string name;  // i0, j1, v2, acc ... (for printing)
+};
+
+struct Kernel {
+  std::string name;
+  std::vector<Axis> parallel;  // the parallel domain; for a contraction: batch..., i, j
+  std::vector<Stmt> body;
+  bool is_contraction = false;
+  Contraction contraction;
+  // A scatter kernel runs its parallel domain sequentially in order (accumulating stores), so
+  // results are deterministic: scatter_add lowers to one.
+  bool sequential = false;
+  std::vector<Expr> exprs;  // the expression arena
+  std::vector<Var> vars;
+  std::vector<BufferId> reads, writes;  // buffers the kernel loads from / stores to
+
+  // Adds an expression, reusing an identical one (hash-consing keeps the arena small and makes
+  // common subexpressions shared).
+  ExprId add(const Expr& e);
+  VarId new_var(DType t, const std::string& prefix);
+  const Expr& expr(ExprId id) const { return exprs[static_cast<size_t>(id)]; }
+
+  // Helpers to build expressions.
+  ExprId constant(double v, DType t);
+  ExprId index_const(int64_t v) { return constant(static_cast<double>(v), DType::i32); }
+  ExprId var_ref(VarId v);
+  ExprId load(BufferId b, DType t, ExprId index, ExprId mask = -1, double other = 0);
+  ExprId unary(Op op, ExprId x);
+  ExprId binary(Op op, ExprId x, ExprId y);  // folds i32 index arithmetic on constants
+  ExprId cast(ExprId x, DType t);
+  ExprId select(ExprId c, ExprId x, ExprId y);
+  ExprId idiv(ExprId x, int64_t d);
+  ExprId imod(ExprId x, int64_t d);
+  ExprId rand(int64_t seed, ExprId counter, ExprId offset, DType t);
+};
+
+struct Buffer {
+  enum class Kind : uint8_t { Input, Param, Output, Temp, Constant };
+  Kind kind = Kind::Temp;
+  DType dtype = DType::f32;
+  Shape shape;
+  std::string name;          // input/param name; for outputs "out<i>"
+  std::vector<double> data;  // Constant
+  int64_t offset = -1;       // Temp: byte offset in the arena (memory planning)
+  int64_t numel() const { return shape.numel(); }
+  int64_t bytes() const { return numel() * static_cast<int64_t>(dtype_size(dtype)); }
+};
+
+struct Program {
+  std::vector<Buffer> buffers;
+  std::vector<Kernel> kernels;
+  std::vector<BufferId> outputs;                         // one per compiled output, in order
+  std::vector<std::pair<BufferId, BufferId>> updates;    // (param buffer, new value buffer);
+                                                         // equal ids: updated in place
+  int64_t arena_bytes = 0;   // planned size of the arena holding all Temp buffers
+  int64_t unplanned_bytes = 0;  // what the temps would need without reuse (for reports)
+};
+
+std::string print_kernel(const Program& p, const Kernel& k);
+std::string print_program(const Program& p);
+
+}  // namespace soma::kir
