@@ -12,7 +12,7 @@ Tensor mse(const Tensor& pred, const Tensor& target) {
 Tensor binary_cross_entropy(const Tensor& p0, const Tensor& t0) {
   Tensor p = is_float(p0.dtype()) ? p0 : cast(p0, DType::f32);
   Tensor t = cast(t0, p.dtype());
-  Tensor floor_ = full(Shape{}, -100.0, p.dtype());
+  Tensor floor_ = detail::scalar_like(p, -100.0, p.dtype());
   Tensor lp = maximum(log(p), floor_), lq = maximum(log(1.0 - p), floor_);
   return -mean(t * lp + (1.0 - t) * lq);
 }
@@ -47,7 +47,10 @@ Tensor cross_entropy(const Tensor& logits0, const Tensor& target) {
     perm.insert(perm.begin() + class_axis, logits.rank() - 1);
     oh = transpose(oh, perm);
   }
-  return mean(-sum(cast(oh, logp.dtype()) * logp, {class_axis}));
+  // Select rather than multiply, so that a -inf log-probability of another class gives 0, not
+  // 0 * -inf = NaN (PyTorch picks the label's entry too).
+  Tensor picked = where(oh == 1.0, logp, detail::scalar_like(logp, 0, logp.dtype()));
+  return mean(-sum(picked, {class_axis}));
 }
 
 }  // namespace soma

@@ -31,10 +31,17 @@ Tensor softmax(const Tensor& x0, int64_t axis) {
   return e / sum(e, {a}, true);
 }
 
+// (x - m) - log(sum(exp(x - m))), m the gradient-free max (0 where infinite, as in logsumexp):
+// the shifted logits are exact, so large logits keep full precision, which
+// x - logsumexp(x) would round away at the magnitude of the logits.
 Tensor log_softmax(const Tensor& x0, int64_t axis) {
   Tensor x = as_float(x0);
   int64_t a = axis_of(x, axis, "log_softmax");
-  return x - logsumexp(x, {a}, true);
+  Tensor m = stop_gradient(max(x, {a}, true));
+  m = where(abs(m) == std::numeric_limits<double>::infinity(), detail::scalar_like(x, 0, x.dtype()),
+            m);
+  Tensor d = x - m;
+  return d - log(sum(exp(d), {a}, true));
 }
 
 namespace {
@@ -42,6 +49,18 @@ namespace {
 void check_nchw(const Tensor& x, const char* what) {
   if (x.rank() != 4)
     SOMA_THROW(ShapeError, what << ": expects an NCHW input of rank 4, got " << x.shape().str());
+}
+
+// The (dilated) kernel must fit the padded spatial axes, the last two of x.
+void check_kernel_fits(const char* what, const Tensor& x, std::pair<int64_t, int64_t> k,
+                       std::pair<int64_t, int64_t> pad, std::pair<int64_t, int64_t> dilation,
+                       const std::string& kernel_desc) {
+  int64_t h = x.shape()[x.rank() - 2], w = x.shape()[x.rank() - 1];
+  int64_t kh = dilation.first * (k.first - 1) + 1, kw = dilation.second * (k.second - 1) + 1;
+  if (h + 2 * pad.first < kh || w + 2 * pad.second < kw)
+    SOMA_THROW(ShapeError, what << ": the " << kh << "x" << kw << " window of " << kernel_desc
+                                << " does not fit input " << x.shape().str() << " padded by "
+                                << pad.first << "x" << pad.second);
 }
 
 }  // namespace
@@ -59,6 +78,9 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, std::optional<Tensor> bias,
     SOMA_THROW(ShapeError, "conv2d: input " << x.shape().str() << " has " << c
                                             << " channels but weight " << w.shape().str()
                                             << " expects " << w.shape()[1]);
+  check_kernel_fits("conv2d", x, {kh, kw}, padding, dilation,
+                    "weight " + w.shape().str() + " (dilation " + std::to_string(dilation.first) +
+                        "x" + std::to_string(dilation.second) + ")");
   // [N, C, H, W] -> [N, C, OH, OW, KH, KW]
   Tensor cols = build(x, "conv2d", [&](Builder& b) {
     return b.window(x.id(), {kh, kw}, {stride.first, stride.second},
@@ -107,6 +129,8 @@ Tensor pool(const Tensor& x0, std::pair<int64_t, int64_t> k, std::pair<int64_t, 
   if (p.first * 2 > k.first || p.second * 2 > k.second)
     SOMA_THROW(ValueError, what << ": padding must be at most half the kernel size");
   Tensor x = is_max ? x0 : as_float(x0);
+  check_kernel_fits(what, x, k, p, {1, 1},
+                    "kernel " + std::to_string(k.first) + "x" + std::to_string(k.second));
   double pad_value = is_max ? -std::numeric_limits<double>::infinity() : 0.0;
   if (is_max && !is_float(x.dtype())) pad_value = -2147483648.0;
   Tensor win = build(x, what, [&](Builder& b) {
@@ -132,9 +156,10 @@ Tensor avg_pool2d(const Tensor& x, std::pair<int64_t, int64_t> kernel,
 Tensor dropout(const Tensor& x, double p, uint64_t seed, std::optional<Tensor> offset) {
   if (!(p >= 0 && p < 1)) SOMA_THROW(ValueError, "dropout: p must be in [0, 1), got " << p);
   if (p == 0) return x;
+  ContextScope scope(detail::ctx_of(x, "dropout"));  // rand() builds into the current context
   Tensor keep = rand(x.shape(), seed, offset) >= p;
   Tensor xf = as_float(x);
-  return where(keep, xf * (1.0 / (1.0 - p)), zeros(Shape{}, xf.dtype()));
+  return where(keep, xf * (1.0 / (1.0 - p)), detail::scalar_like(xf, 0, xf.dtype()));
 }
 
 Tensor one_hot(const Tensor& labels, int64_t n) {

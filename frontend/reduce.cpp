@@ -46,9 +46,17 @@ Tensor max(const Tensor& x, std::vector<int64_t> axes, bool keepdims) {
                [&](Builder& b) { return b.reduce(Op::ReduceMax, x.id(), axes, keepdims); });
 }
 
+namespace {
+// An order-reversing map: -x for floats; -1 - x (that is, ~x) for integers, where -x would wrap
+// the most negative value onto itself.
+Tensor reversed_order(const Tensor& x) {
+  return is_float(x.dtype()) ? -x : -1.0 - x;
+}
+}  // namespace
+
 Tensor min(const Tensor& x, std::vector<int64_t> axes, bool keepdims) {
   Tensor xs = x.dtype() == DType::boolean ? cast(x, DType::i32) : x;
-  return -max(-xs, axes, keepdims);
+  return reversed_order(max(reversed_order(xs), axes, keepdims));
 }
 
 Tensor var(const Tensor& x, std::vector<int64_t> axes, bool keepdims, int correction) {
@@ -66,7 +74,7 @@ Tensor logsumexp(const Tensor& x, std::vector<int64_t> axes, bool keepdims) {
   count(x, axes);  // validates the axes
   Tensor xf = is_float(x.dtype()) ? x : cast(x, DType::f32);
   Tensor m = stop_gradient(max(xf, axes, true));
-  Tensor zero = zeros(Shape{}, xf.dtype());
+  Tensor zero = detail::scalar_like(xf, 0, xf.dtype());
   m = where(abs(m) == std::numeric_limits<double>::infinity(), zero, m);
   Tensor r = log(sum(exp(xf - m), axes, true)) + m;
   if (keepdims) return r;
@@ -80,29 +88,31 @@ Tensor logsumexp(const Tensor& x, std::vector<int64_t> axes, bool keepdims) {
 
 namespace {
 Tensor arg_extreme(const Tensor& x0, std::optional<int64_t> axis, bool keepdims, bool is_max) {
+  const char* what = is_max ? "argmax" : "argmin";
   Tensor x = x0;
-  if (!axis) {
+  const bool flat = !axis;
+  if (flat) {
     x = reshape(x0, {-1});
     axis = 0;
   }
   auto ax = normalize_axis(*axis, x.rank());
   if (!ax)
     SOMA_THROW(ValueError,
-               "argmax: axis " << *axis << " out of range for shape " << x.shape().str());
+               what << ": axis " << *axis << " out of range for shape " << x.shape().str());
   int64_t n = x.shape()[*ax];
   if (n == 0)
-    SOMA_THROW(ShapeError, "argmax: axis " << *axis << " is empty in " << x.shape().str());
+    SOMA_THROW(ShapeError, what << ": axis " << *axis << " is empty in " << x.shape().str());
   if (x.dtype() == DType::boolean) x = cast(x, DType::i32);
-  Tensor v = is_max ? x : -x;
+  Tensor v = is_max ? x : reversed_order(x);
   Tensor m = max(v, {*ax}, true);
   // Positions holding the extreme (NaN counts as the extreme, as in numpy); the first one wins.
   Tensor hit = (v == m) || (v != v);
-  Tensor idx = build(x, "argmax", [&](Builder& b) {
+  Tensor idx = build(x, what, [&](Builder& b) {
     return b.iota(TensorType{DType::i32, x.shape()}, static_cast<int>(*ax));
   });
-  Tensor cand = where(hit, idx, full(Shape{}, static_cast<double>(n), DType::i32));
+  Tensor cand = where(hit, idx, detail::scalar_like(x, static_cast<double>(n), DType::i32));
   Tensor r = min(cand, {*ax}, keepdims);
-  if (!axis && keepdims) r = reshape(r, std::vector<int64_t>(static_cast<size_t>(x0.rank()), 1));
+  if (flat && keepdims) r = reshape(r, std::vector<int64_t>(static_cast<size_t>(x0.rank()), 1));
   return r;
 }
 }  // namespace

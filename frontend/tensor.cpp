@@ -67,7 +67,13 @@ Tensor full(const Shape& shape, double value, DType dtype) {
 
 Tensor arange(double start, double stop, double step) {
   if (step == 0) SOMA_THROW(ValueError, "arange: step must not be zero");
+  if (!std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
+    SOMA_THROW(ValueError, "arange: start, stop and step must be finite, got "
+                               << start << ", " << stop << ", " << step);
   double span = (stop - start) / step;
+  if (span > 9.0e15)  // beyond int64 (and any array that fits in memory)
+    SOMA_THROW(ValueError,
+               "arange(" << start << ", " << stop << ", " << step << ") has too many elements");
   int64_t n = span > 0 ? static_cast<int64_t>(std::ceil(span)) : 0;
   bool ints = start == std::floor(start) && stop == std::floor(stop) && step == std::floor(step);
   DType t = ints ? DType::i32 : DType::f32;

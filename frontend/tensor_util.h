@@ -32,4 +32,10 @@ Tensor build(const Tensor& x, const char* what, F&& f) {
   return Tensor(c, f(b));
 }
 
+// A scalar constant in t's context (composites must not build into Context::current(), which
+// may be another context than their tensors').
+inline Tensor scalar_like(const Tensor& t, double value, DType dtype) {
+  return build(t, "constant", [&](Builder& b) { return b.scalar(value, dtype); });
+}
+
 }  // namespace soma::detail

@@ -1,6 +1,7 @@
 #include "graph/builder.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "graph/error.h"
 
@@ -55,6 +56,11 @@ bool needs_float(Op op) {
 bool is_logical(Op op) {
   return op == Op::And || op == Op::Or;
 }
+// Whether a weak scalar keeps an integer tensor's dtype: finite and integral (NaN and +-inf
+// promote to f32; checked without converting them to an integer, which is undefined behaviour).
+bool is_integral(double s) {
+  return std::isfinite(s) && std::trunc(s) == s;
+}
 }  // namespace
 
 NodeId Builder::binary(Op op, NodeId a, NodeId b) {
@@ -79,16 +85,14 @@ NodeId Builder::binary(Op op, NodeId a, NodeId b) {
 
 NodeId Builder::binary_scalar(Op op, NodeId x, double s) {
   DType t = dtype(x);
-  if (!is_float(t) && (s != static_cast<double>(static_cast<int64_t>(s)) || needs_float(op)))
-    t = DType::f32;
+  if (!is_float(t) && (!is_integral(s) || needs_float(op))) t = DType::f32;
   if (t == DType::boolean && !is_logical(op)) t = DType::i32;
   return binary(op, cast(x, t), scalar(s, t));
 }
 
 NodeId Builder::scalar_binary(Op op, double s, NodeId x) {
   DType t = dtype(x);
-  if (!is_float(t) && (s != static_cast<double>(static_cast<int64_t>(s)) || needs_float(op)))
-    t = DType::f32;
+  if (!is_float(t) && (!is_integral(s) || needs_float(op))) t = DType::f32;
   if (t == DType::boolean && !is_logical(op)) t = DType::i32;
   return binary(op, scalar(s, t), cast(x, t));
 }
