@@ -4,6 +4,8 @@
 #include <mutex>
 
 #include "backends/interp/interp.h"
+#include "backends/interp/kernel_eval.h"
+#include "backends/llvm/llvm_backend.h"
 #include "graph/error.h"
 
 namespace soma {
@@ -14,6 +16,8 @@ using Factory = std::function<std::unique_ptr<Backend>()>;
 const std::vector<std::pair<std::string, Factory>>& factories() {
   static const std::vector<std::pair<std::string, Factory>> table = {
       {"interp", make_interp_backend},
+      {"interp-kernels", make_kernel_interp_backend},
+      {"llvm", make_llvm_backend},
   };
   return table;
 }

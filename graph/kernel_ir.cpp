@@ -1,7 +1,9 @@
 #include "graph/kernel_ir.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <utility>
 
 #include "graph/error.h"
 #include "graph/printer.h"
@@ -82,10 +84,14 @@ ExprId Kernel::binary(Op op, ExprId x, ExprId y) {
     if (ex.kind == ExprKind::Const && ey.kind == ExprKind::Const) {
       int64_t a = static_cast<int64_t>(ex.value), b = static_cast<int64_t>(ey.value);
       switch (op) {
-        case Op::Add: return index_const(a + b);
-        case Op::Sub: return index_const(a - b);
-        case Op::Mul: return index_const(a * b);
-        default: break;
+        case Op::Add:
+          return index_const(a + b);
+        case Op::Sub:
+          return index_const(a - b);
+        case Op::Mul:
+          return index_const(a * b);
+        default:
+          break;
       }
     }
     if (op == Op::Add && is_const(*this, x, 0)) return y;
@@ -171,6 +177,31 @@ ExprId Kernel::rand(int64_t seed, ExprId counter, ExprId offset, DType t) {
 
 namespace {
 
+// Expressions print in infix with C-like precedence and only the parentheses the tree needs
+// (operands of equal precedence on the right keep theirs, so a - (b - c) stays visible);
+// i32 floor division and modulo print as // and %, as in Python.
+enum Prec : int {
+  kTop = 0,
+  kSelect = 1,
+  kOr = 2,
+  kAnd = 3,
+  kCmp = 4,
+  kAdd = 5,
+  kMul = 6,
+  kAtom = 7
+};
+
+struct Infix {
+  Op op;
+  const char* sym;
+  int prec;
+};
+constexpr Infix kInfix[] = {
+    {Op::Add, " + ", kAdd}, {Op::Sub, " - ", kAdd}, {Op::Mul, "*", kMul},    {Op::Div, " / ", kMul},
+    {Op::Lt, " < ", kCmp},  {Op::Le, " <= ", kCmp}, {Op::Gt, " > ", kCmp},   {Op::Ge, " >= ", kCmp},
+    {Op::Eq, " == ", kCmp}, {Op::Ne, " != ", kCmp}, {Op::And, " && ", kAnd}, {Op::Or, " || ", kOr},
+};
+
 struct Printer {
   const Program& p;
   const Kernel& k;
@@ -178,49 +209,60 @@ struct Printer {
 
   std::string var(VarId v) { return k.vars[static_cast<size_t>(v)].name; }
 
-  std::string expr(ExprId id) {
+  static std::string scalar(double v, DType t) {
+    if (t == DType::boolean) return v != 0 ? "true" : "false";
+    if (t == DType::i32) return std::to_string(static_cast<int64_t>(v));
+    return format_float(v);
+  }
+
+  // `id` printed where an expression of precedence >= min binds without parentheses.
+  std::string expr(ExprId id, int min = kTop) {
+    auto [s, prec] = term(id);
+    return prec < min ? "(" + s + ")" : s;
+  }
+
+  std::pair<std::string, int> term(ExprId id) {
     const Expr& e = k.expr(id);
     switch (e.kind) {
       case ExprKind::Const:
-        if (e.dtype == DType::i32 || e.dtype == DType::boolean)
-          return std::to_string(static_cast<int64_t>(e.value));
-        return format_float(e.value);
-      case ExprKind::Var: return var(e.var);
+        return {scalar(e.value, e.dtype), kAtom};
+      case ExprKind::Var:
+        return {var(e.var), kAtom};
       case ExprKind::Load: {
-        std::string s = "load " + p.buffers[static_cast<size_t>(e.buffer)].name + "[" + expr(e.a[0]) + "]";
-        if (e.a[1] >= 0) s = "(" + expr(e.a[1]) + " ? " + s + " : " + format_float(e.value) + ")";
-        return s;
+        std::string s =
+            "load " + p.buffers[static_cast<size_t>(e.buffer)].name + "[" + expr(e.a[0]) + "]";
+        if (e.a[1] >= 0)  // a masked load is one unit: always parenthesized
+          s = "(" + expr(e.a[1], kOr) + " ? " + s + " : " + scalar(e.value, e.dtype) + ")";
+        return {s, kAtom};
       }
-      case ExprKind::Unary: return std::string(op_name(e.op)) + "(" + expr(e.a[0]) + ")";
-      case ExprKind::Cast: return std::string(dtype_name(e.dtype)) + "(" + expr(e.a[0]) + ")";
+      case ExprKind::Unary:
+        return {std::string(op_name(e.op)) + "(" + expr(e.a[0]) + ")", kAtom};
+      case ExprKind::Cast:
+        return {std::string(dtype_name(e.dtype)) + "(" + expr(e.a[0]) + ")", kAtom};
       case ExprKind::Binary: {
-        const char* sym = nullptr;
-        switch (e.op) {
-          case Op::Add: sym = " + "; break;
-          case Op::Sub: sym = " - "; break;
-          case Op::Mul: sym = "*"; break;
-          case Op::Div: sym = " / "; break;
-          case Op::Lt: sym = " < "; break;
-          case Op::Le: sym = " <= "; break;
-          case Op::Gt: sym = " > "; break;
-          case Op::Ge: sym = " >= "; break;
-          case Op::Eq: sym = " == "; break;
-          case Op::Ne: sym = " != "; break;
-          case Op::And: sym = " && "; break;
-          case Op::Or: sym = " || "; break;
-          default: break;
-        }
-        if (sym) return "(" + expr(e.a[0]) + sym + expr(e.a[1]) + ")";
-        return std::string(op_name(e.op)) + "(" + expr(e.a[0]) + ", " + expr(e.a[1]) + ")";
+        const Infix* in = nullptr;
+        for (const Infix& x : kInfix)
+          if (x.op == e.op) in = &x;
+        if (!in)
+          return {std::string(op_name(e.op)) + "(" + expr(e.a[0]) + ", " + expr(e.a[1]) + ")",
+                  kAtom};
+        // Left-associative; comparisons do not chain.
+        int prec = in->prec;
+        return {expr(e.a[0], prec == kCmp ? prec + 1 : prec) + in->sym + expr(e.a[1], prec + 1),
+                prec};
       }
-      case ExprKind::IDiv: return "(" + expr(e.a[0]) + " / " + expr(e.a[1]) + ")";
-      case ExprKind::IMod: return "(" + expr(e.a[0]) + " % " + expr(e.a[1]) + ")";
+      case ExprKind::IDiv:
+        return {expr(e.a[0], kMul) + " // " + expr(e.a[1], kMul + 1), kMul};
+      case ExprKind::IMod:
+        return {expr(e.a[0], kMul) + " % " + expr(e.a[1], kMul + 1), kMul};
       case ExprKind::Select:
-        return "(" + expr(e.a[0]) + " ? " + expr(e.a[1]) + " : " + expr(e.a[2]) + ")";
+        return {expr(e.a[0], kOr) + " ? " + expr(e.a[1], kOr) + " : " + expr(e.a[2], kSelect),
+                kSelect};
       case ExprKind::Rand:
-        return "rand(" + std::to_string(e.seed) + ", " + expr(e.a[0]) + ", " + expr(e.a[1]) + ")";
+        return {"rand(" + std::to_string(e.seed) + ", " + expr(e.a[0]) + ", " + expr(e.a[1]) + ")",
+                kAtom};
     }
-    return "?";
+    return {"?", kAtom};
   }
 
   std::string axes(const std::vector<Axis>& a) {
@@ -234,7 +276,9 @@ struct Printer {
     for (const Stmt& s : body) {
       std::string pad(static_cast<size_t>(indent), ' ');
       switch (s.kind) {
-        case Stmt::Kind::Let: os << pad << var(s.var) << " = " << expr(s.value) << "\n"; break;
+        case Stmt::Kind::Let:
+          os << pad << var(s.var) << " = " << expr(s.value) << "\n";
+          break;
         case Stmt::Kind::Reduce:
           os << pad << var(s.var) << " = reduce " << (s.reduce_op == Op::ReduceMax ? "max" : "sum")
              << " " << axes(s.axes);
@@ -265,13 +309,18 @@ struct Printer {
 
   void kernel() {
     os << "kernel " << k.name << "(";
+    // Buffers the kernel only reads, then those it writes ("out"), or reads and writes ("inout").
     bool first = true;
+    auto has = [](const std::vector<BufferId>& v, BufferId b) {
+      return std::find(v.begin(), v.end(), b) != v.end();
+    };
     for (BufferId b : k.reads) {
+      if (has(k.writes, b)) continue;
       os << (first ? "" : ", ") << buffer_decl(b);
       first = false;
     }
     for (BufferId b : k.writes) {
-      os << (first ? "" : ", ") << "out " << buffer_decl(b);
+      os << (first ? "" : ", ") << (has(k.reads, b) ? "inout " : "out ") << buffer_decl(b);
       first = false;
     }
     os << ") {\n";
@@ -280,12 +329,13 @@ struct Printer {
       std::vector<Axis> all = c.batch;
       all.insert(all.end(), k.parallel.end() - 2, k.parallel.end());
       all.push_back(c.k);
-      os << "  contract " << axes(all) << ":  " << var(c.acc) << " += " << expr(c.a) << " * "
-         << expr(c.b) << "\n";
+      os << "  contract " << axes(all) << ":  " << var(c.acc) << " += " << expr(c.a, kMul) << " * "
+         << expr(c.b, kMul + 1) << "\n";
       os << "  epilogue:\n";
       stmts(k.body, 4);
     } else {
-      os << "  " << (k.sequential ? "sequential " : "parallel ") << axes(k.parallel) << "\n";
+      os << "  " << (k.sequential ? "sequential " : "parallel ")
+         << (k.parallel.empty() ? "(one point)" : axes(k.parallel)) << "\n";
       stmts(k.body, 4);
     }
     os << "}\n";
@@ -294,11 +344,16 @@ struct Printer {
 
 const char* kind_name(Buffer::Kind k) {
   switch (k) {
-    case Buffer::Kind::Input: return "input";
-    case Buffer::Kind::Param: return "param";
-    case Buffer::Kind::Output: return "output";
-    case Buffer::Kind::Temp: return "temp";
-    case Buffer::Kind::Constant: return "const";
+    case Buffer::Kind::Input:
+      return "input";
+    case Buffer::Kind::Param:
+      return "param";
+    case Buffer::Kind::Output:
+      return "output";
+    case Buffer::Kind::Temp:
+      return "temp";
+    case Buffer::Kind::Constant:
+      return "const";
   }
   return "?";
 }
@@ -316,8 +371,22 @@ std::string print_program(const Program& p) {
   os << "program {\n  buffers:\n";
   for (size_t i = 0; i < p.buffers.size(); ++i) {
     const Buffer& b = p.buffers[i];
-    os << "    " << b.name << ": " << kind_name(b.kind) << " " << dtype_name(b.dtype) << b.shape.str();
+    os << "    " << b.name << ": " << kind_name(b.kind) << " " << dtype_name(b.dtype)
+       << b.shape.str();
     if (b.kind == Buffer::Kind::Temp && b.offset >= 0) os << " @" << b.offset;
+    if (b.kind == Buffer::Kind::Constant) {
+      // One value is a splat; long data is elided after a few values.
+      constexpr size_t kShown = 8;
+      if (b.data.size() == 1) {
+        os << " = " << Printer::scalar(b.data[0], b.dtype);
+      } else {
+        os << " = [";
+        for (size_t j = 0; j < b.data.size() && j < kShown; ++j)
+          os << (j ? ", " : "") << Printer::scalar(b.data[j], b.dtype);
+        if (b.data.size() > kShown) os << ", ... (" << b.data.size() << " values)";
+        os << "]";
+      }
+    }
     os << "\n";
   }
   os << "  outputs:";
@@ -325,7 +394,8 @@ std::string print_program(const Program& p) {
   os << "\n";
   for (auto& [param, value] : p.updates)
     os << "  update " << p.buffers[static_cast<size_t>(param)].name << " <- "
-       << p.buffers[static_cast<size_t>(value)].name << (param == value ? " (in place)" : "") << "\n";
+       << p.buffers[static_cast<size_t>(value)].name << (param == value ? " (in place)" : "")
+       << "\n";
   os << "  arena: " << p.arena_bytes << " bytes (" << p.unplanned_bytes << " without reuse)\n}\n";
   for (const Kernel& k : p.kernels) os << print_kernel(p, k);
   return os.str();

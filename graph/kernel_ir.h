@@ -4,12 +4,16 @@
 // every point of its parallel domain (the code generators split that domain across threads or
 // workgroups); the body is a short list of statements over scalar expressions:
 //
-//   kernel softmax_rows(x: f32[640] in, y: f32[640] out) {
+//   kernel softmax_rows(x: f32[64,10], out y: f32[64,10]) {
 //     parallel i0 in 0..64
-//       v1 = reduce max j0 in 0..10 of load x[i0*10 + j0]
-//       v2 = reduce sum j1 in 0..10 of exp(load x[i0*10 + j1] - v1)
-//       for j2 in 0..10: store y[i0*10 + j2] = exp(load x[i0*10 + j2] - v1) / v2
+//       v2 = reduce max j1 in 0..10 of load x[i0*10 + j1]
+//       v4 = reduce sum j3 in 0..10 of exp(load x[i0*10 + j3] - v2)
+//       for j5 in 0..10:
+//         store y[i0*10 + j5] = exp(load x[i0*10 + j5] - v2) / v4
 //   }
+//
+// (that is print_kernel's output; tests/kernels checks it). Its meaning is defined by the kernel
+// evaluator, backends/interp/kernel_eval.h.
 //
 // A contraction kernel (matmul) additionally states acc = sum over k of a(..k) * b(..k) for each
 // point of its parallel domain [batch..., i, j]; the body is then its epilogue and reads `acc`.

@@ -51,7 +51,7 @@ class GroupLowering {
       parallel_vars_.insert(v);
       idx[static_cast<size_t>(a)] = k_.var_ref(v);
     }
-    scopes_.push_back({&k_.body, parallel_vars_});
+    scopes_.push_back({&k_.body, parallel_vars_, {}});
     if (!row_axes.empty()) {
       Stmt loop;
       loop.kind = Stmt::Kind::Loop;
@@ -62,7 +62,7 @@ class GroupLowering {
         loop_vars.insert(v);
         idx[static_cast<size_t>(a)] = k_.var_ref(v);
       }
-      scopes_.push_back({&loop.body, loop_vars});
+      scopes_.push_back({&loop.body, loop_vars, {}});
       emit_store(idx);
       scopes_.pop_back();
       k_.body.push_back(std::move(loop));

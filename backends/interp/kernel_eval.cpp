@@ -1,0 +1,835 @@
+// The kernel-IR evaluator (see kernel_eval.h for the semantics it defines).
+#include "backends/interp/kernel_eval.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "backends/interp/scalar_ops.h"
+#include "graph/error.h"
+#include "graph/philox.h"
+
+namespace soma {
+
+using kir::Axis;
+using kir::Buffer;
+using kir::BufferId;
+using kir::Expr;
+using kir::ExprId;
+using kir::ExprKind;
+using kir::Kernel;
+using kir::Program;
+using kir::Stmt;
+using kir::VarId;
+
+namespace {
+
+constexpr unsigned char kPoison = 0xFF;  // f32/f64: NaN; i32: -1; bool: true
+
+const char* kind_name(Buffer::Kind k) {
+  switch (k) {
+    case Buffer::Kind::Input:
+      return "input";
+    case Buffer::Kind::Param:
+      return "param";
+    case Buffer::Kind::Output:
+      return "output";
+    case Buffer::Kind::Temp:
+      return "temp";
+    case Buffer::Kind::Constant:
+      return "constant";
+  }
+  return "?";
+}
+
+// One buffer's memory for one run: owned by the run, a feed, the ParamStore or the arena.
+struct Storage {
+  std::byte* base = nullptr;
+  DType dtype = DType::f32;
+  int64_t numel = 0;
+  bool writable = false;
+
+  double get(int64_t i) const {
+    const std::byte* q = base + static_cast<size_t>(i) * dtype_size(dtype);
+    switch (dtype) {
+      case DType::f32: {
+        float v;
+        std::memcpy(&v, q, sizeof v);
+        return v;
+      }
+      case DType::f64: {
+        double v;
+        std::memcpy(&v, q, sizeof v);
+        return v;
+      }
+      case DType::i32: {
+        int32_t v;
+        std::memcpy(&v, q, sizeof v);
+        return v;
+      }
+      case DType::boolean:
+        return *q != std::byte{0} ? 1.0 : 0.0;
+    }
+    return 0;
+  }
+
+  // `v` already converted to dtype.
+  void set(int64_t i, double v) {
+    std::byte* q = base + static_cast<size_t>(i) * dtype_size(dtype);
+    switch (dtype) {
+      case DType::f32: {
+        float f = static_cast<float>(v);
+        std::memcpy(q, &f, sizeof f);
+        break;
+      }
+      case DType::f64:
+        std::memcpy(q, &v, sizeof v);
+        break;
+      case DType::i32: {
+        int32_t x = static_cast<int32_t>(v);
+        std::memcpy(q, &x, sizeof x);
+        break;
+      }
+      case DType::boolean:
+        *q = v != 0.0 ? std::byte{1} : std::byte{0};
+        break;
+    }
+  }
+};
+
+Array copy_out(const Storage& s, DType dtype, const Shape& shape) {
+  Array a(dtype, shape);
+  if (a.nbytes()) std::memcpy(a.raw(), s.base, a.nbytes());
+  return a;
+}
+
+[[noreturn]] void die(const std::string& msg) {
+  const bool kernel_ir_is_valid = false;
+  SOMA_CHECK(kernel_ir_is_valid) << msg;
+  std::abort();
+}
+
+// Floor division and modulo by a positive divisor.
+int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+int64_t floor_mod(int64_t a, int64_t b) {
+  int64_t r = a % b;
+  return r < 0 ? r + b : r;
+}
+
+// Runs one kernel over the run's buffers.
+class KernelRun {
+ public:
+  KernelRun(const Program& p, const Kernel& k, std::vector<Storage>& bufs)
+      : p_(p),
+        k_(k),
+        bufs_(bufs),
+        val_(k.vars.size(), 0.0),
+        bound_(k.vars.size(), 0),
+        memo_(k.exprs.size(), 0.0),
+        memo_gen_(k.exprs.size(), 0) {}
+
+  void run() {
+    check_structure();
+    check_types();
+    track_races_ = !k_.sequential;
+    readable_.assign(bufs_.size(), 0);
+    writable_.assign(bufs_.size(), 0);
+    for (BufferId b : k_.reads) readable_[static_cast<size_t>(b)] = 1;
+    for (BufferId b : k_.writes) {
+      readable_[static_cast<size_t>(b)] = writable_[static_cast<size_t>(b)] = 1;
+      const Storage& s = bufs_[static_cast<size_t>(b)];
+      if (!s.writable)
+        fail("writes " + name(b) + ", a " + kind_name(buffer(b).kind) +
+             " buffer that no kernel may write");
+    }
+    if (track_races_) {
+      writer_.assign(bufs_.size(), {});
+      reader_.assign(bufs_.size(), {});
+      for (BufferId b : k_.writes) {
+        size_t n = static_cast<size_t>(bufs_[static_cast<size_t>(b)].numel);
+        writer_[static_cast<size_t>(b)].assign(n, -1);
+        reader_[static_cast<size_t>(b)].assign(n, -1);
+      }
+    }
+    if (k_.is_contraction)
+      run_contraction();
+    else
+      iterate(k_.parallel, [&] {
+        size_t mark = scope_.size();
+        exec(k_.body);
+        unbind_to(mark);
+        ++point_;
+      });
+  }
+
+ private:
+  const Program& p_;
+  const Kernel& k_;
+  std::vector<Storage>& bufs_;
+  std::vector<double> val_;
+  std::vector<uint8_t> bound_;
+  std::vector<VarId> scope_;  // let/reduce vars bound by the enclosing statement lists
+  // Per-expression values, valid while memo_gen_ == gen_; gen_ moves on every binding change and
+  // every store, so a statement evaluates each node of its expression DAG once, however often
+  // the node is shared (plain recursion would be exponential in the sharing depth).
+  std::vector<double> memo_;
+  std::vector<uint64_t> memo_gen_;
+  uint64_t gen_ = 1;
+  std::vector<uint8_t> readable_, writable_;
+  // Race detection in parallel kernels, for each written buffer and element: the point that
+  // wrote it (-1: none) and the point that read it (-1: none, -2: several).
+  bool track_races_ = false;
+  int64_t point_ = 0;
+  std::vector<std::vector<int64_t>> writer_, reader_;
+
+  const Buffer& buffer(BufferId b) const { return p_.buffers[static_cast<size_t>(b)]; }
+  std::string name(BufferId b) const { return buffer(b).name; }
+  std::string var_name(VarId v) const { return k_.vars[static_cast<size_t>(v)].name; }
+  DType var_type(VarId v) const { return k_.vars[static_cast<size_t>(v)].dtype; }
+
+  // ---- failures (internal bugs in whatever produced the program) ----
+
+  [[noreturn]] void fail_plain(const std::string& what) const {
+    die("kernel-IR evaluator: kernel " + k_.name + ": " + what);
+  }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    std::ostringstream os;
+    os << "kernel-IR evaluator: kernel " << k_.name << ": " << what;
+    std::string at;
+    for (size_t v = 0; v < k_.vars.size(); ++v)
+      if (bound_[v]) {
+        std::ostringstream one;
+        one << k_.vars[v].name << "=" << val_[v];
+        at += (at.empty() ? "" : ", ") + one.str();
+      }
+    if (!at.empty()) os << "\n  where " << at;
+    os << "\n" << kir::print_kernel(p_, k_);
+    die(os.str());
+  }
+
+  // ---- structure and types, checked once before running ----
+
+  void check_var(VarId v, const char* what) const {
+    if (v < 0 || static_cast<size_t>(v) >= k_.vars.size())
+      fail_plain(std::string(what) + " names var " + std::to_string(v) + " of " +
+                 std::to_string(k_.vars.size()));
+  }
+  void check_expr_id(ExprId e, const char* what) const {
+    if (e < 0 || static_cast<size_t>(e) >= k_.exprs.size())
+      fail_plain(std::string(what) + " names expression " + std::to_string(e) + " of " +
+                 std::to_string(k_.exprs.size()));
+  }
+  void check_buffer_id(BufferId b, const char* what) const {
+    if (b < 0 || static_cast<size_t>(b) >= p_.buffers.size())
+      fail_plain(std::string(what) + " names buffer " + std::to_string(b) + " of " +
+                 std::to_string(p_.buffers.size()));
+  }
+  void check_axes(const std::vector<Axis>& axes) const {
+    for (const Axis& a : axes) {
+      check_var(a.var, "an axis");
+      if (a.extent < 0) fail_plain("axis " + var_name(a.var) + " has a negative extent");
+    }
+  }
+
+  void check_structure() const {
+    for (BufferId b : k_.reads) check_buffer_id(b, "reads");
+    for (BufferId b : k_.writes) check_buffer_id(b, "writes");
+    for (size_t i = 0; i < k_.exprs.size(); ++i) {
+      const Expr& e = k_.exprs[i];
+      int arity = 0;
+      switch (e.kind) {
+        case ExprKind::Const:
+          break;
+        case ExprKind::Var:
+          check_var(e.var, "a var expression");
+          break;
+        case ExprKind::Load:
+          check_buffer_id(e.buffer, "a load");
+          arity = 2;  // index, mask (-1: none)
+          break;
+        case ExprKind::Unary:
+        case ExprKind::Cast:
+          arity = 1;
+          break;
+        case ExprKind::Binary:
+        case ExprKind::IDiv:
+        case ExprKind::IMod:
+        case ExprKind::Rand:
+          arity = 2;
+          break;
+        case ExprKind::Select:
+          arity = 3;
+          break;
+      }
+      for (int j = 0; j < 3; ++j) {
+        ExprId a = e.a[j];
+        bool optional_mask = e.kind == ExprKind::Load && j == 1 && a == -1;
+        if (j < arity && !optional_mask && (a < 0 || static_cast<size_t>(a) >= i))
+          fail_plain("expression " + std::to_string(i) + " has operand " + std::to_string(a) +
+                     " (operands must be earlier expressions)");
+      }
+    }
+    check_stmts(k_.body);
+    if (k_.is_contraction) {
+      const kir::Contraction& c = k_.contraction;
+      check_var(c.acc, "the contraction's acc");
+      check_axes({c.k});
+      check_axes(c.batch);
+      check_expr_id(c.a, "the contraction's a");
+      check_expr_id(c.b, "the contraction's b");
+      bool ok = k_.parallel.size() == c.batch.size() + 2;
+      for (size_t i = 0; ok && i < c.batch.size(); ++i)
+        ok = c.batch[i].var == k_.parallel[i].var && c.batch[i].extent == k_.parallel[i].extent;
+      if (!ok) fail_plain("a contraction's parallel axes must be its batch axes, then i and j");
+    }
+    check_axes(k_.parallel);
+  }
+
+  void check_stmts(const std::vector<Stmt>& body) const {
+    for (const Stmt& s : body) {
+      switch (s.kind) {
+        case Stmt::Kind::Let:
+          check_var(s.var, "a let");
+          check_expr_id(s.value, "a let");
+          break;
+        case Stmt::Kind::Reduce:
+          check_var(s.var, "a reduce");
+          check_expr_id(s.value, "a reduce");
+          check_axes(s.axes);
+          break;
+        case Stmt::Kind::Loop:
+          check_axes(s.axes);
+          break;
+        case Stmt::Kind::Store:
+          check_buffer_id(s.buffer, "a store");
+          check_expr_id(s.index, "a store's index");
+          check_expr_id(s.value, "a store's value");
+          break;
+      }
+      check_stmts(s.body);
+    }
+  }
+
+  void expect_type(ExprId id, DType t, const char* what) const {
+    if (k_.expr(id).dtype != t)
+      fail(std::string(what) + " must be " + dtype_name(t) + ", not " +
+           dtype_name(k_.expr(id).dtype));
+  }
+
+  void check_types() const {
+    for (size_t i = 0; i < k_.exprs.size(); ++i) {
+      const Expr& e = k_.exprs[i];
+      auto type_of = [&](int j) { return k_.expr(e.a[j]).dtype; };
+      std::string at = "expression " + std::to_string(i);
+      switch (e.kind) {
+        case ExprKind::Const:
+          break;
+        case ExprKind::Var:
+          if (e.dtype != var_type(e.var))
+            fail(at + " reads " + var_name(e.var) + " (" + dtype_name(var_type(e.var)) + ") as " +
+                 dtype_name(e.dtype));
+          break;
+        case ExprKind::Load:
+          if (e.dtype != buffer(e.buffer).dtype)
+            fail(at + " loads " + dtype_name(e.dtype) + " from " + name(e.buffer) + " (" +
+                 dtype_name(buffer(e.buffer).dtype) + ")");
+          expect_type(e.a[0], DType::i32, "a load index");
+          if (e.a[1] >= 0) expect_type(e.a[1], DType::boolean, "a load mask");
+          break;
+        case ExprKind::Unary:
+          if (e.op == Op::Not) {
+            expect_type(e.a[0], DType::boolean, "the operand of not");
+            expect_type(static_cast<ExprId>(i), DType::boolean, "not");
+          } else if (e.dtype != type_of(0)) {
+            fail(at + ": " + op_name(e.op) + " changes the dtype");
+          }
+          break;
+        case ExprKind::Cast:
+          break;
+        case ExprKind::Binary: {
+          if (type_of(0) != type_of(1)) fail(at + ": operands of different dtypes");
+          bool logical = e.op == Op::And || e.op == Op::Or;
+          if (logical) expect_type(e.a[0], DType::boolean, "an operand of and/or");
+          DType want = is_comparison(e.op) || logical ? DType::boolean : type_of(0);
+          if (e.dtype != want) fail(at + ": " + op_name(e.op) + " has the wrong result dtype");
+          break;
+        }
+        case ExprKind::IDiv:
+        case ExprKind::IMod:
+          expect_type(static_cast<ExprId>(i), DType::i32, "idiv/imod");
+          expect_type(e.a[0], DType::i32, "an idiv/imod operand");
+          expect_type(e.a[1], DType::i32, "an idiv/imod operand");
+          break;
+        case ExprKind::Select:
+          expect_type(e.a[0], DType::boolean, "a select condition");
+          if (type_of(1) != e.dtype || type_of(2) != e.dtype) fail(at + ": select arms' dtypes");
+          break;
+        case ExprKind::Rand:
+          expect_type(e.a[0], DType::i32, "a rand counter");
+          expect_type(e.a[1], DType::i32, "a rand offset");
+          if (!is_float(e.dtype)) fail(at + ": rand must be f32 or f64");
+          break;
+      }
+    }
+    check_stmt_types(k_.body);
+    for (const Axis& a : k_.parallel) check_axis_type(a);
+    if (k_.is_contraction) check_axis_type(k_.contraction.k);
+  }
+
+  void check_axis_type(const Axis& a) const {
+    if (var_type(a.var) != DType::i32) fail("axis " + var_name(a.var) + " must be i32");
+  }
+
+  void check_stmt_types(const std::vector<Stmt>& body) const {
+    for (const Stmt& s : body) {
+      for (const Axis& a : s.axes) check_axis_type(a);
+      switch (s.kind) {
+        case Stmt::Kind::Let:
+          if (k_.expr(s.value).dtype != var_type(s.var))
+            fail("let " + var_name(s.var) + " (" + dtype_name(var_type(s.var)) + ") = a " +
+                 dtype_name(k_.expr(s.value).dtype) + " value");
+          break;
+        case Stmt::Kind::Reduce:
+          if (s.reduce_op != Op::ReduceSum && s.reduce_op != Op::ReduceMax)
+            fail(std::string("reduce with ") + op_name(s.reduce_op));
+          if (var_type(s.var) == DType::i32)
+            expect_type(s.value, DType::i32, "an i32 reduce's value");
+          break;
+        case Stmt::Kind::Loop:
+          break;
+        case Stmt::Kind::Store:
+          expect_type(s.index, DType::i32, "a store index");
+          break;
+      }
+      check_stmt_types(s.body);
+    }
+  }
+
+  // ---- variables ----
+
+  void bind(VarId v, double x) {
+    size_t i = static_cast<size_t>(v);
+    if (bound_[i]) fail(var_name(v) + " is bound twice (nested scopes reuse a var)");
+    bound_[i] = 1;
+    val_[i] = interp::convert_to(k_.vars[i].dtype, x);
+    ++gen_;
+  }
+  void unbind(VarId v) {
+    bound_[static_cast<size_t>(v)] = 0;
+    ++gen_;
+  }
+  void unbind_to(size_t mark) {
+    while (scope_.size() > mark) {
+      unbind(scope_.back());
+      scope_.pop_back();
+    }
+  }
+
+  // Calls f() for every point of `axes` in row-major order with their vars bound.
+  template <typename F>
+  void iterate(const std::vector<Axis>& axes, F&& f) {
+    for (const Axis& a : axes)
+      if (a.extent == 0) return;
+    for (const Axis& a : axes) bind(a.var, 0);
+    std::vector<int64_t> idx(axes.size(), 0);
+    do {
+      f();
+    } while (advance(axes, idx));
+    for (const Axis& a : axes) unbind(a.var);
+  }
+
+  // Moves to the next point in row-major order; false after the last one.
+  bool advance(const std::vector<Axis>& axes, std::vector<int64_t>& idx) {
+    ++gen_;
+    for (size_t d = axes.size(); d-- > 0;) {
+      double& v = val_[static_cast<size_t>(axes[d].var)];
+      if (++idx[d] < axes[d].extent) {
+        v = static_cast<double>(idx[d]);
+        return true;
+      }
+      idx[d] = 0;
+      v = 0;
+    }
+    return false;
+  }
+
+  // ---- statements ----
+
+  void exec(const std::vector<Stmt>& body) {
+    for (const Stmt& s : body) {
+      switch (s.kind) {
+        case Stmt::Kind::Let:
+          bind(s.var, eval(s.value));
+          scope_.push_back(s.var);
+          break;
+        case Stmt::Kind::Reduce:
+          bind(s.var, reduce(s));
+          scope_.push_back(s.var);
+          break;
+        case Stmt::Kind::Loop:
+          iterate(s.axes, [&] {
+            size_t mark = scope_.size();
+            exec(s.body);
+            unbind_to(mark);
+          });
+          break;
+        case Stmt::Kind::Store:
+          store(s.buffer, index(s.index), eval(s.value));
+          break;
+      }
+    }
+  }
+
+  double reduce(const Stmt& s) {
+    const bool is_sum = s.reduce_op == Op::ReduceSum;
+    const bool is_int = var_type(s.var) == DType::i32;
+    double acc = is_sum ? 0.0 : -std::numeric_limits<double>::infinity();
+    int64_t iacc = is_sum ? 0 : std::numeric_limits<int64_t>::min();
+    iterate(s.axes, [&] {
+      size_t mark = scope_.size();
+      exec(s.body);
+      double v = eval(s.value);
+      unbind_to(mark);
+      if (is_int) {
+        int64_t x = static_cast<int64_t>(v);
+        iacc = is_sum ? iacc + x : (x > iacc ? x : iacc);
+      } else if (is_sum) {
+        acc += v;
+      } else if (std::isnan(v) || std::isnan(acc)) {
+        acc = std::numeric_limits<double>::quiet_NaN();
+      } else if (v > acc) {
+        acc = v;
+      }
+    });
+    return is_int ? static_cast<double>(interp::wrap32(iacc)) : acc;
+  }
+
+  void run_contraction() {
+    const kir::Contraction& c = k_.contraction;
+    const std::vector<Axis> kaxis = {c.k};
+    const bool is_int = var_type(c.acc) == DType::i32;
+    iterate(k_.parallel, [&] {
+      double acc = 0;
+      int64_t iacc = 0;
+      iterate(kaxis, [&] {
+        double a = eval(c.a), b = eval(c.b);
+        if (is_int)
+          iacc += static_cast<int64_t>(a) * static_cast<int64_t>(b);
+        else
+          acc += a * b;
+      });
+      bind(c.acc, is_int ? static_cast<double>(interp::wrap32(iacc)) : acc);
+      size_t mark = scope_.size();
+      exec(k_.body);
+      unbind_to(mark);
+      unbind(c.acc);
+      ++point_;
+    });
+  }
+
+  // ---- memory ----
+
+  std::string point_str(int64_t point) const {
+    std::string s;
+    for (size_t d = k_.parallel.size(); d-- > 0;) {
+      int64_t ext = k_.parallel[d].extent;
+      s = var_name(k_.parallel[d].var) + "=" + std::to_string(point % ext) +
+          (s.empty() ? "" : ", ") + s;
+      point /= ext;
+    }
+    return "(" + s + ")";
+  }
+
+  void check_access(BufferId b, int64_t i, const char* what) const {
+    const Storage& s = bufs_[static_cast<size_t>(b)];
+    if (i < 0 || i >= s.numel)
+      fail(std::string(what) + " " + name(b) + "[" + std::to_string(i) + "] is out of bounds (" +
+           name(b) + ": " + dtype_name(s.dtype) + buffer(b).shape.str() + ", " +
+           std::to_string(s.numel) + " elements)");
+  }
+
+  double load(BufferId b, int64_t i) {
+    size_t bi = static_cast<size_t>(b);
+    if (!readable_[bi]) fail("loads from " + name(b) + ", which is not in the kernel's reads");
+    check_access(b, i, "load");
+    if (track_races_ && !writer_[bi].empty()) {
+      size_t e = static_cast<size_t>(i);
+      int64_t w = writer_[bi][e];
+      if (w >= 0 && w != point_)
+        fail("data race: point " + point_str(point_) + " reads " + name(b) + "[" +
+             std::to_string(i) + "], which point " + point_str(w) + " wrote");
+      int64_t& r = reader_[bi][e];
+      r = r == -1 || r == point_ ? point_ : -2;
+    }
+    return bufs_[bi].get(i);
+  }
+
+  void store(BufferId b, int64_t i, double v) {
+    size_t bi = static_cast<size_t>(b);
+    if (!writable_[bi]) fail("stores to " + name(b) + ", which is not in the kernel's writes");
+    check_access(b, i, "store");
+    if (track_races_) {
+      size_t e = static_cast<size_t>(i);
+      int64_t w = writer_[bi][e], r = reader_[bi][e];
+      if (w >= 0 && w != point_)
+        fail("data race: points " + point_str(w) + " and " + point_str(point_) + " both write " +
+             name(b) + "[" + std::to_string(i) + "]");
+      if (r != -1 && r != point_)
+        fail("data race: point " + point_str(point_) + " writes " + name(b) + "[" +
+             std::to_string(i) + "], which " +
+             (r >= 0 ? "point " + point_str(r) : std::string("other points")) + " read");
+      writer_[bi][e] = point_;
+    }
+    Storage& s = bufs_[bi];
+    s.set(i, interp::convert_to(s.dtype, v));
+    ++gen_;
+  }
+
+  // ---- expressions ----
+
+  int64_t index(ExprId id) { return static_cast<int64_t>(eval(id)); }
+
+  double eval(ExprId id) {
+    size_t i = static_cast<size_t>(id);
+    if (memo_gen_[i] == gen_) return memo_[i];
+    double v = compute(k_.exprs[i]);
+    memo_[i] = v;
+    memo_gen_[i] = gen_;
+    return v;
+  }
+
+  double compute(const Expr& e) {
+    switch (e.kind) {
+      case ExprKind::Const:
+        return interp::convert_to(e.dtype, e.value);
+      case ExprKind::Var:
+        if (!bound_[static_cast<size_t>(e.var)])
+          fail("reads " + var_name(e.var) + " outside its scope");
+        return val_[static_cast<size_t>(e.var)];
+      case ExprKind::Load:
+        if (e.a[1] >= 0 && eval(e.a[1]) == 0) return interp::convert_to(e.dtype, e.value);
+        return load(e.buffer, index(e.a[0]));
+      case ExprKind::Unary: {
+        double x = eval(e.a[0]);
+        if (e.op == Op::Not) return x == 0 ? 1.0 : 0.0;
+        if (e.dtype == DType::i32)
+          return interp::wrap32(interp::unary_int(e.op, static_cast<int64_t>(x)));
+        return interp::convert_to(e.dtype, interp::unary_float(e.op, x));
+      }
+      case ExprKind::Cast:
+        return interp::convert_to(e.dtype, eval(e.a[0]));
+      case ExprKind::Binary: {
+        double x = eval(e.a[0]), y = eval(e.a[1]);
+        if (is_comparison(e.op)) return interp::compare(e.op, x, y) ? 1.0 : 0.0;
+        if (e.op == Op::And) return x != 0 && y != 0 ? 1.0 : 0.0;
+        if (e.op == Op::Or) return x != 0 || y != 0 ? 1.0 : 0.0;
+        if (e.dtype == DType::i32)
+          return interp::wrap32(
+              interp::binary_int(e.op, static_cast<int64_t>(x), static_cast<int64_t>(y)));
+        return interp::convert_to(e.dtype, interp::binary_float(e.op, x, y));
+      }
+      case ExprKind::IDiv:
+      case ExprKind::IMod: {
+        int64_t x = index(e.a[0]), y = index(e.a[1]);
+        if (y <= 0) fail("idiv/imod by " + std::to_string(y) + " (divisors must be positive)");
+        return static_cast<double>(e.kind == ExprKind::IDiv ? floor_div(x, y) : floor_mod(x, y));
+      }
+      case ExprKind::Select: {
+        // Both arms are evaluated: see kernel_eval.h.
+        double c = eval(e.a[0]), x = eval(e.a[1]), y = eval(e.a[2]);
+        return c != 0 ? x : y;
+      }
+      case ExprKind::Rand: {
+        int64_t counter = index(e.a[0]);
+        if (counter < 0) fail("rand with a negative counter " + std::to_string(counter));
+        auto offset = static_cast<uint32_t>(static_cast<int32_t>(index(e.a[1])));
+        return interp::convert_to(e.dtype, philox_uniform(static_cast<uint64_t>(e.seed),
+                                                          static_cast<uint64_t>(counter), offset));
+      }
+    }
+    fail("an expression of unknown kind");
+  }
+};
+
+void check_program(const Program& p) {
+  auto valid = [&](BufferId b) { return b >= 0 && static_cast<size_t>(b) < p.buffers.size(); };
+  for (BufferId b : p.outputs)
+    if (!valid(b)) die("kernel-IR evaluator: output buffer " + std::to_string(b) + " out of range");
+  for (auto& [pb, vb] : p.updates) {
+    if (!valid(pb) || !valid(vb))
+      die("kernel-IR evaluator: update buffer " + std::to_string(pb) + " <- " + std::to_string(vb) +
+          " out of range");
+    const Buffer& param = p.buffers[static_cast<size_t>(pb)];
+    const Buffer& value = p.buffers[static_cast<size_t>(vb)];
+    SOMA_CHECK(param.kind == Buffer::Kind::Param)
+        << "kernel-IR evaluator: update target " << param.name << " is a " << kind_name(param.kind)
+        << " buffer, not a param\n"
+        << kir::print_program(p);
+    SOMA_CHECK(param.dtype == value.dtype && param.numel() == value.numel())
+        << "kernel-IR evaluator: update " << param.name << " (" << dtype_name(param.dtype)
+        << param.shape.str() << ") <- " << value.name << " (" << dtype_name(value.dtype)
+        << value.shape.str() << ")\n"
+        << kir::print_program(p);
+  }
+}
+
+}  // namespace
+
+std::vector<Array> run_program(const Program& p, const Feeds& feeds, ParamStore& params,
+                               bool write_updates) {
+  check_program(p);
+  const size_t nb = p.buffers.size();
+  std::vector<uint8_t> in_place(nb, 0);
+  for (auto& [pb, vb] : p.updates)
+    if (pb == vb) in_place[static_cast<size_t>(pb)] = 1;
+
+  // Storage: arrays this run holds (feeds and parameters are shared, not copied) and the arena.
+  std::vector<Array> held(nb);
+  std::vector<Storage> st(nb);
+  Array arena;
+  bool planned = false;
+  for (const Buffer& b : p.buffers) planned |= b.kind == Buffer::Kind::Temp && b.offset >= 0;
+  if (planned) {
+    SOMA_CHECK(p.arena_bytes >= 0) << "kernel-IR evaluator: arena of " << p.arena_bytes << " bytes";
+    arena = Array(DType::boolean, Shape{p.arena_bytes});
+    if (arena.nbytes()) std::memset(arena.raw(), kPoison, arena.nbytes());
+  }
+  auto fresh = [](const Buffer& b) {
+    Array a(b.dtype, b.shape);
+    if (a.nbytes()) std::memset(a.raw(), kPoison, a.nbytes());
+    return a;
+  };
+  for (size_t i = 0; i < nb; ++i) {
+    const Buffer& b = p.buffers[i];
+    Storage& s = st[i];
+    s.dtype = b.dtype;
+    s.numel = b.numel();
+    switch (b.kind) {
+      case Buffer::Kind::Input: {
+        check_feed(b.name, TensorType{b.dtype, b.shape}, feeds);
+        held[i] = feeds.at(b.name);
+        // Never written: the kernel run refuses stores to inputs.
+        s.base = const_cast<std::byte*>(static_cast<const std::byte*>(held[i].raw()));
+        break;
+      }
+      case Buffer::Kind::Param: {
+        Array& v = params.get(b.name);
+        if (v.dtype() != b.dtype || v.shape() != b.shape)
+          SOMA_THROW(ShapeError, "parameter '" << b.name << "' holds " << v.type_str()
+                                               << " but the program declares "
+                                               << dtype_name(b.dtype) << b.shape.str());
+        held[i] = in_place[i] && !write_updates ? v.clone() : v;
+        s.base = static_cast<std::byte*>(held[i].raw());
+        s.writable = in_place[i] != 0;
+        break;
+      }
+      case Buffer::Kind::Constant: {
+        SOMA_CHECK(b.data.size() == 1 || static_cast<int64_t>(b.data.size()) == b.numel())
+            << "kernel-IR evaluator: constant " << b.name << " " << b.shape.str() << " has "
+            << b.data.size() << " values";
+        held[i] = Array(b.dtype, b.shape);
+        for (int64_t j = 0; j < b.numel(); ++j)
+          held[i].set(j, b.data[b.data.size() == 1 ? 0 : static_cast<size_t>(j)]);
+        s.base = static_cast<std::byte*>(held[i].raw());
+        break;
+      }
+      case Buffer::Kind::Output:
+        held[i] = fresh(b);
+        s.base = static_cast<std::byte*>(held[i].raw());
+        s.writable = true;
+        break;
+      case Buffer::Kind::Temp:
+        if (b.offset >= 0) {
+          SOMA_CHECK(b.offset % static_cast<int64_t>(dtype_size(b.dtype)) == 0 &&
+                     b.offset + b.bytes() <= p.arena_bytes)
+              << "kernel-IR evaluator: temp " << b.name << " (" << b.bytes() << " bytes at "
+              << b.offset << ") is misaligned or outside the arena of " << p.arena_bytes
+              << " bytes\n"
+              << kir::print_program(p);
+          s.base = static_cast<std::byte*>(arena.raw()) + b.offset;
+        } else {
+          held[i] = fresh(b);
+          s.base = static_cast<std::byte*>(held[i].raw());
+        }
+        s.writable = true;
+        break;
+    }
+  }
+
+  for (const Kernel& k : p.kernels) KernelRun(p, k, st).run();
+
+  // Outputs first (they see the parameters before copied updates); an Output buffer's own array
+  // is handed out once, everything else is copied.
+  std::vector<Array> out;
+  std::vector<uint8_t> handed(nb, 0);
+  for (BufferId id : p.outputs) {
+    size_t i = static_cast<size_t>(id);
+    const Buffer& b = p.buffers[i];
+    if (b.kind == Buffer::Kind::Output && !handed[i]) {
+      out.push_back(held[i]);
+      handed[i] = 1;
+    } else {
+      out.push_back(copy_out(st[i], b.dtype, b.shape));
+    }
+  }
+  if (write_updates) {
+    // Snapshot every new value before assigning any, so updates see the old parameters.
+    std::vector<std::pair<const std::string*, Array>> values;
+    for (auto& [pb, vb] : p.updates) {
+      const Buffer& param = p.buffers[static_cast<size_t>(pb)];
+      values.emplace_back(
+          &param.name, pb == vb ? params.get(param.name)
+                                : copy_out(st[static_cast<size_t>(vb)], param.dtype, param.shape));
+    }
+    // An in-place update's values are already in the store; assigning its own storage only bumps
+    // the store's version, so that backends mirroring parameters resync.
+    for (auto& [name, value] : values) params.assign(*name, value);
+  }
+  return out;
+}
+
+namespace {
+
+class KernelInterpExecutable : public Executable {
+ public:
+  KernelInterpExecutable(const kir::Program& program, std::shared_ptr<ParamStore> params)
+      : program_(program), params_(std::move(params)) {}
+
+  std::vector<Array> run(const Feeds& feeds) override {
+    return run_program(program_, feeds, *params_, true);
+  }
+
+ private:
+  kir::Program program_;
+  std::shared_ptr<ParamStore> params_;
+};
+
+class KernelInterpBackend : public Backend {
+ public:
+  std::string name() const override { return "interp-kernels"; }
+  std::unique_ptr<Executable> compile(const CompileRequest& req,
+                                      std::shared_ptr<ParamStore> params) override {
+    if (!req.program)
+      SOMA_THROW(BackendError,
+                 "the interp-kernels backend needs a lowered program "
+                 "(CompileRequest::program is empty); use the 'interp' backend "
+                 "to run the graph itself");
+    return std::make_unique<KernelInterpExecutable>(*req.program, std::move(params));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_kernel_interp_backend() {
+  return std::make_unique<KernelInterpBackend>();
+}
+
+}  // namespace soma
