@@ -2,7 +2,9 @@
 
 #include <map>
 
+#include "frontend/fold.h"
 #include "frontend/tensor_util.h"
+#include "passes/pipeline.h"
 
 namespace soma {
 
@@ -51,11 +53,21 @@ Compiled compile(const std::vector<Tensor>& outputs, const CompileOptions& optio
     if (fresh && n.op == Op::Input) c.inputs_.emplace_back(name, n.type);
   }
 
+  // The graph passes (passes/pipeline.cpp) run on the extracted module before the backend sees it.
+  Module module;
+  module.graph = std::move(*graph);
+  for (const Tensor& t : outputs) module.outputs.push_back(map[static_cast<size_t>(t.id())]);
+  for (auto& [p, v] : updates)
+    module.updates.emplace_back(map[static_cast<size_t>(p.id())], map[static_cast<size_t>(v.id())]);
+  PipelineOptions pipeline = PipelineOptions::from_env();
+  pipeline.fold = make_interp_fold_fn();
+  optimize_graph(module, pipeline);
+  *graph = std::move(module.graph);
+
   CompileRequest req;
   req.graph = graph.get();
-  for (const Tensor& t : outputs) req.outputs.push_back(map[static_cast<size_t>(t.id())]);
-  for (auto& [p, v] : updates)
-    req.updates.emplace_back(map[static_cast<size_t>(p.id())], map[static_cast<size_t>(v.id())]);
+  req.outputs = module.outputs;
+  req.updates = module.updates;
   req.options = options;
   std::string backend = options.backend.empty() ? default_backend_name() : options.backend;
   c.exe_ = get_backend(backend).compile(req, ctx->params_ptr());

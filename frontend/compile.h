@@ -19,9 +19,11 @@ class Compiled {
   // parameter updates are written back into it after the outputs are computed.
   std::vector<Array> run(const Feeds& feeds = {}) const;
   const std::string& backend() const { return backend_; }
-  // The names and types of the inputs that run() needs.
+  // The names and types of the inputs that run() needs (those the outputs were built from; one
+  // that the graph passes made unnecessary may still be listed and is then not read).
   const std::vector<std::pair<std::string, TensorType>>& inputs() const { return inputs_; }
-  // The compiled graph (only the nodes the outputs and updates need) and its outputs.
+  // The compiled graph (only the nodes the outputs and updates need, after the graph passes of
+  // passes/pipeline.cpp) and its outputs.
   const Graph& graph() const { return *graph_; }
   const std::vector<NodeId>& outputs() const { return outputs_; }
 
