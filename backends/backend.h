@@ -52,6 +52,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // Whether compile() needs CompileRequest::program (code generators do; the graph
+  // interpreter does not, and is spared the lowering).
+  virtual bool needs_program() const { return true; }
   virtual std::unique_ptr<Executable> compile(const CompileRequest& request,
                                               std::shared_ptr<ParamStore> params) = 0;
 };

@@ -62,15 +62,21 @@ Compiled compile(const std::vector<Tensor>& outputs, const CompileOptions& optio
   PipelineOptions pipeline = PipelineOptions::from_env();
   pipeline.fold = make_interp_fold_fn();
   optimize_graph(module, pipeline);
-  *graph = std::move(module.graph);
 
   CompileRequest req;
-  req.graph = graph.get();
   req.outputs = module.outputs;
   req.updates = module.updates;
   req.options = options;
   std::string backend = options.backend.empty() ? default_backend_name() : options.backend;
-  c.exe_ = get_backend(backend).compile(req, ctx->params_ptr());
+  Backend& be = get_backend(backend);
+  kir::Program program;
+  if (be.needs_program()) {
+    program = lower_to_kernels(module, pipeline);
+    req.program = &program;
+  }
+  *graph = std::move(module.graph);
+  req.graph = graph.get();
+  c.exe_ = be.compile(req, ctx->params_ptr());
   c.graph_ = graph;
   c.outputs_ = req.outputs;
   c.backend_ = backend;

@@ -654,8 +654,11 @@ kir::Program try_lower(const Module& m, const std::set<NodeId>& force) {
 
 }  // namespace
 
-kir::Program lower_module(const Module& m) {
+kir::Program lower_module(const Module& m, bool fuse) {
   std::set<NodeId> force;
+  if (!fuse)
+    for (NodeId id = 0; id < m.graph.size(); ++id)
+      if (!always_inline(m.graph.node(id))) force.insert(id);
   for (int attempt = 0;; ++attempt) {
     try {
       kir::Program p = try_lower(m, force);

@@ -11,6 +11,7 @@ namespace soma {
 // Fuses (passes/fuse.h), lowers and plans. Where a fused reduction would be recomputed for many
 // points of its kernel, lowering realizes it instead and fuses again, so the result never
 // duplicates expensive work. Throws ShapeError for a tensor of 2^31 or more elements.
-kir::Program lower_module(const Module& m);
+// With fuse = false every computed node gets its own kernel (for bisecting fusion bugs).
+kir::Program lower_module(const Module& m, bool fuse = true);
 
 }  // namespace soma

@@ -47,6 +47,13 @@ void verify_module(const Module& m) {
 }
 
 void write_dump(const std::string& dir, const std::string& stage, const Module& m) {
+  write_stage_dump(dir, stage, print_module(m), ".soma-ir");
+}
+
+}  // namespace
+
+void write_stage_dump(const std::string& dir, const std::string& stage, const std::string& text,
+                      const std::string& extension) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -55,14 +62,12 @@ void write_dump(const std::string& dir, const std::string& stage, const Module& 
                "SOMA_DUMP_DIR: cannot create the directory '" << dir << "': " << ec.message());
   char num[16];
   std::snprintf(num, sizeof(num), "%02d", next_dump_stage++);
-  fs::path path = fs::path(dir) / (std::string(num) + "-" + stage + ".soma-ir");
+  fs::path path = fs::path(dir) / (std::string(num) + "-" + stage + extension);
   std::ofstream f(path);
-  if (f) f << print_module(m);
+  if (f) f << text;
   if (f) f.close();
   if (!f) SOMA_THROW(IOError, "SOMA_DUMP_DIR: cannot write the file '" << path.string() << "'");
 }
-
-}  // namespace
 
 PipelineOptions PipelineOptions::from_env() {
   PipelineOptions o;

@@ -52,6 +52,11 @@ void run_passes(Module& m, const std::vector<GraphPass>& passes, const PipelineO
 // Throws NameError when `disabled` names a pass that is not in `known`, listing the known names.
 void check_pass_names(const std::set<std::string>& disabled, const std::vector<std::string>& known);
 
+// Writes one stage's text to `<dir>/<NN>-<stage><extension>` (NN numbers stages across the
+// process). Throws IOError naming the path when it cannot.
+void write_stage_dump(const std::string& dir, const std::string& stage, const std::string& text,
+                      const std::string& extension);
+
 // The module as text: print_graph with the outputs, then one `# update %param <- %value` comment
 // line per update (so the text still parses with parse_graph).
 std::string print_module(const Module& m);

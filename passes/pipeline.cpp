@@ -8,6 +8,7 @@
 
 #include "passes/cse.h"
 #include "passes/dce.h"
+#include "passes/lower.h"
 #include "passes/simplify.h"
 
 namespace soma {
@@ -41,7 +42,18 @@ std::vector<std::string> pipeline_pass_names() {
   std::vector<std::string> names;
   for (const GraphPass& p : graph_passes(PipelineOptions{}))
     if (std::find(names.begin(), names.end(), p.name) == names.end()) names.push_back(p.name);
+  names.push_back("fuse");  // lower_to_kernels
   return names;
+}
+
+kir::Program lower_to_kernels(const Module& m, const PipelineOptions& options) {
+  check_pass_names(options.disabled, pipeline_pass_names());
+  // Group nodes into kernels, lower each group to loops, then plan the arena and in-place updates.
+  kir::Program p = lower_module(m, /*fuse=*/options.disabled.count("fuse") == 0);
+  if (options.debug_level >= 3 && options.log)
+    *options.log << "--- kernels (" << p.kernels.size() << ") ---\n" << kir::print_program(p);
+  if (!options.dump_dir.empty()) write_stage_dump(options.dump_dir, "kernels", kir::print_program(p), ".kir");
+  return p;
 }
 
 void optimize_graph(Module& m, const PipelineOptions& options) {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/kernel_ir.h"
 #include "graph/module.h"
 #include "passes/pass_manager.h"
 
@@ -13,6 +14,11 @@ namespace soma {
 // NameError when options.disabled names no pass of the pipeline, and IOError when a dump file
 // cannot be written.
 void optimize_graph(Module& m, const PipelineOptions& options);
+
+// Fusion, lowering and memory planning (passes/fuse.h, lower.h, plan.h) of an optimized module
+// into the kernel-IR program the code generators compile. SOMA_DISABLE_PASSES=fuse gives one
+// kernel per node; SOMA_DEBUG=3 prints the program; SOMA_DUMP_DIR gets a `kernels` stage.
+kir::Program lower_to_kernels(const Module& m, const PipelineOptions& options);
 
 // The names of the pipeline's passes (what SOMA_DISABLE_PASSES accepts), in order, each once.
 std::vector<std::string> pipeline_pass_names();

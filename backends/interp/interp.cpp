@@ -122,6 +122,7 @@ class InterpExecutable : public Executable {
 class InterpBackend : public Backend {
  public:
   std::string name() const override { return "interp"; }
+  bool needs_program() const override { return false; }
   std::unique_ptr<Executable> compile(const CompileRequest& req,
                                       std::shared_ptr<ParamStore> params) override {
     return std::make_unique<InterpExecutable>(req, std::move(params));

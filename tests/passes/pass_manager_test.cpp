@@ -123,7 +123,7 @@ TEST(PassManager, UnknownDisabledPassIsReportedWithTheKnownNames) {
     EXPECT_NE(msg.find("'fusion'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("dce, simplify, cse"), std::string::npos) << msg;
   }
-  EXPECT_EQ(pipeline_pass_names(), (std::vector<std::string>{"dce", "simplify", "cse"}));
+  EXPECT_EQ(pipeline_pass_names(), (std::vector<std::string>{"dce", "simplify", "cse", "fuse"}));
 }
 
 TEST(PassManager, DisablingEveryPassLeavesTheModuleAlone) {
