@@ -1,0 +1,54 @@
+// In-memory datasets for fit/evaluate/predict: row slicing, seeded shuffling and batching. An
+// epoch is a permutation of row indices; a batch gathers its rows into a fresh batch-sized array,
+// so the dataset itself is never copied per epoch.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "runtime/array.h"
+
+namespace soma::data {
+
+// A permutation of 0..n-1 (Fisher-Yates on a splitmix64 stream of `seed`): the same on every
+// platform for the same seed.
+std::vector<int64_t> shuffled_indices(int64_t n, uint64_t seed);
+// Rows [begin, end) of `a` along axis 0 (a copy).
+Array slice_rows(const Array& a, int64_t begin, int64_t end);
+// Rows `rows` of `a` along axis 0, gathered into a new array [rows.size(), ...].
+Array gather_rows(const Array& a, const std::vector<int64_t>& rows);
+
+struct Batch {
+  Array x;
+  std::optional<Array> y;
+  int64_t size = 0;
+};
+
+// Batches of (x, y) — y optional — along axis 0.
+class BatchIterator {
+ public:
+  // Iterates over rows [begin, end) of x and y (end -1: all rows), so a training/validation
+  // split needs no copy. Throws ShapeError when x and y have different lengths, ValueError for
+  // batch_size < 1 or a bad row range.
+  BatchIterator(Array x, std::optional<Array> y, int64_t batch_size, bool shuffle = false,
+                uint64_t seed = 0, bool drop_remainder = false, int64_t begin = 0,
+                int64_t end = -1);
+  int64_t num_samples() const { return n_; }
+  // Batches per epoch: ceil(n / batch_size), or floor with drop_remainder.
+  int64_t num_batches() const;
+  // Starts epoch `epoch` (a new permutation when shuffling; seed and epoch select it).
+  void start_epoch(int epoch);
+  // Batch i (0-based) of the current epoch; the last may be smaller than batch_size.
+  Batch batch(int64_t i) const;
+
+ private:
+  Array x_;
+  std::optional<Array> y_;
+  int64_t n_, batch_size_, begin_ = 0;
+  bool shuffle_, drop_remainder_;
+  uint64_t seed_;
+  std::vector<int64_t> order_;  // rows of x in epoch order (empty: begin_, begin_ + 1, ...)
+};
+
+}  // namespace soma::data

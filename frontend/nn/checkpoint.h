@@ -1,0 +1,38 @@
+// The checkpoint file format of Model::save_weights / Model::save (".soma-weights"):
+//
+//   line 1:   "soma-checkpoint 1"                         (magic and format version)
+//   header:   text lines "key value..." up to a line "end":
+//               meta KEY VALUE           free-form metadata (model name, input type, ...)
+//               architecture BYTES       the model's architecture text follows the header
+//               tensor NAME DTYPE SHAPE BYTES CRC32
+//                                        one per tensor, in order, e.g.
+//                                        "tensor dense/kernel f32 [784,10] 31488 1a2b3c4d"
+//   payload:  the architecture text (if any), then each tensor's raw little-endian C-order bytes
+//             in header order; nothing after the last tensor.
+//
+// Names have no spaces; meta values run to the end of their line. Writes are atomic: the file is
+// written to "PATH.tmp-PID" in the same folder and renamed over PATH, so a crash never leaves a
+// half-written checkpoint. Reads validate everything (magic, version, header syntax, dtypes,
+// sizes, CRC-32 of each tensor, exact file length) and throw IOError naming the file and the
+// problem.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/array.h"
+
+namespace soma::nn {
+
+struct Checkpoint {
+  std::map<std::string, std::string> meta;
+  std::string architecture;  // empty: weights only
+  std::vector<std::pair<std::string, Array>> tensors;
+};
+
+void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+Checkpoint read_checkpoint(const std::string& path);
+
+}  // namespace soma::nn

@@ -1,0 +1,79 @@
+#include "frontend/nn/history.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+
+#include "graph/error.h"
+
+namespace soma::nn {
+
+void History::append(int epoch, const Logs& logs) {
+  for (const auto& [k, v] : logs.items()) {
+    if (!values_.count(k)) {
+      keys_.push_back(k);
+      values_[k] = std::vector<double>(epochs_.size(), std::numeric_limits<double>::quiet_NaN());
+    }
+  }
+  epochs_.push_back(epoch);
+  for (const auto& k : keys_) {
+    auto v = logs.get(k);
+    values_[k].push_back(v ? *v : std::numeric_limits<double>::quiet_NaN());
+  }
+}
+
+const std::vector<double>& History::operator[](const std::string& key) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) {
+    std::string list;
+    for (const auto& k : keys_) list += (list.empty() ? "" : ", ") + k;
+    SOMA_THROW(NameError,
+               "History has no '" << key << "' (keys: " << (list.empty() ? "none" : list) << ")");
+  }
+  return it->second;
+}
+
+std::string History::to_csv() const {
+  std::string s = "epoch";
+  for (const auto& k : keys_) s += "," + k;
+  s += "\n";
+  char buf[64];
+  for (size_t i = 0; i < epochs_.size(); ++i) {
+    s += std::to_string(epochs_[i]);
+    for (const auto& k : keys_) {
+      double v = values_.at(k)[i];
+      if (std::isnan(v)) {
+        s += ",";
+        continue;
+      }
+      std::snprintf(buf, sizeof buf, ",%.9g", v);
+      s += buf;
+    }
+    s += "\n";
+  }
+  return s;
+}
+
+void History::write_csv(const std::string& path) const {
+  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) SOMA_THROW(IOError, "cannot write '" << path << "': cannot create '" << tmp << "'");
+    std::string csv = to_csv();
+    f.write(csv.data(), static_cast<std::streamsize>(csv.size()));
+    f.flush();
+    if (!f) {
+      std::remove(tmp.c_str());
+      SOMA_THROW(IOError, "cannot write '" << path << "' (disk full?)");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    SOMA_THROW(IOError, "cannot write '" << path << "': renaming the temporary file failed");
+  }
+}
+
+}  // namespace soma::nn

@@ -1,0 +1,71 @@
+#include "frontend/nn/layer.h"
+
+#include "frontend/nn/config_util.h"
+
+namespace soma::nn {
+
+LayerConfig Layer::config() const {
+  LayerConfig c;
+  if (!name_.empty()) c["name"] = name_;
+  if (seed_) c["seed"] = std::to_string(*seed_);
+  return c;
+}
+
+void Layer::build(const TensorType& input, uint64_t seed) {
+  if (built_) return;
+  if (name_.empty())
+    SOMA_THROW(ValueError, class_name() << ": a layer needs a name before it is built (a model "
+                                           "names its layers when they are added)");
+  build_weights(input, seed);
+  built_ = true;
+}
+
+std::vector<Weight> Layer::trainable_weights() const {
+  std::vector<Weight> out;
+  for (const Weight& w : weights_)
+    if (w.trainable) out.push_back(w);
+  return out;
+}
+
+std::vector<Weight> Layer::non_trainable_weights() const {
+  std::vector<Weight> out;
+  for (const Weight& w : weights_)
+    if (!w.trainable) out.push_back(w);
+  return out;
+}
+
+int64_t Layer::count_params() const {
+  int64_t n = 0;
+  for (const Weight& w : weights_) n += w.tensor.numel();
+  return n;
+}
+
+void Layer::set_name(const std::string& name) {
+  if (!detail::valid_name(name))
+    SOMA_THROW(ValueError,
+               "invalid layer name '" << name << "': use letters, digits, '_', '.' and '-'");
+  if (name == name_) return;
+  if (built_)
+    SOMA_THROW(ValueError,
+               "layer '" << name_ << "' is built; it cannot be renamed to '" << name << "'");
+  name_ = name;
+}
+
+void Layer::set_owner(const void* owner) {
+  if (owner && owner_ && owner_ != owner)
+    SOMA_THROW(ValueError, class_name()
+                               << " layer '" << name_
+                               << "' already belongs to another model; layers cannot be "
+                                  "shared between models (each model has its own weights)");
+  owner_ = owner;
+}
+
+Tensor Layer::add_weight(const std::string& short_name, const Shape& shape, const std::string& init,
+                         uint64_t seed, bool trainable) {
+  std::string full = name_ + "/" + short_name;
+  Tensor t = param(full, shape, init, detail::mix_seed(seed, short_name));
+  weights_.push_back(Weight{full, t, trainable});
+  return t;
+}
+
+}  // namespace soma::nn

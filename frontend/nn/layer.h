@@ -1,0 +1,117 @@
+// Layer: the base of Keras-style layers. A layer owns named weights (parameters in its model's
+// Context) and maps one tensor to another; the model calls it once per graph it builds (training
+// step, evaluation, prediction), so `call` must only add nodes, never keep per-graph state.
+//
+// Keras conventions: weights are created lazily by build() from the first input's type; their
+// full names are "<layer name>/<weight>", e.g. "dense_1/kernel"; layer names are made unique
+// per model ("dense", "dense_1", ...). Images are NCHW and conv kernels OIHW (SCRIPT.md).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "frontend/tensor.h"
+
+namespace soma::nn {
+
+// A layer's constructor arguments as text, in Keras's names: what Model::save writes and
+// layer_from_config reads back. Values are canonical text: integers, floats (shortest round-trip),
+// true/false, names, lists "[1,28,28]"; an absent optional is an absent key.
+using LayerConfig = std::map<std::string, std::string>;
+
+// A weight of a layer: its parameter tensor in the model's context and whether the optimizer
+// trains it (BatchNorm's moving statistics are not trainable; they are updated by the forward
+// pass in training mode).
+struct Weight {
+  std::string name;  // full name, also the ParamStore key: "dense/kernel"
+  Tensor tensor;
+  bool trainable = true;
+};
+
+// What a layer's call sees of the graph being built.
+struct CallContext {
+  // Training graphs: Dropout drops, BatchNorm normalizes with the batch's statistics and updates
+  // its moving statistics. Inference graphs (evaluate, predict): the identity and the moving
+  // statistics.
+  bool training = false;
+  // The i32 scalar step counter of a training graph (undefined otherwise): the offset of
+  // Dropout's random stream, so every step draws a new mask without recompiling.
+  Tensor step;
+  // Updates of non-trainable state (BatchNorm's moving statistics) that a training graph
+  // applies together with the optimizer's updates.
+  std::vector<std::pair<Tensor, Tensor>> state_updates;
+  // Set by a layer whose output is softmax(logits) or sigmoid(logits) (activation "softmax" or
+  // "sigmoid"), cleared by every other layer: the model hands the logits to the loss, which
+  // then computes cross-entropies from them in a numerically stable form (as Keras does).
+  Tensor logits;
+  std::string logits_activation;  // "softmax", "sigmoid" or empty
+};
+
+class Layer {
+ public:
+  // `name` empty: the model names it after its class ("dense", "dense_1", ...).
+  explicit Layer(std::string name = "", std::optional<uint64_t> seed = std::nullopt)
+      : name_(std::move(name)), seed_(seed) {}
+  virtual ~Layer() = default;
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  // Keras's class name: "Dense", "Conv2D", ...
+  virtual std::string class_name() const = 0;
+  const std::string& name() const { return name_; }
+  // The seed given to the layer (weights' initial values, Dropout's masks); when absent, the
+  // model derives one from its own seed and the layer's position, so models are deterministic.
+  const std::optional<uint64_t>& seed() const { return seed_; }
+  // A layer's constructor arguments (see LayerConfig); "name" is included.
+  virtual LayerConfig config() const;
+
+  bool built() const { return built_; }
+  // Creates the weights for inputs of `input` (batch axis first, any batch size) in the current
+  // Context, with initial values drawn deterministically from `seed` (the model passes the
+  // layer's own seed when it has one). Called once by the model; throws ShapeError/TypeError for an
+  // input the layer cannot take.
+  void build(const TensorType& input, uint64_t seed);
+  // The layer's function on a batch. Requires build().
+  virtual Tensor call(const Tensor& x, CallContext& ctx) = 0;
+
+  // All weights in creation order, trainable ones and the rest.
+  const std::vector<Weight>& weights() const { return weights_; }
+  std::vector<Weight> trainable_weights() const;
+  std::vector<Weight> non_trainable_weights() const;
+  int64_t count_params() const;
+
+  // Used by models: the name it gets when added (throws ValueError once built under another).
+  void set_name(const std::string& name);
+  // The model (context) the layer belongs to; a layer belongs to at most one model
+  // (set_owner(nullptr) releases it; another owner throws ValueError).
+  const void* owner() const { return owner_; }
+  void set_owner(const void* owner);
+
+ protected:
+  // Subclasses create their weights here (with add_weight) and check the input type.
+  virtual void build_weights(const TensorType& input, uint64_t seed) = 0;
+  // Creates parameter "<layer name>/<short_name>" in the current Context, initialized with
+  // `init` (an initializer of frontend/init.h) from a seed derived from `seed` and the name.
+  Tensor add_weight(const std::string& short_name, const Shape& shape, const std::string& init,
+                    uint64_t seed, bool trainable = true);
+
+ private:
+  std::string name_;
+  std::optional<uint64_t> seed_;
+  bool built_ = false;
+  const void* owner_ = nullptr;
+  std::vector<Weight> weights_;
+};
+
+using LayerPtr = std::shared_ptr<Layer>;
+
+// Recreates a layer from its class name and config (as written by Model::save); throws
+// NameError for an unknown class, ValueError for a bad or missing argument.
+LayerPtr layer_from_config(const std::string& class_name, const LayerConfig& config);
+
+}  // namespace soma::nn

@@ -1,0 +1,252 @@
+// Keras-style models: Sequential, compile / fit / evaluate / predict, summary, checkpoints.
+//
+//   using namespace soma::nn;
+//   auto model = std::make_shared<Sequential>(std::vector<LayerPtr>{
+//       std::make_shared<Flatten>(),
+//       std::make_shared<Dense>(128, DenseOptions{.activation = "relu"}),
+//       std::make_shared<Dense>(10)});
+//   model->compile(std::make_shared<SGD>(0.1, 0.9), get_loss("sparse_categorical_crossentropy"),
+//                  {"accuracy"});
+//   History h = model->fit(data.x_train, data.y_train, {.epochs = 5, .batch_size = 128,
+//                                                        .validation_split = 0.1});
+//   Logs test = model->evaluate(data.x_test, data.y_test);
+//   Array logits = model->predict(data.x_test);
+//   model->save("fmnist.soma-weights");
+//
+// Each model owns its own Context: every graph it builds (one training step per batch size,
+// evaluation, prediction) goes there, and they all share its ParamStore, so weights, optimizer
+// slots and BatchNorm statistics live in one set of persistent buffers updated in place.
+//
+// The training step is one compiled function with inputs "x" (the batch), "y" (labels), "lr"
+// (f32 scalar: the learning rate) and "step" (i32 scalar: steps taken so far — Dropout's random
+// stream offset and Adam's t - 1); its outputs are the loss and the metrics; its updates are
+// every trainable weight, every optimizer slot and every BatchNorm statistic. It is compiled once
+// per batch size (so the last, partial batch compiles a second step) and cached.
+//
+// Only single-input, single-output models for now: the functional form (multi-input /
+// multi-output) is a later step.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "frontend/compile.h"
+#include "frontend/nn/callbacks.h"
+#include "frontend/nn/history.h"
+#include "frontend/nn/layer.h"
+#include "frontend/nn/layers.h"
+#include "frontend/nn/logs.h"
+#include "frontend/nn/losses.h"
+#include "frontend/nn/metrics.h"
+#include "frontend/nn/optimizers.h"
+
+namespace soma::nn {
+
+struct FitOptions {
+  int epochs = 1;
+  int64_t batch_size = 32;
+  // Fraction of (x, y) held out for validation: the *last* samples, before shuffling (Keras).
+  double validation_split = 0.0;
+  // Explicit validation data (takes precedence over validation_split).
+  std::optional<std::pair<Array, Array>> validation_data;
+  bool shuffle = true;  // reshuffle the training samples every epoch
+  uint64_t seed = 0;    // the shuffling's seed (epoch e uses a stream derived from seed and e)
+  // Drop the last batch when it is smaller than batch_size (default: train on it too).
+  bool drop_remainder = false;
+  // 0: silent; 1: a progress bar per epoch on a terminal, one line per epoch otherwise;
+  // 2: one line per epoch.
+  int verbose = 1;
+  std::vector<CallbackPtr> callbacks;
+  int initial_epoch = 0;        // epochs are numbered from here (resuming)
+  std::ostream* out = nullptr;  // progress output; nullptr: std::cout
+  // Overrides the terminal detection of verbose 1 (nullopt: isatty on stdout).
+  std::optional<bool> tty;
+};
+
+struct EvaluateOptions {
+  int64_t batch_size = 32;
+  // 0: silent; 1 (Keras's default): a bar on a terminal, else one line
+  // "313/313 - 0.4s - loss: 0.4412 - accuracy: 0.8433".
+  int verbose = 1;
+  std::ostream* out = nullptr;
+  std::optional<bool> tty;
+};
+
+struct PredictOptions {
+  int64_t batch_size = 32;
+};
+
+// The behaviour shared by every model; Sequential is the one concrete model so far.
+class Model {
+ public:
+  explicit Model(std::string name, uint64_t seed = 0);
+  virtual ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const std::string& name() const { return name_; }
+  // The seed from which layers without their own seed draw their initial weights and masks.
+  uint64_t seed() const { return seed_; }
+  virtual std::string class_name() const = 0;
+
+  // ---- building -----------------------------------------------------------------------------
+
+  // Creates every layer's weights for inputs of type `input` without the batch axis (e.g.
+  // build({28, 28}) for f32 images, build({20}, DType::i32) for token ids). fit / evaluate /
+  // predict build on first use from their data; calling it again with another input type throws
+  // ShapeError.
+  void build(const Shape& input_shape, DType input_dtype = DType::f32);
+  bool built() const { return built_; }
+  // The per-sample input type (without the batch axis); requires built().
+  const TensorType& input_type() const;
+  // The per-sample output type (without the batch axis); requires built().
+  const TensorType& output_type() const;
+
+  // ---- training configuration ----------------------------------------------------------------
+
+  // metrics: names (see get_metric; "accuracy" adapts to the loss). backend: "" for
+  // $SOMA_BACKEND / the default. (Re-)compiling starts the optimizer afresh, as a new Keras
+  // optimizer: its slots are zero and iterations() is 0; the weights are kept. Throws NameError
+  // for an unknown metric.
+  void compile(OptimizerPtr optimizer, LossPtr loss, const std::vector<std::string>& metrics = {},
+               const std::string& backend = "");
+  // By names: get_optimizer(optimizer), get_loss(loss).
+  void compile(const std::string& optimizer, const std::string& loss,
+               const std::vector<std::string>& metrics = {}, const std::string& backend = "");
+  bool compiled() const { return optimizer_ != nullptr; }
+  // Extra options for every function the model compiles (fast_math, threads); backend is
+  // taken from compile().
+  void set_compile_options(const CompileOptions& options);
+  const OptimizerPtr& optimizer() const { return optimizer_; }
+  const LossPtr& loss() const { return loss_; }
+  // The names reported by fit/evaluate: "loss" then the metrics' names.
+  std::vector<std::string> metrics_names() const;
+
+  // ---- training and inference ------------------------------------------------------------------
+
+  // Trains on x [N, ...input] (f32, or i32 ids for an Embedding model) and labels y [N, ...]
+  // (i32 class indices for sparse losses, f32 otherwise). Throws: ValueError before compile(),
+  // ShapeError for inputs of the wrong shape or x/y of different lengths, TypeError for labels of
+  // the wrong dtype, ValueError for bad options (epochs < 0, batch_size < 1, split outside
+  // [0, 1)). Sets stop_training() false at the start.
+  History fit(const Array& x, const Array& y, const FitOptions& options = {});
+  // Loss and metrics on (x, y) in inference mode (averaged over all samples).
+  Logs evaluate(const Array& x, const Array& y, const EvaluateOptions& options = {});
+  // The model's outputs for x in inference mode, [N, ...output].
+  Array predict(const Array& x, const PredictOptions& options = {});
+  // One training step on one batch (compiling the step for its batch size if needed); returns the
+  // batch's loss and metrics. fit is built from this.
+  Logs train_on_batch(const Array& x, const Array& y);
+  // Loss and metrics of one batch in inference mode.
+  Logs test_on_batch(const Array& x, const Array& y);
+
+  // Callbacks set this to end fit after the current epoch.
+  bool stop_training() const { return stop_training_; }
+  void set_stop_training(bool stop) { stop_training_ = stop; }
+  // Training steps taken so far (the "step" input of the next step); saved with Model::save.
+  int64_t iterations() const { return iterations_; }
+
+  // ---- weights ------------------------------------------------------------------------------
+
+  // Every layer's weights in layer order (requires built()).
+  std::vector<Weight> weights() const;
+  std::vector<Weight> trainable_weights() const;
+  std::vector<Weight> non_trainable_weights() const;
+  int64_t count_params() const;
+  // Current values (copies) in weights() order, and setting them back (shapes and dtypes checked
+  // before anything is written).
+  std::vector<Array> get_weights() const;
+  void set_weights(const std::vector<Array>& values);
+
+  // The Keras-like table: layer (type), output shape ("(None, 10)"), parameter count, and
+  // total / trainable / non-trainable counts. Requires built() (else ValueError saying to call
+  // build or fit first).
+  std::string summary() const;
+  void summary(std::ostream& out) const;
+
+  // ---- checkpoints (format: checkpoint.h) ------------------------------------------------------
+
+  // The weights (trainable and not), with the model's input type in the metadata.
+  void save_weights(const std::string& path) const;
+  // Loads weights saved by save_weights or save. Builds an unbuilt model from the checkpoint's
+  // input type. Every weight must be present with its dtype and shape; anything wrong (missing,
+  // extra, mismatched, truncated or corrupt file) throws IOError/ValueError and leaves the
+  // model unchanged.
+  void load_weights(const std::string& path);
+  // Architecture, weights, and (when compiled) the optimizer's config, slots and iterations.
+  void save(const std::string& path) const;
+
+  // ---- internals shared with the script bindings ------------------------------------------------
+
+  const std::shared_ptr<Context>& context() const { return ctx_; }
+  ParamStore& params() { return ctx_->params(); }
+  // The model's function on a batch tensor of the model's context (training or inference).
+  virtual Tensor forward(const Tensor& x, CallContext& ctx) = 0;
+  // The layers in order.
+  virtual std::vector<LayerPtr> layers() const = 0;
+
+ protected:
+  // Builds the layers (in the model's context) for a batch of `batch_input`; returns the output.
+  virtual void build_layers(const TensorType& batch_input) = 0;
+  // The architecture as text (see Sequential::from_architecture).
+  virtual std::string architecture() const = 0;
+  // Output shapes without the batch axis, per layer (for summary).
+  std::vector<Shape> layer_output_shapes_;
+  TensorType input_type_, output_type_;
+  bool built_ = false;
+  std::string name_;
+  uint64_t seed_;
+  std::shared_ptr<Context> ctx_;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  OptimizerPtr optimizer_;
+  LossPtr loss_;
+  std::vector<MetricPtr> metrics_;
+  std::vector<std::string> metric_requests_;  // as given to compile (for save)
+  std::string backend_;
+  CompileOptions compile_options_;
+  bool stop_training_ = false;
+  int64_t iterations_ = 0;
+  friend class Sequential;
+};
+
+class Sequential : public Model {
+ public:
+  // name "": "sequential". Layers without a name are named after their class, unique in the model.
+  explicit Sequential(std::vector<LayerPtr> layers = {}, std::string name = "", uint64_t seed = 0);
+  // Releases the layers that were never built, so that another model may take them.
+  ~Sequential() override;
+  std::string class_name() const override { return "Sequential"; }
+  // Appends a layer (before the model is built). Throws ValueError for a duplicate name, a layer
+  // of another model, or adding to a built model.
+  void add(LayerPtr layer);
+  // Removes the last layer (before the model is built).
+  void pop();
+  std::vector<LayerPtr> layers() const override { return layers_; }
+  Tensor forward(const Tensor& x, CallContext& ctx) override;
+
+  // A model saved by Model::save: architecture, weights, and (when it was compiled) the
+  // optimizer, loss and metrics, compiled again for `backend`. Throws IOError for a bad file.
+  static std::shared_ptr<Sequential> load(const std::string& path, const std::string& backend = "");
+  // Rebuilds the (unbuilt) layers from architecture text as Model::save writes it:
+  //   "Sequential NAME seed=SEED input=f32[28,28]" then one line per layer,
+  //   "CLASS key=value key=value ...".
+  static std::shared_ptr<Sequential> from_architecture(const std::string& text);
+
+ protected:
+  void build_layers(const TensorType& batch_input) override;
+  std::string architecture() const override;
+
+ private:
+  std::vector<LayerPtr> layers_;
+};
+
+}  // namespace soma::nn

@@ -1,0 +1,193 @@
+// Losses and metrics against hand-computed values, their numerically stable forms, gradients,
+// and label checks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "autodiff/gradcheck.h"
+#include "frontend/nn/losses.h"
+#include "frontend/nn/metrics.h"
+#include "nn/nn_test_util.h"
+
+namespace soma::nn {
+namespace {
+
+using namespace soma::nn::testing;
+
+double value(const Tensor& t) {
+  return eval(t).get(0);
+}
+
+struct Fixture {
+  std::shared_ptr<Context> ctx = std::make_shared<Context>();
+  ContextScope scope{ctx};
+};
+
+TEST(SparseCategoricalCrossentropy, FromLogits) {
+  Fixture f;
+  Tensor z = constant(f32({2, 3}, {1, 2, 3, 1, 1, 1}));
+  Tensor y = constant(i32({2}, {2, 0}));
+  SparseCategoricalCrossentropy loss;
+  double want = (std::log(std::exp(1) + std::exp(2) + std::exp(3)) - 3 + std::log(3.0)) / 2;
+  EXPECT_NEAR(value(loss.compute(y, z)), want, 1e-6);
+  // A softmax output whose logits the model passes along: the same value, computed from them.
+  Tensor p = softmax(z);
+  EXPECT_NEAR(value(loss.compute(y, p, z, "softmax")), want, 1e-6);
+  // Probabilities without logits (from_logits=false).
+  EXPECT_NEAR(value(SparseCategoricalCrossentropy(false).compute(y, p)), want, 1e-6);
+  // Labels [N, 1] as Keras accepts them.
+  EXPECT_NEAR(value(loss.compute(constant(i32({2, 1}, {2, 0})), z)), want, 1e-6);
+}
+
+TEST(SparseCategoricalCrossentropy, StableForHugeLogits) {
+  Fixture f;
+  Tensor z = constant(f32({2, 2}, {1000, 0, -1000, 0}));
+  Tensor y = constant(i32({2}, {1, 1}));
+  SparseCategoricalCrossentropy loss;
+  EXPECT_NEAR(value(loss.compute(y, z)), 500, 1e-3);
+  // Through a softmax that saturates to exactly 0 and 1, the logits keep it finite and exact.
+  EXPECT_NEAR(value(loss.compute(y, softmax(z), z, "softmax")), 500, 1e-3);
+  Tensor g = grad(loss.compute(y, z), z);
+  for (double v : eval(g).to_doubles()) EXPECT_TRUE(std::isfinite(v));
+}
+
+TEST(CategoricalCrossentropy, OneHotMatchesSparse) {
+  Fixture f;
+  Tensor z = constant(f32({2, 3}, {1, 2, 3, 1, 1, 1}));
+  Tensor oh = constant(f32({2, 3}, {0, 0, 1, 1, 0, 0}));
+  double sparse = value(SparseCategoricalCrossentropy().compute(constant(i32({2}, {2, 0})), z));
+  EXPECT_NEAR(value(CategoricalCrossentropy().compute(oh, z)), sparse, 1e-6);
+  EXPECT_NEAR(value(CategoricalCrossentropy().compute(oh, softmax(z), z, "softmax")), sparse, 1e-6);
+  EXPECT_NEAR(value(CategoricalCrossentropy(false).compute(oh, softmax(z))), sparse, 1e-6);
+}
+
+TEST(BinaryCrossentropy, LogitsAndProbabilities) {
+  Fixture f;
+  Tensor z = constant(f32({3, 1}, {0, 2, -3}));
+  Tensor t = constant(f32({3, 1}, {1, 0, 1}));
+  double want = (std::log(2.0) + std::log1p(std::exp(2.0)) + std::log1p(std::exp(3.0))) / 3;
+  EXPECT_NEAR(value(BinaryCrossentropy().compute(t, z)), want, 1e-6);
+  EXPECT_NEAR(value(BinaryCrossentropy().compute(t, sigmoid(z), z, "sigmoid")), want, 1e-6);
+  EXPECT_NEAR(value(BinaryCrossentropy(false).compute(t, sigmoid(z))), want, 1e-5);
+  // Probabilities given directly.
+  Tensor p = constant(f32({2}, {0.9f, 0.2f}));
+  EXPECT_NEAR(value(BinaryCrossentropy(false).compute(constant(f32({2}, {1, 0})), p)),
+              -(std::log(0.9) + std::log(0.8)) / 2, 1e-6);
+  // Stable: a huge logit on the wrong side costs its size, not inf.
+  EXPECT_NEAR(
+      value(BinaryCrossentropy().compute(constant(f32({1}, {0})), constant(f32({1}, {100})))), 100,
+      1e-4);
+  // Integer labels are accepted (cast to the output's dtype).
+  EXPECT_NEAR(value(BinaryCrossentropy().compute(constant(i32({3, 1}, {1, 0, 1})), z)), want, 1e-6);
+}
+
+TEST(MeanSquaredError, Value) {
+  Fixture f;
+  EXPECT_NEAR(value(MeanSquaredError().compute(constant(f32({2, 1}, {1, 2})),
+                                               constant(f32({2, 1}, {3, 5})))),
+              6.5, 1e-6);
+  // Labels [N] for outputs [N, 1].
+  EXPECT_NEAR(
+      value(MeanSquaredError().compute(constant(f32({2}, {1, 2})), constant(f32({2, 1}, {3, 5})))),
+      6.5, 1e-6);
+}
+
+TEST(Losses, Gradients) {
+  using soma::testing::GradCase;
+  using soma::testing::InputSpec;
+  InputSpec labels{{4}, 0, 3, {2, 0, 1, 2}, DType::i32, false};
+  GradCase sparse{"sparse_cce", {{{4, 3}, -2, 2}, labels}, [](const std::vector<Tensor>& xs) {
+                    return SparseCategoricalCrossentropy().compute(xs[1], xs[0]);
+                  }};
+  soma::testing::check_gradients(sparse);
+  GradCase cce{"cce",
+               {{{2, 3}, -2, 2}, {{2, 3}, 0, 1, {}, DType::f64, false}},
+               [](const std::vector<Tensor>& xs) {
+                 return CategoricalCrossentropy().compute(xs[1], xs[0]);
+               }};
+  soma::testing::check_gradients(cce);
+  GradCase bce{
+      "bce_logits",
+      {{{5}, -3, 3}, {{5}, 0, 1, {0, 1, 1, 0, 1}, DType::f64, false}},
+      [](const std::vector<Tensor>& xs) { return BinaryCrossentropy().compute(xs[1], xs[0]); }};
+  soma::testing::check_gradients(bce);
+  GradCase bcep{"bce_probabilities",
+                {{{3}, 0.1, 0.9}, {{3}, 0, 1, {0, 1, 1}, DType::f64, false}},
+                [](const std::vector<Tensor>& xs) {
+                  return BinaryCrossentropy(false).compute(xs[1], xs[0]);
+                }};
+  soma::testing::check_gradients(bcep);
+  GradCase mse_case{"mse", {{{2, 2}}, {{2, 2}}}, [](const std::vector<Tensor>& xs) {
+                      return MeanSquaredError().compute(xs[1], xs[0]);
+                    }};
+  soma::testing::check_gradients(mse_case);
+}
+
+TEST(Losses, LabelChecks) {
+  TensorType out{DType::f32, {8, 10}};
+  SparseCategoricalCrossentropy sparse;
+  EXPECT_NO_THROW(sparse.check_labels({DType::i32, {8}}, out));
+  EXPECT_NO_THROW(sparse.check_labels({DType::i32, {8, 1}}, out));
+  EXPECT_THROW(sparse.check_labels({DType::f32, {8}}, out), TypeError);
+  EXPECT_THROW(sparse.check_labels({DType::i32, {8, 10}}, out), ShapeError);
+  try {
+    sparse.check_labels({DType::f32, {8}}, out);
+  } catch (const TypeError& e) {
+    EXPECT_NE(std::string(e.what()).find("i32"), std::string::npos) << e.what();
+  }
+  CategoricalCrossentropy cce;
+  EXPECT_THROW(cce.check_labels({DType::i32, {8}}, out), TypeError);
+  EXPECT_THROW(cce.check_labels({DType::f32, {8, 9}}, out), ShapeError);
+  EXPECT_THROW(MeanSquaredError().check_labels({DType::f32, {8, 3}}, out), ShapeError);
+  EXPECT_NO_THROW(MeanSquaredError().check_labels({DType::f32, {8}}, {DType::f32, {8, 1}}));
+}
+
+TEST(Losses, ByName) {
+  EXPECT_EQ(get_loss("mse")->name(), "mean_squared_error");
+  EXPECT_EQ(get_loss("binary_crossentropy")->name(), "binary_crossentropy");
+  EXPECT_EQ(get_loss("sparse_categorical_crossentropy")->name(), "sparse_categorical_crossentropy");
+  EXPECT_EQ(get_loss("categorical_crossentropy")->name(), "categorical_crossentropy");
+  EXPECT_THROW(get_loss("hinge"), NameError);
+  try {
+    get_loss("hinge");
+  } catch (const NameError& e) {
+    EXPECT_NE(std::string(e.what()).find("sparse_categorical_crossentropy"), std::string::npos);
+  }
+}
+
+TEST(Metrics, Accuracies) {
+  Fixture f;
+  Tensor z = constant(f32({2, 3}, {1, 2, 3, 3, 1, 0}));
+  EXPECT_NEAR(value(SparseCategoricalAccuracy().compute(constant(i32({2}, {2, 1})), z, {}, "")),
+              0.5, 1e-7);
+  EXPECT_NEAR(
+      value(CategoricalAccuracy().compute(constant(f32({2, 3}, {0, 0, 1, 1, 0, 0})), z, {}, "")),
+      1.0, 1e-7);
+  Tensor t = constant(f32({4}, {1, 0, 1, 0}));
+  Tensor logits = constant(f32({4}, {0.3f, -0.2f, -0.1f, 0.4f}));
+  EXPECT_NEAR(value(BinaryAccuracy().compute(t, logits, {}, "")), 0.5, 1e-7);  // threshold 0
+  Tensor probs = constant(f32({4}, {0.6f, 0.4f, 0.45f, 0.3f}));
+  EXPECT_NEAR(value(BinaryAccuracy().compute(t, probs, logits, "sigmoid")), 0.75, 1e-7);
+  EXPECT_NEAR(value(BinaryAccuracy("b", false).compute(t, probs, {}, "")), 0.75, 1e-7);
+  EXPECT_NEAR(value(MeanAbsoluteError().compute(t, probs, {}, "")), (0.4 + 0.4 + 0.55 + 0.3) / 4,
+              1e-6);
+}
+
+TEST(Metrics, AccuracyFollowsTheLoss) {
+  EXPECT_NE(dynamic_cast<SparseCategoricalAccuracy*>(
+                get_metric("accuracy", SparseCategoricalCrossentropy()).get()),
+            nullptr);
+  EXPECT_EQ(get_metric("accuracy", SparseCategoricalCrossentropy())->name(), "accuracy");
+  EXPECT_EQ(get_metric("acc", CategoricalCrossentropy())->name(), "accuracy");
+  EXPECT_NE(
+      dynamic_cast<CategoricalAccuracy*>(get_metric("accuracy", CategoricalCrossentropy()).get()),
+      nullptr);
+  EXPECT_NE(dynamic_cast<BinaryAccuracy*>(get_metric("accuracy", BinaryCrossentropy()).get()),
+            nullptr);
+  EXPECT_EQ(get_metric("sparse_categorical_accuracy", MeanSquaredError())->name(),
+            "sparse_categorical_accuracy");
+  EXPECT_THROW(get_metric("f1", MeanSquaredError()), NameError);
+}
+
+}  // namespace
+}  // namespace soma::nn
