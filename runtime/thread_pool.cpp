@@ -1,0 +1,165 @@
+#include "runtime/thread_pool.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace soma {
+
+namespace {
+
+// Waiters spin (pause instructions) for at most this long before sleeping: long enough to catch
+// back-to-back kernel launches, short enough not to steal much from another process sharing
+// the cores. The pause instruction's cost varies by CPU (10 to 150 cycles), hence a clock.
+constexpr auto kSpinTime = std::chrono::microseconds(30);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Spins until pred() holds or kSpinTime has passed; returns pred().
+template <typename Pred>
+bool spin_until(Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  for (;;) {
+    for (int i = 0; i < 32; ++i) {
+      if (pred()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return pred();
+  }
+}
+
+thread_local bool tl_in_pool_task = false;
+
+struct InTask {
+  bool saved;
+  InTask() : saved(tl_in_pool_task) { tl_in_pool_task = true; }
+  ~InTask() { tl_in_pool_task = saved; }
+};
+
+}  // namespace
+
+ThreadPool::ThreadPool(int threads) {
+  if (threads < 1) threads = 1;
+  workers_.reserve(static_cast<size_t>(threads - 1));
+  for (int i = 0; i < threads - 1; ++i) workers_.emplace_back([this, i] { worker_main(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+int ThreadPool::default_size() {
+  if (const char* env = std::getenv("SOMA_THREADS"); env && *env) {
+    char* end = nullptr;
+    long v = std::strtol(env, &end, 10);
+    if (end && *end == '\0' && v > 0) return static_cast<int>(v > 1024 ? 1024 : v);
+  }
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw ? static_cast<int>(hw) : 1;
+}
+
+ThreadPool& ThreadPool::global() {
+  // Never destroyed: kernels may run from static destructors of other objects, and joining
+  // workers at exit buys nothing.
+  static ThreadPool* pool = new ThreadPool(default_size());
+  return *pool;
+}
+
+void ThreadPool::work_on_job(TaskFn fn, void* ctx, int64_t n, int participant) {
+  InTask in_task;
+  for (;;) {
+    int64_t t = next_.fetch_add(1, std::memory_order_relaxed);
+    if (t >= n) break;
+    try {
+      fn(ctx, t, participant);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!error_) error_ = std::current_exception();
+    }
+    finished_.fetch_add(1, std::memory_order_acq_rel);
+  }
+}
+
+void ThreadPool::worker_main(int index) {
+  uint64_t seen = 0;
+  for (;;) {
+    // Spin briefly for the next job, then sleep.
+    bool fresh = spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!fresh)
+      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+    if (stop_) return;
+    seen = generation_.load(std::memory_order_acquire);
+    if (index >= job_workers_) continue;
+    TaskFn fn = fn_;
+    void* ctx = ctx_;
+    int64_t n = n_;
+    ++active_;
+    lock.unlock();
+    work_on_job(fn, ctx, n, index + 1);
+    lock.lock();
+    if (--active_ == 0) done_.notify_all();
+  }
+}
+
+void ThreadPool::run(int64_t n, int max_threads, TaskFn fn, void* ctx) {
+  if (n <= 0) return;
+  int participants = size();
+  if (max_threads > 0 && max_threads < participants) participants = max_threads;
+  if (n < participants) participants = static_cast<int>(n);
+
+  std::unique_lock<std::mutex> call_lock(call_mu_, std::defer_lock);
+  if (participants <= 1 || tl_in_pool_task || !call_lock.try_lock()) {
+    InTask in_task;
+    for (int64_t t = 0; t < n; ++t) fn(ctx, t, 0);
+    return;
+  }
+  parallel_calls_.fetch_add(1, std::memory_order_relaxed);
+
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    // Workers that joined the previous job late must leave it before its fields change.
+    done_.wait(lock, [&] { return active_ == 0; });
+    fn_ = fn;
+    ctx_ = ctx;
+    n_ = n;
+    job_workers_ = participants - 1;
+    next_.store(0, std::memory_order_relaxed);
+    finished_.store(0, std::memory_order_relaxed);
+    error_ = nullptr;
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_all();
+
+  work_on_job(fn, ctx, n, 0);
+
+  // Wait for the tasks that other participants claimed: spin briefly, then sleep.
+  spin_until([&] { return finished_.load(std::memory_order_acquire) >= n; });
+  std::exception_ptr error;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_.wait(lock,
+               [&] { return finished_.load(std::memory_order_acquire) >= n && active_ == 0; });
+    error = error_;
+    error_ = nullptr;
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace soma

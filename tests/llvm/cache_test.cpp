@@ -1,0 +1,161 @@
+// The on-disk object cache: a fresh JIT (the in-process memo cleared) loads the object from disk
+// instead of compiling; corrupt, truncated or mismatched entries are detected and rebuilt.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "backends/llvm/jit.h"
+#include "tests/llvm/llvm_test_util.h"
+
+namespace soma::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Every test process of this suite uses a private cache folder (never the user's ~/.cache).
+struct PrivateCacheHome {
+  std::string dir;
+  PrivateCacheHome() {
+    char tmpl[] = "/tmp/soma-llvm-test-XXXXXX";
+    if (char* d = ::mkdtemp(tmpl)) {
+      dir = d;
+      ::setenv("XDG_CACHE_HOME", d, 1);
+    }
+  }
+  ~PrivateCacheHome() {
+    std::error_code ec;
+    if (!dir.empty()) fs::remove_all(dir, ec);
+  }
+};
+PrivateCacheHome private_cache_home;
+
+using kir::ExprId;
+using kir::Kernel;
+
+// A program unique to `tag`, so that no other test has put it in a cache.
+kir::Program tagged_program(double tag) {
+  ProgramBuilder b;
+  auto x = b.input("x", DType::f32, Shape{64});
+  auto y = b.output(DType::f32, Shape{64});
+  Kernel& k = b.kernel("tagged");
+  ExprId i = parallel_axis(k, 64);
+  k.reads = {x};
+  store(
+      k, y, i,
+      k.binary(Op::Add, k.unary(Op::Tanh, k.load(x, DType::f32, i)), k.constant(tag, DType::f32)));
+  return b.p;
+}
+
+void expect_runs(const kir::Program& p, double tag) {
+  std::vector<float> xv(64);
+  for (size_t i = 0; i < 64; ++i) xv[i] = static_cast<float>(i) * 0.1f - 3;
+  auto out = run_llvm(p, {{"x", Array::from_f32(Shape{64}, xv)}});
+  for (size_t i = 0; i < 64; ++i)
+    ASSERT_TRUE(near(out[0].get(static_cast<int64_t>(i)),
+                     std::tanh(static_cast<double>(xv[i])) + static_cast<float>(tag), DType::f32,
+                     1e-6))
+        << i;
+}
+
+std::string entry_path(const kir::Program& p) {
+  auto code = jit::compile_program(p, CompileOptions{});
+  return jit::disk_cache_dir() + "/" + code->key + ".o";
+}
+
+TEST(LlvmDiskCache, LivesUnderXdgCacheHome) {
+  ASSERT_FALSE(private_cache_home.dir.empty());
+  EXPECT_EQ(jit::disk_cache_dir(), private_cache_home.dir + "/soma");
+}
+
+TEST(LlvmDiskCache, FreshJitHitsTheCache) {
+  kir::Program p = tagged_program(1.25);
+  jit::reset_jit_stats();
+  expect_runs(p, 1.25);
+  jit::JitStats s = jit::jit_stats();
+  EXPECT_EQ(s.compiles, 1);
+  EXPECT_EQ(s.disk_misses, 1);
+  EXPECT_EQ(s.disk_writes, 1);
+  std::string path = entry_path(p);
+  EXPECT_TRUE(fs::exists(path)) << path;
+
+  jit::clear_memory_cache();
+  expect_runs(p, 1.25);
+  s = jit::jit_stats();
+  EXPECT_EQ(s.compiles, 1) << "the second compile must come from the disk cache";
+  EXPECT_EQ(s.disk_hits, 1);
+  // No temporary files are left behind.
+  for (const auto& e : fs::directory_iterator(jit::disk_cache_dir()))
+    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
+}
+
+void rewrite(const std::string& path, const std::function<void(std::string&)>& edit) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  edit(bytes);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+void expect_rebuilt_after(double tag, const std::function<void(std::string&)>& damage) {
+  kir::Program p = tagged_program(tag);
+  expect_runs(p, tag);  // compiled and written
+  std::string path = entry_path(p);
+  ASSERT_TRUE(fs::exists(path));
+  rewrite(path, damage);
+  jit::clear_memory_cache();
+  jit::reset_jit_stats();
+  expect_runs(p, tag);
+  jit::JitStats s = jit::jit_stats();
+  EXPECT_EQ(s.disk_rejects, 1) << "the damaged entry was not detected";
+  EXPECT_EQ(s.disk_hits, 0);
+  EXPECT_EQ(s.compiles, 1) << "the program was not rebuilt";
+  EXPECT_EQ(s.disk_writes, 1) << "the entry was not rewritten";
+  // The rewritten entry is good again.
+  jit::clear_memory_cache();
+  jit::reset_jit_stats();
+  expect_runs(p, tag);
+  EXPECT_EQ(jit::jit_stats().disk_hits, 1);
+  EXPECT_EQ(jit::jit_stats().compiles, 0);
+}
+
+TEST(LlvmDiskCache, CorruptPayloadIsRebuilt) {
+  expect_rebuilt_after(2.5, [](std::string& b) {
+    for (size_t i = b.size() / 2; i < b.size() / 2 + 16; ++i) b[i] = static_cast<char>(b[i] ^ 0x5a);
+  });
+}
+
+TEST(LlvmDiskCache, TruncatedEntryIsRebuilt) {
+  expect_rebuilt_after(3.75, [](std::string& b) { b.resize(b.size() - 100); });
+}
+
+TEST(LlvmDiskCache, MismatchedHeaderIsRebuilt) {
+  // An entry written for another LLVM version (same key by accident) must not be used.
+  expect_rebuilt_after(4.125, [](std::string& b) {
+    size_t at = b.find("llvm ");
+    ASSERT_NE(at, std::string::npos);
+    b[at + 5] = b[at + 5] == '9' ? '8' : '9';
+  });
+}
+
+TEST(LlvmDiskCache, GarbageIsRebuilt) {
+  expect_rebuilt_after(5.5, [](std::string& b) { b.assign(1000, 'x'); });
+}
+
+TEST(LlvmDiskCache, DisabledBySomaDiskCache0) {
+  ::setenv("SOMA_DISK_CACHE", "0", 1);
+  EXPECT_EQ(jit::disk_cache_dir(), "");
+  jit::reset_jit_stats();
+  kir::Program p = tagged_program(6.0);
+  expect_runs(p, 6.0);
+  EXPECT_EQ(jit::jit_stats().disk_writes, 0);
+  ::unsetenv("SOMA_DISK_CACHE");
+}
+
+}  // namespace
+}  // namespace soma::test

@@ -1,0 +1,270 @@
+// The llvm backend's executable: buffer binding (arena temps, constants, params in place, feeds),
+// parameter updates, errors, thread-count determinism, and the IR/assembly printers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "backends/llvm/jit.h"
+#include "backends/llvm/llvm_backend.h"
+#include "graph/error.h"
+#include "runtime/thread_pool.h"
+#include "tests/llvm/llvm_test_util.h"
+
+namespace soma::test {
+namespace {
+
+using kir::ExprId;
+using kir::Kernel;
+
+// t1 = x * 2 (arena @0); t2 = t1 + c (arena @64, c a constant); out0 = t2 + w;
+// in place: v = v * 0.5 + out0 (update (v, v)); copy update: w <- out0. Outputs: out0, w (param).
+kir::Program training_like_program(int64_t n) {
+  ProgramBuilder b;
+  auto x = b.input("x", DType::f32, Shape{n});
+  auto w = b.param("w", DType::f32, Shape{n});
+  auto v = b.param("v", DType::f32, Shape{n});
+  std::vector<double> cv(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) cv[static_cast<size_t>(i)] = 100.0 * static_cast<double>(i);
+  auto c = b.constant(DType::f32, Shape{n}, cv);
+  int64_t off2 = (n * 4 + 63) / 64 * 64;
+  auto t1 = b.temp(DType::f32, Shape{n}, 0);
+  auto t2 = b.temp(DType::f32, Shape{n}, off2);
+  auto out0 = b.output(DType::f32, Shape{n});
+  {
+    Kernel& k = b.kernel("double");
+    ExprId i = parallel_axis(k, n);
+    k.reads = {x};
+    store(k, t1, i, k.binary(Op::Mul, k.load(x, DType::f32, i), k.constant(2, DType::f32)));
+  }
+  {
+    Kernel& k = b.kernel("add_const");
+    ExprId i = parallel_axis(k, n);
+    k.reads = {t1, c};
+    store(k, t2, i, k.binary(Op::Add, k.load(t1, DType::f32, i), k.load(c, DType::f32, i)));
+  }
+  {
+    Kernel& k = b.kernel("add_w");
+    ExprId i = parallel_axis(k, n);
+    k.reads = {t2, w};
+    store(k, out0, i, k.binary(Op::Add, k.load(t2, DType::f32, i), k.load(w, DType::f32, i)));
+  }
+  {
+    Kernel& k = b.kernel("momentum");
+    ExprId i = parallel_axis(k, n);
+    k.reads = {v, out0};
+    store(
+        k, v, i,
+        k.binary(Op::Add, k.binary(Op::Mul, k.load(v, DType::f32, i), k.constant(0.5, DType::f32)),
+                 k.load(out0, DType::f32, i)));
+  }
+  b.p.outputs.push_back(w);
+  b.p.updates = {{v, v}, {w, out0}};
+  return b.p;
+}
+
+TEST(LlvmExecutable, TempsConstantsParamsAndUpdates) {
+  const int64_t n = 37;
+  kir::Program p = training_like_program(n);
+  auto params = std::make_shared<ParamStore>();
+  std::vector<float> xv(n), wv(n), vv(n);
+  for (int64_t i = 0; i < n; ++i) {
+    xv[static_cast<size_t>(i)] = static_cast<float>(i) * 0.5f;
+    wv[static_cast<size_t>(i)] = 1.0f - static_cast<float>(i);
+    vv[static_cast<size_t>(i)] = 8.0f;
+  }
+  params->set("w", Array::from_f32(Shape{n}, wv));
+  params->set("v", Array::from_f32(Shape{n}, vv));
+  Array w_storage = params->get("w");  // shares storage: updates must land in it
+  Array v_storage = params->get("v");
+  CompileRequest req;
+  req.program = &p;
+  auto exe = get_backend("llvm").compile(req, params);
+  Feeds feeds{{"x", Array::from_f32(Shape{n}, xv)}};
+  for (int step = 0; step < 3; ++step) {
+    uint64_t version = params->version();
+    std::vector<float> w_old(n), v_old(n);
+    std::memcpy(w_old.data(), w_storage.raw(), n * 4);
+    std::memcpy(v_old.data(), v_storage.raw(), n * 4);
+    auto out = exe->run(feeds);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_FALSE(out[1].shares_storage(w_storage));
+    for (int64_t i = 0; i < n; ++i) {
+      size_t s = static_cast<size_t>(i);
+      double o = xv[s] * 2.0 + 100.0 * i + w_old[s];
+      EXPECT_TRUE(near(out[0].get(i), o, DType::f32)) << i;
+      EXPECT_EQ(out[1].get(i), w_old[s]) << "a param output holds the value before the update";
+      EXPECT_TRUE(near(w_storage.get(i), o, DType::f32)) << "w <- out0, in the store's storage";
+      EXPECT_TRUE(near(v_storage.get(i), v_old[s] * 0.5 + o, DType::f32)) << "v updated in place";
+    }
+    EXPECT_GT(params->version(), version);
+  }
+}
+
+TEST(LlvmExecutable, MatchesKernelEvaluatorOnAProgramWithUpdates) {
+  const int64_t n = 1000;
+  kir::Program p = training_like_program(n);
+  ParamStore params;
+  std::vector<double> wv(n), vv(n), xv(n);
+  for (int64_t i = 0; i < n; ++i) {
+    wv[static_cast<size_t>(i)] = std::sin(0.1 * static_cast<double>(i));
+    vv[static_cast<size_t>(i)] = std::cos(0.3 * static_cast<double>(i));
+    xv[static_cast<size_t>(i)] = 0.01 * static_cast<double>(i);
+  }
+  params.set("w", Array::from_doubles(DType::f32, Shape{n}, wv));
+  params.set("v", Array::from_doubles(DType::f32, Shape{n}, vv));
+  expect_matches_kernel_eval(p, {{"x", Array::from_doubles(DType::f32, Shape{n}, xv)}}, params);
+}
+
+TEST(LlvmExecutable, FeedAndParamErrors) {
+  kir::Program p = training_like_program(4);
+  auto params = std::make_shared<ParamStore>();
+  params->set("w", Array(DType::f32, Shape{4}));
+  params->set("v", Array(DType::f32, Shape{4}));
+  CompileRequest req;
+  req.program = &p;
+  auto exe = get_backend("llvm").compile(req, params);
+  EXPECT_THROW(exe->run({}), ValueError);
+  EXPECT_THROW(exe->run({{"x", Array(DType::f64, Shape{4})}}), TypeError);
+  EXPECT_THROW(exe->run({{"x", Array(DType::f32, Shape{5})}}), ShapeError);
+  params->set("w", Array(DType::f32, Shape{2, 2}));
+  EXPECT_THROW(exe->run({{"x", Array(DType::f32, Shape{4})}}), ShapeError);
+  params->erase("w");
+  EXPECT_THROW(exe->run({{"x", Array(DType::f32, Shape{4})}}), NameError);
+
+  CompileRequest empty;
+  EXPECT_THROW(get_backend("llvm").compile(empty, params), BackendError);
+}
+
+TEST(LlvmExecutable, UnsupportedIrIsABackendError) {
+  ProgramBuilder b;
+  auto x = b.input("x", DType::i32, Shape{3});
+  auto y = b.output(DType::i32, Shape{3});
+  Kernel& k = b.kernel("bad");
+  ExprId i = parallel_axis(k, 3);
+  store(k, y, i, k.unary(Op::Exp, k.load(x, DType::i32, i)));  // exp of an i32
+  EXPECT_THROW(run_llvm(b.p, {{"x", Array(DType::i32, Shape{3})}}), BackendError);
+}
+
+TEST(LlvmExecutable, ProgramWithoutKernelsCopiesSourceOutputs) {
+  ProgramBuilder b;
+  auto x = b.input("x", DType::f32, Shape{3});
+  b.p.outputs.push_back(x);
+  Array xa = Array::from_f32(Shape{3}, std::vector<float>{1, 2, 3});
+  auto out = run_llvm(b.p, {{"x", xa}});
+  expect_values(out[0], {1, 2, 3});
+  EXPECT_FALSE(out[0].shares_storage(xa));
+}
+
+// A program big enough to be split across threads: an elementwise chain over 2^20 elements, row
+// sums of 4096 elements (f32 accumulation order is fixed by the code, not by the chunking),
+// a rand kernel and a contraction.
+kir::Program big_program() {
+  const int64_t n = 1 << 20, rows = 256, cols = n / rows, M = 96, N = 80, K = 300;
+  ProgramBuilder b;
+  auto x = b.input("x", DType::f32, Shape{n});
+  auto y = b.output(DType::f32, Shape{n});
+  auto s = b.output(DType::f32, Shape{rows});
+  auto c = b.output(DType::f32, Shape{M, N});
+  {
+    Kernel& k = b.kernel("chain");
+    ExprId i = parallel_axis(k, n);
+    k.reads = {x};
+    ExprId v = k.load(x, DType::f32, i);
+    v = k.binary(Op::Add, k.unary(Op::Exp, k.unary(Op::Sin, v)), k.binary(Op::Mul, v, v));
+    v = k.binary(Op::Add, v, k.rand(42, i, i32c(k, 3), DType::f32));
+    store(k, y, i, v);
+  }
+  {
+    Kernel& k = b.kernel("rowsum");
+    ExprId r = parallel_axis(k, rows);
+    k.reads = {x};
+    kir::Stmt red;
+    red.kind = kir::Stmt::Kind::Reduce;
+    red.reduce_op = Op::ReduceSum;
+    red.var = k.new_var(DType::f32, "s");
+    kir::VarId j = k.new_var(DType::i32, "j");
+    red.axes = {{j, cols}};
+    ExprId v =
+        k.load(x, DType::f32, k.binary(Op::Add, k.binary(Op::Mul, r, i32c(k, cols)), k.var_ref(j)));
+    red.value = k.binary(Op::Mul, v, k.constant(1.001, DType::f32));
+    k.body.push_back(red);
+    store(k, s, r, k.var_ref(red.var));
+  }
+  {
+    Kernel& k = b.kernel("mm");
+    k.is_contraction = true;
+    ExprId i = parallel_axis(k, M, "i");
+    ExprId j = parallel_axis(k, N, "j");
+    kir::VarId kv = k.new_var(DType::i32, "k");
+    k.contraction.k = {kv, K};
+    ExprId kk = k.var_ref(kv);
+    k.contraction.a =
+        k.load(x, DType::f32, k.binary(Op::Add, k.binary(Op::Mul, i, i32c(k, K)), kk));
+    k.contraction.b =
+        k.load(x, DType::f32, k.binary(Op::Add, k.binary(Op::Mul, kk, i32c(k, N)), j));
+    k.contraction.acc = k.new_var(DType::f32, "acc");
+    k.reads = {x};
+    store(k, c, k.binary(Op::Add, k.binary(Op::Mul, i, i32c(k, N)), j),
+          k.var_ref(k.contraction.acc));
+  }
+  return b.p;
+}
+
+TEST(LlvmExecutable, OneAndTwoThreadsGiveIdenticalResults) {
+  if (ThreadPool::global().size() < 2) GTEST_SKIP() << "the thread pool has one participant";
+  kir::Program p = big_program();
+  const int64_t n = 1 << 20;
+  std::vector<float> xv(n);
+  for (int64_t i = 0; i < n; ++i)
+    xv[static_cast<size_t>(i)] = std::sin(static_cast<float>(i) * 0.001f);
+  Feeds feeds{{"x", Array::from_f32(Shape{n}, xv)}};
+  auto one = run_llvm(p, feeds, nullptr, RunOptions{1, false});
+  uint64_t before = ThreadPool::global().parallel_calls();
+  auto two = run_llvm(p, feeds, nullptr, RunOptions{2, false});
+  EXPECT_GT(ThreadPool::global().parallel_calls(), before) << "two threads were never used";
+  ASSERT_EQ(one.size(), two.size());
+  for (size_t o = 0; o < one.size(); ++o)
+    EXPECT_EQ(std::memcmp(one[o].raw(), two[o].raw(), one[o].nbytes()), 0) << "output " << o;
+  auto again = run_llvm(p, feeds, nullptr, RunOptions{2, false});
+  for (size_t o = 0; o < one.size(); ++o)
+    EXPECT_EQ(std::memcmp(again[o].raw(), two[o].raw(), one[o].nbytes()), 0) << "output " << o;
+  // And the values are right (row sums within f32 accumulation error of an f64 sum).
+  for (int64_t r = 0; r < 256; ++r) {
+    double want = 0;
+    for (int64_t j = 0; j < 4096; ++j)
+      want +=
+          static_cast<double>(xv[static_cast<size_t>(r * 4096 + j)]) * static_cast<double>(1.001f);
+    EXPECT_NEAR(one[1].get(r), want, 1e-3 * std::max(1.0, std::fabs(want))) << r;
+  }
+}
+
+TEST(LlvmExecutable, EmitsLlvmIrAndAssembly) {
+  kir::Program p = training_like_program(1024);
+  CompileOptions o;
+  std::string ir = emit_llvm_ir(p, o);
+  EXPECT_NE(ir.find("define void @soma_k0_double"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("<16 x float>"), std::string::npos)
+      << "the elementwise loop was not vectorized";
+  std::string as = emit_asm(p, o);
+  EXPECT_NE(as.find("soma_k3_momentum"), std::string::npos);
+  if (jit::host_has_avx512()) {
+    EXPECT_NE(ir.find("\"prefer-vector-width\"=\"512\""), std::string::npos);
+    EXPECT_NE(as.find("zmm"), std::string::npos) << "no 512-bit vectors on an AVX-512 host";
+  }
+}
+
+TEST(LlvmExecutable, IdenticalProgramsShareCompiledCode) {
+  kir::Program p = training_like_program(16);
+  jit::JitStats before = jit::jit_stats();
+  auto a = jit::compile_program(p, CompileOptions{});
+  auto b = jit::compile_program(p, CompileOptions{});
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_GE(jit::jit_stats().memory_hits, before.memory_hits + 1);
+  CompileOptions fast;
+  fast.fast_math = true;
+  EXPECT_NE(jit::compile_program(p, fast).get(), a.get()) << "fast math is part of the key";
+}
+
+}  // namespace
+}  // namespace soma::test
