@@ -22,6 +22,10 @@ using kir::VarId;
 struct Unfusable {
   NodeId node;
 };
+// Thrown out of try_lower: realize these nodes and fuse again.
+struct Refusion {
+  std::set<NodeId> nodes;
+};
 
 std::vector<int64_t> strides_of(const Shape& s) {
   return s.strides();
@@ -589,6 +593,24 @@ Kernel copy_kernel(kir::Program& p, BufferId dst, BufferId src, const std::strin
   return k;
 }
 
+// What to realize when the group of `root` could not be lowered because of `culprit`: the
+// culprit itself when it is fused; otherwise (the culprit is the root, or already realized) the
+// group's fused reductions and matmuls, and failing those every fused member, so that each retry
+// realizes at least one more node and lowering converges.
+std::set<NodeId> nodes_to_realize(const Graph& g, const Fusion& f, NodeId root, NodeId culprit) {
+  if (!f.realized[static_cast<size_t>(culprit)] && culprit != root) return {culprit};
+  std::set<NodeId> expensive, members;
+  for (NodeId id = 0; id < root; ++id) {
+    if (f.group[static_cast<size_t>(id)] != root || f.realized[static_cast<size_t>(id)]) continue;
+    members.insert(id);
+    Op op = g.node(id).op;
+    if (op == Op::ReduceSum || op == Op::ReduceMax || op == Op::MatMul || op == Op::Unwindow)
+      expensive.insert(id);
+  }
+  SOMA_CHECK(!members.empty()) << "lowering cannot lower the single node %" << root;
+  return expensive.empty() ? members : expensive;
+}
+
 kir::Program try_lower(const Module& m, const std::set<NodeId>& force) {
   const Graph& g = m.graph;
   Fusion f = fuse(m, force);
@@ -631,7 +653,11 @@ kir::Program try_lower(const Module& m, const std::set<NodeId>& force) {
       p.kernels.push_back(
           fill_kernel(p, buf_of[static_cast<size_t>(root)], 0.0, "zero_" + std::to_string(root)));
     GroupLowering gl(g, f, p, buf_of, root);
-    p.kernels.push_back(gl.lower());
+    try {
+      p.kernels.push_back(gl.lower());
+    } catch (const Unfusable& u) {
+      throw Refusion{nodes_to_realize(g, f, root, u.node)};
+    }
   }
   // Outputs: a buffer of kind Output; sources that are outputs get a copy.
   for (NodeId o : m.outputs) {
@@ -664,10 +690,10 @@ kir::Program lower_module(const Module& m, bool fuse) {
       kir::Program p = try_lower(m, force);
       plan_memory(p);
       return p;
-    } catch (const Unfusable& u) {
-      SOMA_CHECK(!force.count(u.node) && attempt <= m.graph.size())
-          << "lowering did not converge at %" << u.node;
-      force.insert(u.node);
+    } catch (const Refusion& r) {
+      size_t before = force.size();
+      force.insert(r.nodes.begin(), r.nodes.end());
+      SOMA_CHECK(force.size() > before && attempt <= m.graph.size()) << "lowering did not converge";
     }
   }
 }
