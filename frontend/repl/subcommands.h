@@ -1,0 +1,14 @@
+// The tool's subcommands: run, bench, emit, and the REPL. Each returns the exit status (0
+// success, 1 a user error reported on stderr, 2 a usage error).
+#pragma once
+
+#include "frontend/repl/options.h"
+
+namespace soma::tool {
+
+int cmd_run(const Options& o);
+int cmd_bench(const Options& o);
+int cmd_emit(const Options& o);
+int cmd_repl(const Options& o);
+
+}  // namespace soma::tool

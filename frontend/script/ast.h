@@ -1,0 +1,81 @@
+// The syntax tree of the script language. Every node keeps the Location that errors about it
+// point at: the operator of a binary expression, the '(' of a call, the '[' of an index, the
+// first token otherwise.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "frontend/script/source.h"
+
+namespace soma::script {
+
+struct Expr;
+using ExprPtr = std::unique_ptr<Expr>;
+
+enum class ExprKind {
+  Name,      // text
+  Int,       // int_value
+  Float,     // float_value
+  String,    // text
+  Bool,      // int_value 0/1
+  None,      //
+  Ellipsis,  // `...` (in an index)
+  List,      // items; `(a, b)` tuples are lists too
+  Unary,     // text: "-", "+", "~", "not"; items[0]
+  Binary,    // text: operator ("+", "@", "<", "and", ...); items[0], items[1]
+  Call,      // items[0] the callee, then positional args; keywords
+  Attr,      // items[0] . text
+  Index,     // items[0] [ items[1..] ]
+  Slice,     // inside an Index: items[0..2] start, stop, step (each may be null)
+};
+
+struct Keyword {
+  std::string name;
+  Location loc;
+  ExprPtr value;
+};
+
+struct Expr {
+  ExprKind kind;
+  Location loc;
+  std::string text;
+  int64_t int_value = 0;
+  double float_value = 0;
+  std::vector<ExprPtr> items;  // children; null entries only in Slice
+  std::vector<Keyword> keywords;
+};
+
+struct Stmt;
+using StmtPtr = std::unique_ptr<Stmt>;
+
+enum class StmtKind {
+  Expr,       // a bare expression (the REPL prints its value)
+  Assign,     // targets = value  (one target, or several to unpack a list)
+  AugAssign,  // targets[0] op= value  (text: "+", "-", "*", "/", "@")
+  For,        // for targets[0] in value: body
+  Command,    // :text
+};
+
+struct Target {
+  std::string name;
+  Location loc;
+};
+
+struct Stmt {
+  StmtKind kind;
+  Location loc;
+  std::vector<Target> targets;
+  ExprPtr value;
+  std::string text;
+  std::vector<StmtPtr> body;
+};
+
+// Canonical text of the tree, for tests: fully parenthesized, e.g. `(x @ w) + b`,
+// `sum(x, axis=1)`, `x[:, 1:3]`.
+std::string to_string(const Expr& e);
+std::string to_string(const Stmt& s);
+
+}  // namespace soma::script

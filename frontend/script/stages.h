@@ -1,0 +1,29 @@
+// The stages a tensor expression goes through on its way to machine code, as `soma emit STAGE`
+// and `:emit STAGE NAME` show them. One table entry per stage; a stage whose producer is not
+// built yet reports which backend it needs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "frontend/tensor.h"
+
+namespace soma::script {
+
+struct EmitStage {
+  std::string name;         // "graph"
+  std::string description;  // one line, for --help and :help
+  std::string backend;      // the backend whose code this stage shows ("" : target-independent)
+  bool available;           // false: its producer is not built yet
+};
+
+const std::vector<EmitStage>& emit_stages();
+
+// The text of stage `stage` for the value `t` (compiled as compile() would, with `options`).
+// Throws ValueError for an unknown stage (listing the stages) and BackendError for a stage that
+// needs a backend which is not built yet.
+std::string emit_stage(const std::string& stage, const Tensor& t,
+                       const CompileOptions& options = {});
+
+}  // namespace soma::script

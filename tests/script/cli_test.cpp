@@ -1,0 +1,354 @@
+// The soma tool as a user runs it: exit codes, messages, .npy feeds and fetches, bench --json,
+// emit, and a REPL session driven through stdin.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "backends/backend.h"
+#include "frontend/script/stages.h"
+#include "runtime/npy.h"
+
+namespace soma {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int status = -1;
+  std::string out, err;
+};
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("soma_cli_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(dir_ / name, std::ios::binary) << text;
+  }
+
+  static std::string read(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  // Runs `soma ARGS` in the test's folder with `input` on stdin.
+  Result soma(const std::string& args, const std::string& input = "") const {
+    write("stdin.txt", input);
+    std::string cmd = "cd '" + dir_.string() + "' && SOMA_HISTORY= SOMA_BACKEND=interp '" +
+                      std::string(SOMA_CLI_PATH) + "' " + args +
+                      " < stdin.txt > stdout.txt 2> stderr.txt";
+    int rc = std::system(cmd.c_str());
+    Result r;
+    r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    r.out = read(dir_ / "stdout.txt");
+    r.err = read(dir_ / "stderr.txt");
+    return r;
+  }
+
+  fs::path dir_;
+};
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+TEST_F(Cli, VersionAndHelp) {
+  Result r = soma("--version");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out.rfind("soma ", 0), 0u);
+  r = soma("--help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(contains(r.out, "soma run FILE.soma"));
+  EXPECT_TRUE(contains(r.out, "exit status"));
+  EXPECT_TRUE(contains(r.out, "2  a usage error"));
+}
+
+TEST_F(Cli, UsageErrorsExitWith2) {
+  write("ok.soma", "y = const([1.0])\n");
+  for (const char* args :
+       {"run", "frob", "run ok.soma --bogus", "emit nosuch ok.soma", "run ok.soma --feed x",
+        "bench ok.soma --runs 0", "run ok.soma --backend nosuch", "run ok.soma --json",
+        "run a.soma b.soma"}) {
+    Result r = soma(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
+    EXPECT_FALSE(r.err.empty()) << args;
+  }
+}
+
+TEST_F(Cli, ScriptErrorsExitWith1WithLocationAndCaret) {
+  write("bad.soma", "x = const([[1.0, 2.0]])\ny = x @ x\nprint(\"not reached\")\n");
+  Result r = soma("run bad.soma");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err,
+            "bad.soma:2:7: error: matmul: shapes [1,2] and [1,2] do not contract: 2 (last axis "
+            "of the first) != 1 (second-to-last axis of the second)\n"
+            "    2 | y = x @ x\n"
+            "      |       ^\n");
+  EXPECT_EQ(r.out, "");
+
+  write("syntax.soma", "y = (1 +\n");
+  r = soma("run syntax.soma");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "syntax.soma:1:5: error: '(' was never closed")) << r.err;
+
+  r = soma("run missing.soma");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "cannot read 'missing.soma'")) << r.err;
+}
+
+TEST_F(Cli, FeedsAndFetchesRoundTrip) {
+  save_npy(path("x.npy"), Array::from_f32({2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6}));
+  write("f.soma",
+        "x = input(\"x\", [2, 3])\n"
+        "y = x * 2 + 1\n"
+        "s = sum(x, axis=1)\n"
+        "n = argmax(x, axis=1)\n"
+        "k = 7\n");
+  Result r = soma(
+      "run f.soma --feed x=x.npy --fetch y=y.npy --fetch s=s.npy --fetch n=n.npy "
+      "--fetch k");  // NAME alone writes NAME.npy
+  ASSERT_EQ(r.status, 0) << r.err;
+  Array y = load_npy(path("y.npy"));
+  EXPECT_EQ(y.type_str(), "f32[2,3]");
+  EXPECT_EQ(y.to_doubles(), (std::vector<double>{3, 5, 7, 9, 11, 13}));
+  EXPECT_EQ(load_npy(path("s.npy")).to_doubles(), (std::vector<double>{6, 15}));
+  Array n = load_npy(path("n.npy"));
+  EXPECT_EQ(n.type_str(), "i32[2]");
+  EXPECT_EQ(n.to_doubles(), (std::vector<double>{2, 2}));
+  EXPECT_EQ(load_npy(path("k.npy")).type_str(), "i32[]");
+}
+
+TEST_F(Cli, FeedErrorsNameBothShapes) {
+  save_npy(path("x.npy"), Array::from_f64({3}, std::vector<double>{1, 2, 3}));
+  write("f.soma", "x = input(\"x\", [2, 3])\ny = x + 1\n");
+  Result r = soma("run f.soma --feed x=x.npy");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err,
+                       "f.soma:1:5: error: input 'x' is declared as f32[2,3] but x.npy "
+                       "holds f64[3]"))
+      << r.err;
+
+  r = soma("run f.soma --fetch y=y.npy");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "--fetch y: input 'x' (f32[2,3]) has no value")) << r.err;
+  EXPECT_TRUE(contains(r.err, "note: input 'x' is declared here")) << r.err;
+
+  r = soma("run f.soma --feed x=nosuch.npy");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "--feed x=nosuch.npy")) << r.err;
+
+  write("garbage.npy", "not an npy file");
+  r = soma("run f.soma --feed x=garbage.npy");
+  EXPECT_EQ(r.status, 1);
+
+  save_npy(path("ok.npy"), Array::from_f32({2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6}));
+  r = soma("run f.soma --feed x=ok.npy --fetch nosuch=o.npy");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "--fetch nosuch: the script has no variable 'nosuch'")) << r.err;
+
+  r = soma("run f.soma --feed x=ok.npy --feed extra=ok.npy");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(contains(r.err, "warning: --feed extra")) << r.err;
+}
+
+TEST_F(Cli, EveryStageEmitsOrNamesItsBackend) {
+  write("ok.soma", "x = input(\"x\", [4])\ny = exp(x) + 1\n");
+  for (const script::EmitStage& st : script::emit_stages()) {
+    Result r = soma("emit " + st.name + " ok.soma");
+    if (st.available) {
+      EXPECT_EQ(r.status, 0) << st.name << ": " << r.err;
+      EXPECT_FALSE(r.out.empty()) << st.name;
+    } else {
+      EXPECT_EQ(r.status, 1) << st.name;
+      EXPECT_TRUE(contains(r.err, "stage '" + st.name + "' needs the " + st.backend +
+                                      " backend, which is not built yet"))
+          << r.err;
+    }
+  }
+  bool vulkan = false;
+  for (const std::string& b : backend_names()) vulkan = vulkan || b == "vulkan";
+  if (!vulkan) {
+    Result r = soma("run ok.soma --backend vulkan");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_TRUE(contains(r.err, "vulkan backend is not built yet")) << r.err;
+  }
+}
+
+// A flat JSON object of strings, numbers and null: key -> raw value text.
+std::map<std::string, std::string> parse_flat_json(const std::string& line) {
+  std::map<std::string, std::string> out;
+  size_t i = 0;
+  auto ws = [&] {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+  };
+  auto str = [&]() -> std::string {
+    if (line[i] != '"') throw std::runtime_error("expected a string");
+    std::string s;
+    for (++i; i < line.size() && line[i] != '"'; ++i) {
+      if (line[i] == '\\') ++i;
+      s += line[i];
+    }
+    ++i;
+    return s;
+  };
+  ws();
+  if (line[i++] != '{') throw std::runtime_error("expected {");
+  while (true) {
+    ws();
+    std::string key = str();
+    ws();
+    if (line[i++] != ':') throw std::runtime_error("expected :");
+    ws();
+    std::string value;
+    if (line[i] == '"') {
+      value = std::string(1, '"').append(str()).append(1, '"');
+    } else {
+      size_t e = line.find_first_of(",}", i);
+      value = line.substr(i, e - i);
+      i = e;
+    }
+    out[key] = value;
+    ws();
+    if (line[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (line[i] == '}') break;
+    throw std::runtime_error("expected , or }");
+  }
+  return out;
+}
+
+TEST_F(Cli, BenchJsonLines) {
+  write("b.soma", "x = input(\"x\", [8, 4])\nw = param(\"w\", [4, 2])\nloss = mean(relu(x @ w))\n");
+  Result r = soma("bench b.soma --backends interp --runs 3 --warmup 1 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    auto obj = parse_flat_json(line);
+    for (const char* key : {"name", "backend", "compile_ms", "run_ms_median", "run_ms_min", "runs"})
+      EXPECT_TRUE(obj.count(key)) << key << " missing in " << line;
+    EXPECT_EQ(obj["name"], "\"loss\"");
+    EXPECT_EQ(obj["backend"], "\"interp\"");
+    EXPECT_EQ(obj["runs"], "3");
+    EXPECT_GE(std::stod(obj["compile_ms"]), 0.0);
+    EXPECT_GE(std::stod(obj["run_ms_median"]), std::stod(obj["run_ms_min"]));
+    ++n;
+  }
+  EXPECT_EQ(n, 1);
+
+  r = soma("bench b.soma x --backends interp --runs 2");  // a named variable, as a table
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "bench x: 2 runs after 2 warm-up runs")) << r.out;
+  EXPECT_TRUE(contains(r.out, "interp")) << r.out;
+
+  r = soma("bench b.soma nosuch --backends interp");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "no variable 'nosuch'")) << r.err;
+}
+
+TEST_F(Cli, EmitStages) {
+  write("e.soma", "x = input(\"x\", [2])\ny = exp(x) * 2\nz = 1\n");
+  Result r = soma("emit graph e.soma y");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "%0 = input() {name=\"x\"} : f32[2]\n"
+            "%1 = exp(%0) : f32[2]\n"
+            "%2 = const() {value=[2.0]} : f32[]\n"
+            "%3 = reshape(%2) : f32[1]\n"
+            "%4 = broadcast(%3) : f32[2]\n"
+            "%5 = mul(%1, %4) : f32[2]\n"
+            "return %5\n");
+  for (const char* stage : {"grad", "opt", "fused", "kernel"}) {
+    r = soma(std::string("emit ") + stage + " e.soma y");
+    EXPECT_EQ(r.status, 0) << stage << ": " << r.err;
+    EXPECT_FALSE(r.out.empty()) << stage;
+  }
+  r = soma("emit graph e.soma");  // the last assigned variable, z, is a number
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "const() {value=[1.0]} : i32[]")) << r.out;
+}
+
+TEST_F(Cli, ReplThroughStdin) {
+  std::string session =
+      "x = const([1.0, 2.0, 3.0])\n"
+      "y = x * 2\n"
+      "y\n"
+      "print(sum(y))\n"
+      "y + undefined\n"
+      "for i in range(2):\n"
+      "    print(i)\n"
+      "\n"
+      ":vars\n"
+      ":emit graph y\n"
+      ":help len\n"
+      ":backend interp\n"
+      ":reset\n"
+      ":vars\n"
+      ":quit\n"
+      "print(\"after quit\")\n";
+  Result r = soma("", session);
+  EXPECT_EQ(r.status, 1);  // one statement failed
+  EXPECT_EQ(r.out,
+            "array([2., 4., 6.])\n"
+            "12.0\n"
+            "0\n1\n"
+            "x  tensor  f32[3]\n"
+            "y  tensor  f32[3]\n"
+            "i  int     1\n"
+            "%0 = const() {value=[1.0,2.0,3.0]} : f32[3]\n"
+            "%1 = const() {value=[2.0]} : f32[]\n"
+            "%2 = reshape(%1) : f32[1]\n"
+            "%3 = broadcast(%2) : f32[3]\n"
+            "%4 = mul(%0, %3) : f32[3]\n"
+            "return %4\n"
+            "len(x)\n"
+            "    The length of a list or string, or the size of a tensor's first axis.\n"
+            "session reset\n"
+            "(no variables)\n");
+  EXPECT_EQ(r.err,
+            "<stdin>:5:5: error: name 'undefined' is not defined\n"
+            "    5 | y + undefined\n"
+            "      |     ^\n");
+
+  r = soma("", "print(1)\n");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "1\n");
+}
+
+TEST_F(Cli, FileShorthandAndQuit) {
+  write("q.soma", "print(1)\n:quit\nprint(2)\n");
+  Result r = soma("q.soma");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "1\n");
+}
+
+const std::filesystem::path kExamples =
+    std::filesystem::path(SOMA_TEST_DATA_DIR) / ".." / ".." / "examples";
+
+TEST_F(Cli, NeuronExampleLearnsOr) {
+  Result r = soma("run '" + (kExamples / "neuron.soma").string() + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "learned OR: True")) << r.out;
+}
+
+}  // namespace
+}  // namespace soma

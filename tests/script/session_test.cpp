@@ -1,0 +1,194 @@
+// The evaluator against a Session: values, laziness and caching, feeds, parameter updates,
+// errors with locations, completion.
+#include "frontend/script/session.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "backends/backend.h"
+#include "frontend/script/batch.h"
+#include "frontend/script/completion.h"
+#include "frontend/script/stages.h"
+
+namespace soma::script {
+namespace {
+
+class SessionTest : public ::testing::Test {
+ protected:
+  SessionTest() : s_(options()) {}
+  SessionOptions options() {
+    SessionOptions o;
+    o.backend = "interp";
+    o.out = &out_;
+    o.err = &out_;
+    return o;
+  }
+  // Runs text; returns what it printed (errors included).
+  std::string run(const std::string& text) {
+    out_.str("");
+    run_batch(s_, "t.soma", text, out_);
+    return out_.str();
+  }
+  ScriptError error(const std::string& text) {
+    try {
+      s_.run(std::make_shared<const Source>("t.soma", text));
+    } catch (const ScriptError& e) {
+      return e;
+    }
+    ADD_FAILURE() << "no error for " << text;
+    return ScriptError({}, "");
+  }
+  std::ostringstream out_;
+  Session s_;
+};
+
+TEST_F(SessionTest, TensorsAreComputedWhenPrinted) {
+  EXPECT_EQ(run("x = const([1.0, 2.0])\ny = x * 3\ny\n"), "array([3., 6.])\n");
+  EXPECT_EQ(run("print(y + 1)"), "[4. 7.]\n");
+  EXPECT_EQ(run("float(sum(y))"), "9.0\n");
+}
+
+TEST_F(SessionTest, ReevaluatingDoesNotRecompile) {
+  run("x = const([1.0, 2.0])\nw = param(\"w\", [2], init=\"ones\")\n");
+  int before = s_.compile_count();
+  run("sum(x * w)");
+  EXPECT_EQ(s_.compile_count(), before + 1);
+  run("sum(x * w)");  // the same expression again: the same node, the cached executable
+  run("y = sum(x * w)\ny\ny");
+  EXPECT_EQ(s_.compile_count(), before + 1);
+  run("sum(x * w) + 1");
+  EXPECT_EQ(s_.compile_count(), before + 2);
+}
+
+TEST_F(SessionTest, LoopsReuseTheirGraphs) {
+  run("w = param(\"w\", [2], init=\"ones\")\ng = grad(sum(w * w), w)\n");
+  int nodes = s_.context()->graph().size();
+  run("for i in range(50):\n    w -= 0.1 * g\n\n");
+  EXPECT_EQ(s_.compile_count(), 1);
+  EXPECT_LE(s_.context()->graph().size(), nodes + 8);  // not 50 copies of the update
+  // w <- w - 0.2 w, 50 times
+  run("w0 = float(w[0])");
+  EXPECT_NEAR(s_.lookup("w0")->as_float(), std::pow(0.8, 50), 1e-9);
+}
+
+TEST_F(SessionTest, AssignUpdatesAllAtOnce) {
+  run("a = param(\"a\", [], init=1.0)\nb = param(\"b\", [], init=2.0)\nassign([a, b], [b, a])");
+  EXPECT_EQ(run("print(a, b)"), "2.0 1.0\n");
+  ScriptError e = error("assign(a, const([1.0, 2.0]))");
+  EXPECT_NE(e.message().find("parameter 'a' is f32[] but the new value is f32[2]"),
+            std::string::npos);
+  e = error("c = const(1.0)\nassign(c, c)");
+  EXPECT_NE(e.message().find("only parameters"), std::string::npos);
+}
+
+TEST_F(SessionTest, FeedsAreChecked) {
+  s_.set_feed("x", Array::from_f32({2}, std::vector<float>{1, 2}), "x.npy");
+  EXPECT_EQ(run("x = input(\"x\", [2])\nx * 2"), "array([2., 4.])\n");
+  ScriptError e = error("z = input(\"x\", [3])");
+  EXPECT_EQ(e.message(),
+            "input 'x' is declared as f32[3] but x.npy holds f32[2] (the shape differ)");
+  EXPECT_EQ(e.loc().col, 5);
+  e = error("q = input(\"q\", [2])\nq + 1");
+  EXPECT_NE(e.message().find("input 'q' (f32[2]) has no value"), std::string::npos);
+  ASSERT_EQ(e.notes().size(), 1u);
+  EXPECT_EQ(e.notes()[0].loc.line, 1);
+  EXPECT_EQ(run("feed(\"q\", [5.0, 6.0])\nq + 1"), "array([6., 7.])\n");
+}
+
+TEST_F(SessionTest, ArraysBecomeFedInputs) {
+  s_.bind("a", Value::array(Array::from_f32({3}, std::vector<float>{1, 2, 3})), {});
+  EXPECT_EQ(run("argmax(a)"), "2\n");
+  EXPECT_EQ(run("a[1:]"), "array([2., 3.])\n");
+  int n = s_.compile_count();
+  run("argmax(a)");
+  EXPECT_EQ(s_.compile_count(), n);
+}
+
+TEST_F(SessionTest, ShapeErrorsNameTheOpAndShapes) {
+  run("x = const([[1.0, 2.0, 3.0]])\n");
+  ScriptError e = error("y = x @ x");
+  EXPECT_NE(e.message().find("matmul: shapes [1,3] and [1,3]"), std::string::npos);
+  EXPECT_EQ(e.loc().line, 1);
+  EXPECT_EQ(e.loc().col, 7);
+  e = error("x + const([1.0, 2.0])");
+  EXPECT_NE(e.message().find("add: shapes [1,3] and [2]"), std::string::npos);
+}
+
+TEST_F(SessionTest, ErrorsKeepTheState) {
+  std::string out = run("a = 1\nb = a + undefined\nc = a + 1\nc");
+  EXPECT_NE(out.find("name 'undefined' is not defined"), std::string::npos);
+  EXPECT_NE(out.find("\n2\n"), std::string::npos);
+  EXPECT_FALSE(s_.lookup("b").has_value());
+  EXPECT_EQ(s_.last_assigned(), "c");
+}
+
+TEST_F(SessionTest, MethodsAndAttributes) {
+  EXPECT_EQ(run("x = const([[1, 2], [3, 4]])\nx.sum(axis=0)"), "array([4, 6], dtype=i32)\n");
+  EXPECT_EQ(run("x.T.shape"), "[2, 2]\n");
+  EXPECT_EQ(run("x.astype(\"f32\").mean()"), "2.5\n");
+  ScriptError e = error("x.nope");
+  EXPECT_NE(e.message().find("has no attribute 'nope'"), std::string::npos);
+}
+
+TEST_F(SessionTest, BackendSelection) {
+  EXPECT_EQ(s_.backend(), "interp");
+  ScriptError e = error(":backend nosuch");
+  EXPECT_NE(e.message().find("unknown backend 'nosuch'"), std::string::npos);
+  EXPECT_EQ(s_.backend(), "interp");
+}
+
+TEST_F(SessionTest, EmitStages) {
+  run("x = input(\"x\", [2])\ny = exp(x)\n");
+  EXPECT_EQ(run(":emit graph y"),
+            "%0 = input() {name=\"x\"} : f32[2]\n%1 = exp(%0) : f32[2]\nreturn %1\n");
+  // Every stage either prints or says which backend it needs.
+  for (const EmitStage& st : emit_stages()) {
+    if (st.available) {
+      EXPECT_FALSE(run(":emit " + st.name + " y").empty()) << st.name;
+    } else {
+      ScriptError e = error(":emit " + st.name + " y");
+      EXPECT_EQ(e.message(), "stage '" + st.name + "' needs the " + st.backend +
+                                 " backend, which is not built yet");
+    }
+  }
+  EXPECT_NE(run(":emit opt y").find("return"), std::string::npos);
+  EXPECT_NE(run(":emit fused y").find("# kernel"), std::string::npos);
+  EXPECT_NE(run(":emit kernel y").find("kernel"), std::string::npos);
+  ScriptError e = error(":emit graph nosuch");
+  EXPECT_NE(e.message().find("name 'nosuch' is not defined"), std::string::npos);
+}
+
+TEST_F(SessionTest, Reset) {
+  run("w = param(\"w\", [1], init=\"ones\")\nw -= [1.0]\n");
+  EXPECT_EQ(run("w"), "array([0.])\n");
+  run(":reset");
+  EXPECT_TRUE(s_.var_names().empty());
+  EXPECT_EQ(run("w = param(\"w\", [1], init=\"ones\")\nw"), "array([1.])\n");
+}
+
+TEST_F(SessionTest, QuitStopsTheBatch) {
+  EXPECT_EQ(run("1\n:quit\n2"), "1\n");
+}
+
+TEST_F(SessionTest, Completion) {
+  run("loss = const(1.0)\nlong_name = 2\n");
+  Completion c = complete(s_, "y = lo");
+  EXPECT_EQ(c.start, 4u);
+  EXPECT_EQ(c.items, (std::vector<std::string>{"load_npy", "log", "log1p", "log_softmax",
+                                               "logsumexp", "long_name", "loss"}));
+  c = complete(s_, ":em");
+  EXPECT_EQ(c.items, (std::vector<std::string>{"emit"}));
+  c = complete(s_, ":emit gr");
+  EXPECT_EQ(c.items, (std::vector<std::string>{"grad", "graph"}));
+  c = complete(s_, "loss.sh");
+  EXPECT_EQ(c.items, (std::vector<std::string>{"shape"}));
+  c = complete(s_, ":backend int");
+  EXPECT_FALSE(c.items.empty());
+  EXPECT_EQ(c.items[0], "interp");
+  EXPECT_EQ(common_prefix({"grad", "graph"}), "gra");
+}
+
+}  // namespace
+}  // namespace soma::script
