@@ -20,9 +20,9 @@ configure: deps $(BUILD)/build.ninja
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The main job.
+# The main job: train the Fashion-MNIST MLP from the soma tool on the default backend (llvm).
 run: build
-	./$(BUILD)/soma_demo
+	./$(BUILD)/soma run examples/fashion_mnist_mlp.soma
 
 # Every test: the release build, then the fast suites under ASan + UBSan.
 test: test-release test-asan

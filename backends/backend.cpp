@@ -6,6 +6,7 @@
 #include "backends/interp/interp.h"
 #include "backends/interp/kernel_eval.h"
 #include "backends/llvm/llvm_backend.h"
+#include "backends/vulkan/vulkan_backend.h"
 #include "graph/error.h"
 
 namespace soma {
@@ -18,6 +19,7 @@ const std::vector<std::pair<std::string, Factory>>& factories() {
       {"interp", make_interp_backend},
       {"interp-kernels", make_kernel_interp_backend},
       {"llvm", make_llvm_backend},
+      {"vulkan", make_vulkan_backend},
   };
   return table;
 }
@@ -45,7 +47,7 @@ std::vector<std::string> backend_names() {
 std::string default_backend_name() {
   const char* env = std::getenv("SOMA_BACKEND");
   if (env && *env) return env;
-  return "interp";
+  return "llvm";
 }
 
 void check_feed(const std::string& name, const TensorType& expected, const Feeds& feeds) {

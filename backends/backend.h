@@ -21,7 +21,7 @@
 namespace soma {
 
 struct CompileOptions {
-  std::string backend;     // empty: $SOMA_BACKEND, else the default ("interp" until llvm lands)
+  std::string backend;     // empty: $SOMA_BACKEND, else the default ("llvm")
   bool fast_math = false;  // allow reassociation and approximate transcendental functions
   int threads = 0;         // 0: the runtime's default
 };
