@@ -1,0 +1,68 @@
+// The GLSL emitter: one kir::Kernel -> one GLSL 450 compute shader, plus what the runtime needs to
+// launch it (its buffer bindings, workgroup size and grid).
+//
+// Launch modes:
+//  - Points: one invocation per parallel point; a 2-D grid of workgroups (x up to
+//    maxComputeWorkGroupCount[0], 65535 on lavapipe, then rows of y) with a grid-stride loop for
+//    whatever a capped grid leaves over; reductions and loops run sequentially inside a point.
+//    The workgroup size is a specialization constant (id 0) that the runtime picks.
+//  - Sequential: a scatter kernel; one invocation runs every point in order.
+//  - WorkgroupReduce: one workgroup per point; the point's top-level reductions are split over the
+//    workgroup and combined in shared memory (or subgroup operations); the rest of the point runs
+//    on invocation 0. For few points with long reductions, on GPUs.
+//  - TiledMatmul: a contraction computed in 64x64 output tiles per workgroup with 16-deep k
+//    slices staged in shared memory; each invocation keeps a 4x4 register tile; the epilogue is
+//    fused. The a/b expressions are evaluated once per element while staging.
+//
+// Every buffer access adds the binding's element offset from the push constants (temporaries sit
+// at arena offsets that descriptor offsets cannot always express), so the GLSL does not depend on
+// the device's alignment rules.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "graph/kernel_ir.h"
+
+namespace soma::vulkan {
+
+// What the generated GLSL may use (from the device's features; emit_glsl's defaults describe a
+// typical GPU).
+struct ShaderFeatures {
+  bool int8_storage =
+      true;             // bool buffers as uint8_t (GL_EXT_shader_8bit_storage); else 4 per uint
+  bool float64 = true;  // f64 kernels allowed
+  bool subgroup_arithmetic = false;     // subgroupAdd in workgroup reductions
+  bool workgroup_reduce = true;         // use the WorkgroupReduce mode where it pays
+  bool tiled_matmul = true;             // use the TiledMatmul mode where it pays
+  bool force_workgroup_reduce = false;  // tests: every eligible kernel in WorkgroupReduce
+  bool force_tiled_matmul = false;      // tests: every contraction tiled
+};
+
+enum class LaunchMode { Points, Sequential, WorkgroupReduce, TiledMatmul };
+
+struct ShaderBinding {
+  kir::BufferId buffer = -1;
+  bool written = false;
+};
+
+struct KernelShader {
+  std::string name;
+  std::string glsl;
+  LaunchMode mode = LaunchMode::Points;
+  std::vector<ShaderBinding> bindings;  // binding i, push-constant offset i
+  // Points: invocations wanted (one per point); other modes: workgroups wanted.
+  uint64_t work = 0;
+  // The workgroup size fixed in the source (0: the specialization constant decides).
+  uint32_t fixed_local_size = 0;
+};
+
+// Throws BackendError for what the device cannot run (f64 without shaderFloat64, more points than
+// 2^32, too many buffers).
+KernelShader emit_kernel(const kir::Program& program, const kir::Kernel& kernel,
+                         const ShaderFeatures& features);
+
+const char* launch_mode_name(LaunchMode m);
+
+}  // namespace soma::vulkan

@@ -1,0 +1,16 @@
+// The GLSL helper functions that the emitter's shaders call: soma's scalar semantics where GLSL's
+// builtins differ (NaN-propagating max/min, saturating float->int casts, floor division), accurate
+// expm1/log1p/tanh/erf/sigmoid, Philox, and f64 transcendentals (GLSL has no double exp, log,
+// sin, cos or pow).
+#pragma once
+
+#include <set>
+#include <string>
+
+namespace soma::vulkan {
+
+// The text of the helpers named in `needed` and of everything they call, in dependency order.
+// Names: "max_f", "exp_d", "philox", ... (the function is soma_<name>).
+std::string glsl_helpers(const std::set<std::string>& needed);
+
+}  // namespace soma::vulkan

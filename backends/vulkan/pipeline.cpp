@@ -1,0 +1,177 @@
+// Compute pipelines and the pipeline caches (see pipeline.h).
+#include "backends/vulkan/pipeline.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "graph/error.h"
+
+namespace soma::vulkan {
+
+namespace {
+
+struct State {
+  std::mutex mu;
+  std::map<std::string, std::unique_ptr<Pipeline>> pipelines;
+  VkPipelineCache cache = VK_NULL_HANDLE;
+  bool dirty = false;
+  std::string cache_path;
+  PipelineStats stats;
+};
+
+State& state() {
+  static State* s = new State();  // pipelines live as long as the context
+  return *s;
+}
+
+void init_cache(State& s, Context& ctx) {
+  if (s.cache) return;
+  std::vector<char> data;
+  std::string dir = vulkan_cache_dir();
+  if (!dir.empty()) {
+    char name[128];
+    std::snprintf(name, sizeof name, "/pipelines-%08x-%08x-%08x.bin", ctx.props.vendorID,
+                  ctx.props.deviceID, ctx.props.driverVersion);
+    s.cache_path = dir + name;
+    std::ifstream f(s.cache_path, std::ios::binary);
+    if (f) data.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  VkPipelineCacheCreateInfo info{};
+  info.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO;
+  info.initialDataSize = data.size();
+  info.pInitialData = data.empty() ? nullptr : data.data();
+  // The driver checks the header (vendor, device, cache UUID) and ignores foreign data.
+  if (vk.vkCreatePipelineCache(ctx.device, &info, nullptr, &s.cache) != VK_SUCCESS) {
+    info.initialDataSize = 0;
+    info.pInitialData = nullptr;
+    Context::check(vk.vkCreatePipelineCache(ctx.device, &info, nullptr, &s.cache),
+                   "vkCreatePipelineCache");
+  }
+}
+
+}  // namespace
+
+const Pipeline& get_pipeline(const Spirv& spirv, uint32_t bindings, uint32_t local_size,
+                             const std::string& name) {
+  Context& ctx = Context::get();
+  State& s = state();
+  std::string key(reinterpret_cast<const char*>(spirv.data()), spirv.size() * sizeof(uint32_t));
+  key = digest(key) + "/" + std::to_string(bindings) + "/" + std::to_string(local_size);
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (auto it = s.pipelines.find(key); it != s.pipelines.end()) {
+    ++s.stats.hits;
+    return *it->second;
+  }
+  init_cache(s, ctx);
+  auto p = std::make_unique<Pipeline>();
+  p->bindings = bindings;
+  VkDevice dev = ctx.device;
+
+  std::vector<VkDescriptorSetLayoutBinding> b(bindings);
+  for (uint32_t i = 0; i < bindings; ++i) {
+    b[i] = {};
+    b[i].binding = i;
+    b[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    b[i].descriptorCount = 1;
+    b[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+  }
+  VkDescriptorSetLayoutCreateInfo dl{};
+  dl.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO;
+  dl.bindingCount = bindings;
+  dl.pBindings = b.data();
+  Context::check(vk.vkCreateDescriptorSetLayout(dev, &dl, nullptr, &p->set_layout),
+                 "vkCreateDescriptorSetLayout");
+  VkPushConstantRange pc{};
+  pc.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+  pc.size = bindings * 4;
+  VkPipelineLayoutCreateInfo pl{};
+  pl.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
+  pl.setLayoutCount = 1;
+  pl.pSetLayouts = &p->set_layout;
+  pl.pushConstantRangeCount = bindings ? 1 : 0;
+  pl.pPushConstantRanges = &pc;
+  Context::check(vk.vkCreatePipelineLayout(dev, &pl, nullptr, &p->layout),
+                 "vkCreatePipelineLayout");
+
+  VkShaderModuleCreateInfo sm{};
+  sm.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
+  sm.codeSize = spirv.size() * sizeof(uint32_t);
+  sm.pCode = spirv.data();
+  VkShaderModule module = VK_NULL_HANDLE;
+  Context::check(vk.vkCreateShaderModule(dev, &sm, nullptr, &module), "vkCreateShaderModule");
+
+  VkSpecializationMapEntry entry{0, 0, sizeof(uint32_t)};
+  VkSpecializationInfo spec{};
+  spec.mapEntryCount = 1;
+  spec.pMapEntries = &entry;
+  spec.dataSize = sizeof(uint32_t);
+  spec.pData = &local_size;
+  VkComputePipelineCreateInfo ci{};
+  ci.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
+  ci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+  ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  ci.stage.module = module;
+  ci.stage.pName = "main";
+  ci.stage.pSpecializationInfo = &spec;
+  ci.layout = p->layout;
+  VkResult r = vk.vkCreateComputePipelines(dev, s.cache, 1, &ci, nullptr, &p->pipeline);
+  vk.vkDestroyShaderModule(dev, module, nullptr);
+  if (r != VK_SUCCESS)
+    SOMA_THROW(BackendError,
+               "vulkan: creating the pipeline of kernel " << name << " failed: " << result_name(r));
+  ++s.stats.created;
+  s.dirty = true;
+  return *(s.pipelines[key] = std::move(p));
+}
+
+void save_pipeline_cache() {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (!s.dirty || !s.cache || s.cache_path.empty()) return;
+  VkDevice dev = Context::get().device;
+  size_t size = 0;
+  if (vk.vkGetPipelineCacheData(dev, s.cache, &size, nullptr) != VK_SUCCESS || size == 0) return;
+  std::vector<char> data(size);
+  if (vk.vkGetPipelineCacheData(dev, s.cache, &size, data.data()) != VK_SUCCESS) return;
+  std::error_code ec;
+  std::filesystem::path path(s.cache_path);
+  std::filesystem::create_directories(path.parent_path(), ec);
+  std::string tmp = s.cache_path + "." + std::to_string(getpid()) + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    f.write(data.data(), static_cast<std::streamsize>(size));
+    if (!f) return;
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) std::filesystem::remove(tmp, ec);
+  s.dirty = false;
+}
+
+void shutdown_pipelines() {
+  save_pipeline_cache();
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  VkDevice dev = Context::get().device;
+  for (auto& [key, p] : s.pipelines) {
+    vk.vkDestroyPipeline(dev, p->pipeline, nullptr);
+    vk.vkDestroyPipelineLayout(dev, p->layout, nullptr);
+    vk.vkDestroyDescriptorSetLayout(dev, p->set_layout, nullptr);
+  }
+  s.pipelines.clear();
+  if (s.cache) vk.vkDestroyPipelineCache(dev, s.cache, nullptr);
+  s.cache = VK_NULL_HANDLE;
+}
+
+PipelineStats pipeline_stats() {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.stats;
+}
+
+}  // namespace soma::vulkan

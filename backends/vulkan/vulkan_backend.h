@@ -1,0 +1,64 @@
+// The Vulkan backend: kernel IR -> GLSL 450 compute shaders -> SPIR-V (glslang, at run time) ->
+// compute pipelines on any Vulkan 1.1 device (a GPU of any vendor, or lavapipe on the CPU).
+//
+// compile() lowers every kernel of CompileRequest::program to a shader (glsl_emit.h), compiles it
+// (spirv.h: in-process and on-disk caches), creates its pipeline (pipeline.h: in-process cache and
+// a VkPipelineCache on disk), allocates the program's buffers from the sub-allocator (memory.h)
+// and records the whole program into one command buffer (sequence.h). run() uploads the feeds,
+// submits, waits, and reads back only the outputs.
+//
+// Parameters live on the device across runs, one copy per (ParamStore, name), shared by every
+// executable compiled against the same store (a training step and predict see one set of
+// weights). A copy is uploaded when the store's version() says the host changed it; parameter
+// updates run on the device, and after each run the updated parameters are also copied back into
+// the ParamStore, so the host copy is always current (cost: one device->host copy of the updated
+// parameters per run; a lazy sync is future work).
+//
+// The backend can always be created (it is listed even on machines without Vulkan: the loader is
+// opened with dlopen); compile() throws BackendError "backend 'vulkan' is unavailable: ..." when
+// there is no loader or no device.
+//
+// Environment: SOMA_VULKAN_DEVICE=index|name selects a device; SOMA_VULKAN_PROFILE=1 times
+// every kernel on the device; SOMA_VULKAN_VALIDATION=1 enables
+// the Khronos validation layer (=sync adds synchronization validation); VK_DRIVER_FILES selects
+// Vulkan drivers (the loader's own variable).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace soma {
+
+std::unique_ptr<Backend> make_vulkan_backend();
+
+// The GLSL of every kernel of `program` as the vulkan backend generates it for a typical GPU
+// (8-bit storage, f64), annotated with the kernel IR (the tool's `emit glsl`). Needs no device.
+std::string emit_glsl(const kir::Program& program);
+// The SPIR-V of every kernel, disassembled (the tool's `emit spirv`). Needs no device.
+std::string emit_spirv_text(const kir::Program& program);
+
+namespace vulkan {
+
+// The device in use ("llvmpipe (LLVM 15.0.6, 256 bits), CPU, Vulkan 1.3.230"); throws
+// BackendError when none is available.
+std::string device_description();
+bool validation_enabled();
+// Validation-layer errors reported so far (0 when validation is off).
+int64_t validation_error_count();
+std::vector<std::string> validation_errors();
+
+// Device times of each kernel of the last run, for executables compiled with
+// SOMA_VULKAN_PROFILE=1 or SOMA_DEBUG >= 1 (timestamp queries; SOMA_DEBUG >= 2 also prints them).
+struct KernelTime {
+  std::string kernel;
+  double ms = 0;
+};
+std::vector<KernelTime> last_profile();
+
+}  // namespace vulkan
+
+}  // namespace soma
