@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential g++ cmake ninja-build pkg-config git ca-certificates
+  build-essential g++ make cmake ninja-build pkg-config git ca-certificates
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # libraries
