@@ -27,16 +27,18 @@ using kir::BufferId;
 using kir::Kernel;
 using kir::VarId;
 
+kir::Buffer make_buffer(kir::Buffer::Kind kind, int64_t n, std::string name) {
+  kir::Buffer b;
+  b.kind = kind;
+  b.shape = Shape{n};
+  b.name = std::move(name);
+  return b;
+}
+
 kir::Program axpb(int64_t n) {
   kir::Program p;
-  kir::Buffer x, y;
-  x.kind = kir::Buffer::Kind::Input;
-  x.shape = Shape{n};
-  x.name = "x";
-  y.kind = kir::Buffer::Kind::Output;
-  y.shape = Shape{n};
-  y.name = "out0";
-  p.buffers = {x, y};
+  p.buffers.push_back(make_buffer(kir::Buffer::Kind::Input, n, std::string(1, 'x')));
+  p.buffers.push_back(make_buffer(kir::Buffer::Kind::Output, n, std::string("out0")));
   p.outputs = {1};
   Kernel k;
   k.name = "axpb";

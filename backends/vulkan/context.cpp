@@ -340,11 +340,17 @@ void Context::init() {
 
   VkPhysicalDeviceSubgroupProperties sg{};
   sg.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES;
+  const bool ext_fc = !core12 && has_extension(dev_ext, "VK_KHR_shader_float_controls");
+  VkPhysicalDeviceFloatControlsProperties fc{};
+  fc.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FLOAT_CONTROLS_PROPERTIES;
+  if (core12 || ext_fc) sg.pNext = &fc;
   VkPhysicalDeviceProperties2 p2{};
   p2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
   p2.pNext = &sg;
   vk.vkGetPhysicalDeviceProperties2(physical, &p2);
   subgroup_size = sg.subgroupSize;
+  nan_preserve_f32 = (core12 || ext_fc) && fc.shaderSignedZeroInfNanPreserveFloat32;
+  nan_preserve_f64 = (core12 || ext_fc) && fc.shaderSignedZeroInfNanPreserveFloat64 && float64;
   constexpr VkSubgroupFeatureFlags kNeeded = VK_SUBGROUP_FEATURE_BASIC_BIT |
                                              VK_SUBGROUP_FEATURE_VOTE_BIT |
                                              VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
@@ -372,6 +378,8 @@ void Context::init() {
   en.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
   en.features.shaderFloat64 = float64 ? VK_TRUE : VK_FALSE;
   std::vector<const char*> dext;
+  if (ext_fc && (nan_preserve_f32 || nan_preserve_f64))
+    dext.push_back("VK_KHR_shader_float_controls");
   if (int8_storage) {
     en.pNext = &en8;
     if (ext8) {

@@ -38,6 +38,8 @@ class Context {
   bool int8_storage = false;
   bool float64 = false;
   bool subgroup_arithmetic = false;
+  bool nan_preserve_f32 = false;  // shaderSignedZeroInfNanPreserveFloat32
+  bool nan_preserve_f64 = false;
   uint32_t subgroup_size = 0;
   bool timestamps = false;
 

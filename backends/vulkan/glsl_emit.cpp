@@ -49,9 +49,6 @@ namespace {
 constexpr uint64_t kWgReduceMinExtent = 256;
 constexpr uint64_t kWgReduceMaxPoints = 8192;
 constexpr uint32_t kWgSize = 256;
-// Tiles of the TiledMatmul mode: BM x BN outputs per workgroup, BK-deep k slices, a TM x TN
-// register tile per invocation (BM = 16 TM, BN = 16 TN).
-constexpr int kBM = 64, kBN = 64, kBK = 16, kTM = 4, kTN = 4;
 
 std::string glsl_type(DType t) {
   switch (t) {
@@ -116,7 +113,8 @@ class Emitter {
       out.mode = LaunchMode::TiledMatmul;
       uint64_t tiles = 0;
       body = main_tiled(tiles);
-      out.fixed_local_size = kWgSize;
+      out.fixed_local_size =
+          static_cast<uint32_t>((f_.tiles.bm / f_.tiles.tm) * (f_.tiles.bn / f_.tiles.tn));
       out.work = tiles;
     } else if (!k_.is_contraction && use_workgroup_reduce(points)) {
       out.mode = LaunchMode::WorkgroupReduce;
@@ -132,6 +130,18 @@ class Emitter {
     std::string src = "#version 450\n";
     if (bool_buffers_ && f_.int8_storage)
       src += "#extension GL_EXT_shader_8bit_storage : require\n";
+    if (f_.nan_preserve_f32 || (uses_f64_ && f_.nan_preserve_f64)) {
+      src += "#extension GL_EXT_spirv_intrinsics : require\n";
+      // ExecutionMode SignedZeroInfNanPreserve (4461), Capability SignedZeroInfNanPreserve (4466).
+      if (f_.nan_preserve_f32)
+        src +=
+            "spirv_execution_mode(extensions = [\"SPV_KHR_float_controls\"], capabilities = "
+            "[4466], 4461, 32);\n";
+      if (uses_f64_ && f_.nan_preserve_f64)
+        src +=
+            "spirv_execution_mode(extensions = [\"SPV_KHR_float_controls\"], capabilities = "
+            "[4466], 4461, 64);\n";
+    }
     if (uses_subgroups_)
       src +=
           "#extension GL_KHR_shader_subgroup_basic : require\n"
@@ -173,6 +183,7 @@ class Emitter {
   std::vector<uint8_t> has_load_;
   bool bool_buffers_ = false;
   bool uses_subgroups_ = false;
+  bool uses_f64_ = false;
   std::string shared_, functions_;
   Fn* fn_ = nullptr;
   int tmp_ = 0;
@@ -202,6 +213,7 @@ class Emitter {
     for (const kir::Var& v : k_.vars) f64 = f64 || v.dtype == DType::f64;
     for (BufferId b : k_.reads) f64 = f64 || buffer(b).dtype == DType::f64;
     for (BufferId b : k_.writes) f64 = f64 || buffer(b).dtype == DType::f64;
+    uses_f64_ = f64;
     if (f64 && !f_.float64)
       SOMA_THROW(BackendError, "vulkan: kernel " << k_.name
                                                  << " computes in f64, but the Vulkan device has "
@@ -874,6 +886,14 @@ class Emitter {
     const DType t = var_type(c.acc);
     const std::string T = glsl_type(t);
     const int64_t m = k_.parallel[nb].extent, n = k_.parallel[nb + 1].extent, kk = c.k.extent;
+    const MatmulTiles& c_t = f_.tiles;
+    const int kBM = c_t.bm, kBN = c_t.bn, kTM = c_t.tm, kTN = c_t.tn;
+    int bk = c_t.bk;  // halved until both staged slices fit in shared memory
+    while (bk > 1 && static_cast<uint64_t>(bk) * static_cast<uint64_t>(kBM + kBN) * dtype_size(t) >
+                         f_.max_shared_bytes)
+      bk /= 2;
+    const int kBK = bk;
+    const int kTX = kBN / kTN, kTY = kBM / kTM, kThreads = kTX * kTY;
     const VarId vi = k_.parallel[nb].var, vj = k_.parallel[nb + 1].var, vk = c.k.var;
     std::vector<VarId> batch;
     for (const Axis& a : c.batch) batch.push_back(a.var);
@@ -915,8 +935,8 @@ class Emitter {
     fn_ = &fn;
     std::string zero = literal(0, t);
     line("uint lid = gl_LocalInvocationID.x;");
-    line("int tx = int(lid % 16u);");
-    line("int ty = int(lid / 16u);");
+    line("int tx = int(lid % " + uint_lit(static_cast<uint64_t>(kTX)) + ");");
+    line("int ty = int(lid / " + uint_lit(static_cast<uint64_t>(kTX)) + ");");
     open("for (uint tile = gl_WorkGroupID.x; tile < " + uint_lit(tiles) +
          "; tile += gl_NumWorkGroups.x)");
     line("uint rest = tile % " + uint_lit(tm * tn) + ";");
@@ -927,7 +947,7 @@ class Emitter {
     open("for (int k0 = 0; k0 < " + int_lit(kk) + "; k0 += " + std::to_string(kBK) + ")");
     line("barrier();");
     open("for (int e = int(lid); e < " + std::to_string(kBK * kBM) +
-         "; e += " + std::to_string(kWgSize) + ")");
+         "; e += " + std::to_string(kThreads) + ")");
     line("int ka = k0 + e % " + std::to_string(kBK) + ";");
     line("int ia = i0 + e / " + std::to_string(kBK) + ";");
     line(T + " va = " + zero + ";");
@@ -935,6 +955,9 @@ class Emitter {
          args("ia", "ka") + ");");
     line("sa[(e % " + std::to_string(kBK) + ") * " + std::to_string(kBM) + " + e / " +
          std::to_string(kBK) + "] = va;");
+    close();
+    open("for (int e = int(lid); e < " + std::to_string(kBK * kBN) +
+         "; e += " + std::to_string(kThreads) + ")");
     line("int jb = j0 + e % " + std::to_string(kBN) + ";");
     line("int kb = k0 + e / " + std::to_string(kBN) + ";");
     line(T + " vb = " + zero + ";");
@@ -946,10 +969,10 @@ class Emitter {
     open("for (int q = 0; q < " + std::to_string(kBK) + "; ++q)");
     for (int r = 0; r < kTM; ++r)
       line(T + " ra" + std::to_string(r) + " = sa[q * " + std::to_string(kBM) + " + ty + " +
-           std::to_string(16 * r) + "];");
+           std::to_string(kTY * r) + "];");
     for (int s = 0; s < kTN; ++s)
       line(T + " rb" + std::to_string(s) + " = sb[q * " + std::to_string(kBN) + " + tx + " +
-           std::to_string(16 * s) + "];");
+           std::to_string(kTX * s) + "];");
     for (int r = 0; r < kTM; ++r)
       for (int s = 0; s < kTN; ++s) {
         std::string a = "acc" + std::to_string(r * kTN + s);
@@ -959,8 +982,8 @@ class Emitter {
     close();
     for (int r = 0; r < kTM; ++r)
       for (int s = 0; s < kTN; ++s) {
-        std::string gi = "i0 + ty + " + std::to_string(16 * r),
-                    gj = "j0 + tx + " + std::to_string(16 * s);
+        std::string gi = "i0 + ty + " + std::to_string(kTY * r),
+                    gj = "j0 + tx + " + std::to_string(kTX * s);
         line("if (" + gi + " < " + int_lit(m) + " && " + gj + " < " + int_lit(n) +
              ") soma_epilogue(" + args(gi, gj) + ", acc" + std::to_string(r * kTN + s) + ");");
       }

@@ -10,9 +10,9 @@
 //  - WorkgroupReduce: one workgroup per point; the point's top-level reductions are split over the
 //    workgroup and combined in shared memory (or subgroup operations); the rest of the point runs
 //    on invocation 0. For few points with long reductions, on GPUs.
-//  - TiledMatmul: a contraction computed in 64x64 output tiles per workgroup with 16-deep k
-//    slices staged in shared memory; each invocation keeps a 4x4 register tile; the epilogue is
-//    fused. The a/b expressions are evaluated once per element while staging.
+//  - TiledMatmul: a contraction computed in output tiles per workgroup (64x64 by default) with
+//    k slices staged in shared memory; each invocation keeps a register tile (4x4); the epilogue
+//    is fused. The a/b expressions are evaluated once per element while staging.
 //
 // Every buffer access adds the binding's element offset from the push constants (temporaries sit
 // at arena offsets that descriptor offsets cannot always express), so the GLSL does not depend on
@@ -27,17 +27,29 @@
 
 namespace soma::vulkan {
 
+// The TiledMatmul mode's blocking: bm x bn outputs per workgroup, bk-deep k slices staged in
+// shared memory, a tm x tn register tile per invocation ((bm/tm) * (bn/tn) invocations).
+struct MatmulTiles {
+  int bm = 64, bn = 64, bk = 16, tm = 4, tn = 4;
+};
+
 // What the generated GLSL may use (from the device's features; emit_glsl's defaults describe a
 // typical GPU).
 struct ShaderFeatures {
   bool int8_storage =
       true;             // bool buffers as uint8_t (GL_EXT_shader_8bit_storage); else 4 per uint
   bool float64 = true;  // f64 kernels allowed
-  bool subgroup_arithmetic = false;     // subgroupAdd in workgroup reductions
+  bool subgroup_arithmetic = false;  // subgroupAdd in workgroup reductions
+  // SignedZeroInfNanPreserve (SPV_KHR_float_controls): the driver may not assume away NaN and inf
+  // (soma's max/min, isnan checks and casts depend on them).
+  bool nan_preserve_f32 = true;
+  bool nan_preserve_f64 = true;
   bool workgroup_reduce = true;         // use the WorkgroupReduce mode where it pays
   bool tiled_matmul = true;             // use the TiledMatmul mode where it pays
   bool force_workgroup_reduce = false;  // tests: every eligible kernel in WorkgroupReduce
   bool force_tiled_matmul = false;      // tests: every contraction tiled
+  MatmulTiles tiles;
+  uint32_t max_shared_bytes = 32768;  // maxComputeSharedMemorySize (k slices shrink to fit)
 };
 
 enum class LaunchMode { Points, Sequential, WorkgroupReduce, TiledMatmul };

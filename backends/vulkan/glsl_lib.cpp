@@ -41,10 +41,10 @@ double factorial(int n) {
 
 // Horner evaluation of sum c[i] * var^i, as GLSL text assigning to `out`.
 std::string horner(const Ty& t, const std::vector<double>& c, const std::string& var,
-                   const std::string& out) {
-  std::string s = "  " + std::string(t.name()) + " " + out + " = " + t.lit(c.back()) + ";\n";
+                   const std::string& out, const std::string& indent = "  ") {
+  std::string s = indent + t.name() + " " + out + " = " + t.lit(c.back()) + ";\n";
   for (size_t i = c.size() - 1; i-- > 0;)
-    s += "  " + out + " = " + out + " * " + var + " + " + t.lit(c[i]) + ";\n";
+    s += indent + out + " = " + out + " * " + var + " + " + t.lit(c[i]) + ";\n";
   return s;
 }
 
@@ -114,7 +114,7 @@ std::string expm1(const Ty& t) {
   for (int n = 1; n <= degree; ++n) c.push_back(1.0 / factorial(n));
   std::string T = t.name();
   return T + " " + t.fn("expm1") + "(" + T + " x) {\n  if (abs(x) < " + t.lit(0.5) + ") {\n" +
-         horner(t, c, "x", "p") + "  return p * x;\n  }\n  return " +
+         horner(t, c, "x", "p", "    ") + "    return p * x;\n  }\n  return " +
          (t.dbl ? "soma_exp_d(x)" : "exp(x)") + " - " + t.lit(1) + ";\n}\n";
 }
 
@@ -158,7 +158,7 @@ std::string log1p(const Ty& t) {
   std::string T = t.name();
   return T + " " + t.fn("log1p") + "(" + T + " x) {\n  if (abs(x) < " + t.lit(0.5) + ") {\n    " +
          T + " s = x / (" + t.lit(2) + " + x);\n    " + T + " z = s * s;\n" +
-         horner(t, atanh_series(t.dbl ? 17 : 8), "z", "p") + "  return " + t.lit(2) +
+         horner(t, atanh_series(t.dbl ? 17 : 8), "z", "p", "    ") + "    return " + t.lit(2) +
          " * s * p;\n  }\n  if (x < " + t.lit(-1) + ") return " + t.fn("nan") + "();\n  return " +
          t.fn("log") + "(" + t.lit(1) + " + x);\n}\n";
 }
@@ -191,8 +191,9 @@ std::string sincos_d() {
          "  double z = r * r;\n"
          "  double v;\n"
          "  if ((q & 1) == 0) {\n" +
-         horner(t, s, "z", "ps") + "  v = r * ps;\n  } else {\n" + horner(t, c, "z", "pc") +
-         "  v = pc;\n  }\n"
+         horner(t, s, "z", "ps", "    ") + "    v = r * ps;\n  } else {\n" +
+         horner(t, c, "z", "pc", "    ") +
+         "    v = pc;\n  }\n"
          "  return q >= 2 ? -v : v;\n}\n"
          "double soma_sin_d(double x) { return soma_sincos_d(x, 0); }\n"
          "double soma_cos_d(double x) { return soma_sincos_d(x, 1); }\n";
@@ -225,7 +226,7 @@ std::string erf_f() {
          "  if (isnan(x)) return x;\n"
          "  float ax = abs(x);\n"
          "  if (ax < 1.0) {\n    float z = x * x;\n" +
-         horner(t, c, "z", "p") +
+         horner(t, c, "z", "p", "    ") +
          "    return x * p;\n  }\n"
          "  float r = 1.0;\n"
          "  if (ax < 4.0) {\n"

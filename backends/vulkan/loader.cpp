@@ -2,7 +2,9 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <mutex>
+#include <vector>
 
 namespace soma::vulkan {
 
@@ -13,14 +15,27 @@ std::string load_vulkan() {
   static std::string error;
   std::call_once(once, [] {
     void* lib = nullptr;
-    for (const char* name : {"libvulkan.so.1", "libvulkan.so"}) {
-      lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    std::string tried;
+    // SOMA_VULKAN_LOADER names a loader library explicitly (an unpacked libvulkan1 on a machine
+    // without one installed).
+    const char* chosen = std::getenv("SOMA_VULKAN_LOADER");
+    std::vector<std::string> names;
+    if (chosen && *chosen)
+      names = {chosen};
+    else
+      names = {"libvulkan.so.1", "libvulkan.so"};
+    for (const std::string& name : names) {
+      lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
       if (lib) break;
+      const char* why = dlerror();
+      tried += "\n  " + name + ": " + (why ? why : "not found");
     }
     if (!lib) {
       error =
-          "the Vulkan loader (libvulkan.so.1) could not be opened; install libvulkan1 (and "
-          "mesa-vulkan-drivers for a CPU Vulkan device)";
+          "the Vulkan loader could not be opened; install libvulkan1 (and "
+          "mesa-vulkan-drivers for a CPU Vulkan device), or point SOMA_VULKAN_LOADER at "
+          "libvulkan.so.1:" +
+          tried;
       return;
     }
     vk.vkGetInstanceProcAddr =

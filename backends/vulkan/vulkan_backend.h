@@ -19,9 +19,9 @@
 // there is no loader or no device.
 //
 // Environment: SOMA_VULKAN_DEVICE=index|name selects a device; SOMA_VULKAN_PROFILE=1 times
-// every kernel on the device; SOMA_VULKAN_VALIDATION=1 enables
-// the Khronos validation layer (=sync adds synchronization validation); VK_DRIVER_FILES selects
-// Vulkan drivers (the loader's own variable).
+// every kernel on the device; SOMA_VULKAN_VALIDATION=1 enables the Khronos validation layer
+// (=sync adds synchronization validation); SOMA_VULKAN_LOADER=path opens that loader library
+// instead of libvulkan.so.1; VK_DRIVER_FILES selects Vulkan drivers (the loader's own variable).
 #pragma once
 
 #include <cstdint>

@@ -77,6 +77,9 @@ TEST(VulkanChild, NoDevice) {
       std::string m = e.what();
       EXPECT_TRUE(contains(m, "backend 'vulkan' is unavailable")) << m;
       EXPECT_TRUE(contains(m, "mesa-vulkan-drivers")) << m;
+      if (const char* want = std::getenv("SOMA_VK_EXPECT")) {
+        EXPECT_TRUE(contains(m, want)) << m;
+      }
     }
   }
   EXPECT_THROW(vulkan::device_description(), BackendError);
@@ -109,6 +112,15 @@ TEST(VulkanErrors, NoDeviceIsABackendErrorAndOtherBackendsWork) {
   std::string out;
   int status = run_child(
       "VK_DRIVER_FILES=/nonexistent/no_driver.json VK_ICD_FILENAMES=", "VulkanChild.NoDevice", out);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_TRUE(contains(out, "[  PASSED  ] 1 test")) << out;
+}
+
+TEST(VulkanErrors, NoLoaderIsABackendError) {
+  std::string out;
+  int status = run_child(
+      "SOMA_VULKAN_LOADER=/nonexistent/libvulkan.so.1 'SOMA_VK_EXPECT=could not be opened'",
+      "VulkanChild.NoDevice", out);
   EXPECT_EQ(status, 0) << out;
   EXPECT_TRUE(contains(out, "[  PASSED  ] 1 test")) << out;
 }

@@ -370,7 +370,13 @@ TEST_F(Kernels, ContractionsPointwiseAndTiled) {
       expect_matches_reference(p, f, tol, tol);
     }
     EnvVar mode("SOMA_VULKAN_FORCE", "tiled_matmul");
-    expect_matches_reference(p, f, tol, tol);
+    expect_matches_reference(p, f, tol, tol);  // the device's tiles
+    // The GPU default (64x64, 4x4 per invocation) and an odd blocking.
+    for (const char* tiles : {"64,64,16,4,4", "32,16,8,2,4"}) {
+      SCOPED_TRACE(tiles);
+      EnvVar blocking("SOMA_VULKAN_TILES", tiles);
+      expect_matches_reference(p, f, tol, tol);
+    }
   }
 }
 
@@ -539,6 +545,29 @@ TEST_F(Kernels, ParameterSwapUpdates) {
   expect_close(store->get("b"), values(DType::f32, {1, 2, 3, 4}), 0, 0, "b");
   exe->run({});
   expect_close(store->get("a"), values(DType::f32, {1, 2, 3, 4}), 0, 0, "a");
+}
+
+// A load after a store to the same element within one point sees the stored value (the emitter
+// must not reuse the value it loaded before the store).
+TEST_F(Kernels, LoadsAfterStoresSeeTheStoredValue) {
+  const int64_t n = 8;
+  Program p;
+  BufferId x = kb::input(p, "x", {n});
+  BufferId y = kb::output(p, {n});
+  BufferId z = kb::output(p, {n});
+  Kernel k;
+  k.name = "store_then_load";
+  VarId i = k.new_var(DType::i32, "i");
+  k.parallel = {{i, n}};
+  ExprId at = k.var_ref(i);
+  ExprId yi = k.load(y, DType::f32, at);
+  k.body = {kb::store(y, at, k.load(x, DType::f32, at)),
+            kb::store(y, at, k.binary(Op::Mul, yi, k.constant(2, DType::f32))),
+            kb::store(z, at, k.binary(Op::Add, yi, k.constant(1, DType::f32)))};
+  k.reads = {x, y};
+  k.writes = {y, z};
+  p.kernels.push_back(std::move(k));
+  expect_matches_reference(p, {{"x", values(DType::f32, {1, 2, 3, 4, 5, 6, 7, 8})}});
 }
 
 TEST_F(Kernels, FeedsAreChecked) {

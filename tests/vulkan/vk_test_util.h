@@ -24,7 +24,7 @@ constexpr const char* kLavapipeIcd = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.jso
 
 // Runs before main (each test file includes this header): no Vulkan call has happened yet.
 inline const bool kEnvReady = [] {
-  setenv("VK_DRIVER_FILES", kLavapipeIcd, 0);   // keeps a value the caller set
+  setenv("VK_DRIVER_FILES", kLavapipeIcd, 0);  // keeps a value the caller set
 #ifdef __SANITIZE_ADDRESS__
   // The synchronization validator leaks a few objects at exit, which LeakSanitizer reports.
   setenv("SOMA_VULKAN_VALIDATION", "1", 0);
