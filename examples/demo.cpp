@@ -29,8 +29,8 @@ int main() {
       if (epoch % 40 == 0) std::printf("  epoch %3d  loss %.4f\n", epoch, l);
     }
     Array p = predict.run(feeds)[0];
-    std::printf("  predictions for (0,0) (0,1) (1,0) (1,1): %.3f %.3f %.3f %.3f\n", p.get(0), p.get(1),
-                p.get(2), p.get(3));
+    std::printf("  predictions for (0,0) (0,1) (1,0) (1,1): %.3f %.3f %.3f %.3f\n", p.get(0),
+                p.get(1), p.get(2), p.get(3));
     bool ok = p.get(0) < 0.5 && p.get(1) > 0.5 && p.get(2) > 0.5 && p.get(3) > 0.5;
     std::printf("  %s\n", ok ? "learned OR" : "did not learn OR");
     return ok ? 0 : 1;

@@ -56,12 +56,12 @@ enum class ExprKind : uint8_t {
 struct Expr {
   ExprKind kind = ExprKind::Const;
   DType dtype = DType::f32;
-  Op op = Op::Add;                     // Unary / Binary
+  Op op = Op::Add;  // Unary / Binary
   ExprId a[3] = {-1, -1, -1};
-  double value = 0;                    // Const; Load: `other` for masked-off elements
-  VarId var = -1;                      // Var
-  BufferId buffer = -1;                // Load
-  int64_t seed = 0;                    // Rand
+  double value = 0;      // Const; Load: `other` for masked-off elements
+  VarId var = -1;        // Var
+  BufferId buffer = -1;  // Load
+  int64_t seed = 0;      // Rand
   bool operator==(const Expr& o) const;
 };
 
@@ -148,10 +148,10 @@ struct Buffer {
 struct Program {
   std::vector<Buffer> buffers;
   std::vector<Kernel> kernels;
-  std::vector<BufferId> outputs;                         // one per compiled output, in order
-  std::vector<std::pair<BufferId, BufferId>> updates;    // (param buffer, new value buffer);
-                                                         // equal ids: updated in place
-  int64_t arena_bytes = 0;   // planned size of the arena holding all Temp buffers
+  std::vector<BufferId> outputs;                       // one per compiled output, in order
+  std::vector<std::pair<BufferId, BufferId>> updates;  // (param buffer, new value buffer);
+                                                       // equal ids: updated in place
+  int64_t arena_bytes = 0;      // planned size of the arena holding all Temp buffers
   int64_t unplanned_bytes = 0;  // what the temps would need without reuse (for reports)
 };
 

@@ -52,7 +52,8 @@ kir::Program lower_to_kernels(const Module& m, const PipelineOptions& options) {
   kir::Program p = lower_module(m, /*fuse=*/options.disabled.count("fuse") == 0);
   if (options.debug_level >= 3 && options.log)
     *options.log << "--- kernels (" << p.kernels.size() << ") ---\n" << kir::print_program(p);
-  if (!options.dump_dir.empty()) write_stage_dump(options.dump_dir, "kernels", kir::print_program(p), ".kir");
+  if (!options.dump_dir.empty())
+    write_stage_dump(options.dump_dir, "kernels", kir::print_program(p), ".kir");
   return p;
 }
 

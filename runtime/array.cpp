@@ -16,7 +16,8 @@ std::shared_ptr<std::byte[]> allocate(size_t nbytes) {
   void* p = std::aligned_alloc(64, n);
   if (!p) throw std::bad_alloc();
   std::memset(p, 0, n);
-  return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });
+  return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p),
+                                      [](std::byte* q) { std::free(q); });
 }
 
 int32_t to_i32(double v) {
@@ -45,20 +46,32 @@ Array::Array(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape))
 
 double Array::get(int64_t i) const {
   switch (dtype_) {
-    case DType::f32: return data<float>()[i];
-    case DType::f64: return data<double>()[i];
-    case DType::i32: return data<int32_t>()[i];
-    case DType::boolean: return data<uint8_t>()[i] ? 1.0 : 0.0;
+    case DType::f32:
+      return data<float>()[i];
+    case DType::f64:
+      return data<double>()[i];
+    case DType::i32:
+      return data<int32_t>()[i];
+    case DType::boolean:
+      return data<uint8_t>()[i] ? 1.0 : 0.0;
   }
   return 0;
 }
 
 void Array::set(int64_t i, double v) {
   switch (dtype_) {
-    case DType::f32: data<float>()[i] = static_cast<float>(v); break;
-    case DType::f64: data<double>()[i] = v; break;
-    case DType::i32: data<int32_t>()[i] = to_i32(v); break;
-    case DType::boolean: data<uint8_t>()[i] = v != 0.0 ? 1 : 0; break;
+    case DType::f32:
+      data<float>()[i] = static_cast<float>(v);
+      break;
+    case DType::f64:
+      data<double>()[i] = v;
+      break;
+    case DType::i32:
+      data<int32_t>()[i] = to_i32(v);
+      break;
+    case DType::boolean:
+      data<uint8_t>()[i] = v != 0.0 ? 1 : 0;
+      break;
   }
 }
 
@@ -75,14 +88,21 @@ Array from_typed(DType dt, Shape shape, std::span<const T> values) {
   if (static_cast<int64_t>(values.size()) != a.numel())
     SOMA_THROW(ValueError, "array of shape " << a.shape().str() << " needs " << a.numel()
                                              << " values, got " << values.size());
-  for (size_t i = 0; i < values.size(); ++i) a.set(static_cast<int64_t>(i), static_cast<double>(values[i]));
+  for (size_t i = 0; i < values.size(); ++i)
+    a.set(static_cast<int64_t>(i), static_cast<double>(values[i]));
   return a;
 }
 }  // namespace
 
-Array Array::from_f32(Shape s, std::span<const float> v) { return from_typed(DType::f32, std::move(s), v); }
-Array Array::from_f64(Shape s, std::span<const double> v) { return from_typed(DType::f64, std::move(s), v); }
-Array Array::from_i32(Shape s, std::span<const int32_t> v) { return from_typed(DType::i32, std::move(s), v); }
+Array Array::from_f32(Shape s, std::span<const float> v) {
+  return from_typed(DType::f32, std::move(s), v);
+}
+Array Array::from_f64(Shape s, std::span<const double> v) {
+  return from_typed(DType::f64, std::move(s), v);
+}
+Array Array::from_i32(Shape s, std::span<const int32_t> v) {
+  return from_typed(DType::i32, std::move(s), v);
+}
 Array Array::from_bool(Shape s, std::span<const bool> v) {
   return from_typed(DType::boolean, std::move(s), v);
 }
@@ -111,6 +131,8 @@ Array Array::reshaped(Shape shape) const {
   return a;
 }
 
-std::string Array::type_str() const { return std::string(dtype_name(dtype_)) + shape_.str(); }
+std::string Array::type_str() const {
+  return std::string(dtype_name(dtype_)) + shape_.str();
+}
 
 }  // namespace soma
