@@ -42,6 +42,12 @@ class LlvmExecutable : public Executable {
         outputs_(p.outputs),
         updates_(p.updates),
         launcher_(options.threads) {
+    if (profile::enabled()) {
+      std::vector<std::string> labels;
+      for (const auto& k : code_->kernels) labels.push_back(k.info.symbol);
+      profile_ = std::make_unique<profile::ProgramProfile>("llvm:" + code_->key.substr(0, 8),
+                                                           std::move(labels));
+    }
     SOMA_CHECK(code_->kernels.size() == p.kernels.size()) << "compiled kernel count mismatch";
     const size_t nb = p.buffers.size();
     slots_.resize(nb);
@@ -106,7 +112,7 @@ class LlvmExecutable : public Executable {
   std::vector<Array> run(const Feeds& feeds) override {
     std::lock_guard<std::mutex> lock(mu_);  // the arena is shared by all calls
     bind(feeds);
-    launcher_.run_all(*code_, ptrs_.data());
+    launcher_.run_all(*code_, ptrs_.data(), profile_.get());
 
     std::vector<Array> out;
     out.reserve(outputs_.size());
@@ -200,6 +206,7 @@ class LlvmExecutable : public Executable {
   std::vector<Array> constants_;
   AlignedBytes arena_;
   jit::Launcher launcher_;
+  std::unique_ptr<profile::ProgramProfile> profile_;  // SOMA_PROFILE=1 only
   std::mutex mu_;
 };
 

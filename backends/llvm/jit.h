@@ -17,6 +17,7 @@
 
 #include "backends/backend.h"
 #include "graph/kernel_ir.h"
+#include "runtime/kernel_profile.h"
 
 namespace soma::jit {
 
@@ -57,9 +58,9 @@ class Launcher {
   Launcher(const Launcher&) = delete;
   Launcher& operator=(const Launcher&) = delete;
   void run(const CompiledKernel& kernel, void* const* buffers);
-  void run_all(const CompiledProgram& program, void* const* buffers) {
-    for (const CompiledKernel& k : program.kernels) run(k, buffers);
-  }
+  // Runs every kernel in order; with a profile, times each one into it.
+  void run_all(const CompiledProgram& program, void* const* buffers,
+               profile::ProgramProfile* prof = nullptr);
   int threads() const { return threads_; }
 
  private:

@@ -2,6 +2,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -66,6 +67,19 @@ void Launcher::run(const CompiledKernel& k, void* const* buffers) {
     int64_t b = c * size, e = std::min(n, b + size);
     k.fn(buffers, b, e, mem[static_cast<size_t>(who)]);
   });
+}
+
+void Launcher::run_all(const CompiledProgram& program, void* const* buffers,
+                       profile::ProgramProfile* prof) {
+  if (!prof) {
+    for (const CompiledKernel& k : program.kernels) run(k, buffers);
+    return;
+  }
+  for (size_t i = 0; i < program.kernels.size(); ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    run(program.kernels[i], buffers);
+    prof->add(i, std::chrono::steady_clock::now() - t0);
+  }
 }
 
 }  // namespace soma::jit
