@@ -88,10 +88,12 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, std::optional<Tensor> bias,
                     {padding.first, padding.second}, 0.0);
   });
   int64_t oh = cols.shape()[2], ow = cols.shape()[3];
-  // [N, OH, OW, C*KH*KW] @ [C*KH*KW, O] -> [N, OH, OW, O] -> [N, O, OH, OW]
-  Tensor a = reshape(transpose(cols, {0, 2, 3, 1, 4, 5}), {n * oh * ow, c * kh * kw});
-  Tensor y = matmul(a, transpose(reshape(w, {o, c * kh * kw})));
-  y = transpose(reshape(y, {n, oh, ow, o}), {0, 3, 1, 2});
+  // [O, C*KH*KW] @ [C*KH*KW, N*OH*OW] -> [O, N, OH, OW] -> [N, O, OH, OW]: one GEMM whose rows
+  // are output channels, so every channel's image is contiguous (consumers read rows of pixels,
+  // and the weight gradient is one GEMM over all N*OH*OW positions).
+  Tensor b = reshape(transpose(cols, {1, 4, 5, 0, 2, 3}), {c * kh * kw, n * oh * ow});
+  Tensor y = matmul(reshape(w, {o, c * kh * kw}), b);
+  y = transpose(reshape(y, {o, n, oh, ow}), {1, 0, 2, 3});
   if (bias) {
     if (bias->rank() != 1 || bias->shape()[0] != o)
       SOMA_THROW(ShapeError,

@@ -28,11 +28,6 @@ ExprId Kernel::add(const Expr& e) {
   return static_cast<ExprId>(n);
 }
 
-VarId Kernel::new_var(DType t, const std::string& prefix) {
-  vars.push_back(Var{t, prefix + std::to_string(vars.size())});
-  return static_cast<VarId>(vars.size() - 1);
-}
-
 ExprId Kernel::constant(double v, DType t) {
   Expr e;
   e.kind = ExprKind::Const;
@@ -50,6 +45,10 @@ ExprId Kernel::var_ref(VarId v) {
 }
 
 ExprId Kernel::load(BufferId b, DType t, ExprId index, ExprId mask, double other) {
+  if (mask >= 0 && expr(mask).kind == ExprKind::Const) {
+    if (expr(mask).value == 0) return constant(other, t);  // never read
+    mask = -1;                                             // always read
+  }
   Expr e;
   e.kind = ExprKind::Load;
   e.dtype = t;
@@ -69,37 +68,22 @@ ExprId Kernel::unary(Op op, ExprId x) {
   return add(e);
 }
 
-namespace {
-bool is_const(const Kernel& k, ExprId x, double v) {
-  const Expr& e = k.expr(x);
-  return e.kind == ExprKind::Const && e.value == v;
-}
-}  // namespace
-
 ExprId Kernel::binary(Op op, ExprId x, ExprId y) {
   const Expr &ex = expr(x), &ey = expr(y);
   SOMA_CHECK(ex.dtype == ey.dtype) << "kernel binary " << op_name(op) << " of "
                                    << dtype_name(ex.dtype) << " and " << dtype_name(ey.dtype);
-  if (ex.dtype == DType::i32) {  // fold index arithmetic
-    if (ex.kind == ExprKind::Const && ey.kind == ExprKind::Const) {
-      int64_t a = static_cast<int64_t>(ex.value), b = static_cast<int64_t>(ey.value);
-      switch (op) {
-        case Op::Add:
-          return index_const(a + b);
-        case Op::Sub:
-          return index_const(a - b);
-        case Op::Mul:
-          return index_const(a * b);
-        default:
-          break;
-      }
+  if (ex.dtype == DType::i32 && ex.kind == ExprKind::Const && ey.kind == ExprKind::Const) {
+    int64_t a = static_cast<int64_t>(ex.value), b = static_cast<int64_t>(ey.value);
+    switch (op) {
+      case Op::Max:
+        return index_const(std::max(a, b));
+      case Op::Min:
+        return index_const(std::min(a, b));
+      default:
+        break;
     }
-    if (op == Op::Add && is_const(*this, x, 0)) return y;
-    if ((op == Op::Add || op == Op::Sub) && is_const(*this, y, 0)) return x;
-    if (op == Op::Mul && (is_const(*this, x, 0) || is_const(*this, y, 0))) return index_const(0);
-    if (op == Op::Mul && is_const(*this, x, 1)) return y;
-    if (op == Op::Mul && is_const(*this, y, 1)) return x;
   }
+  if (ExprId s = simplify_index(op, x, y); s >= 0) return s;
   Expr e;
   e.kind = ExprKind::Binary;
   e.op = op;
@@ -128,38 +112,6 @@ ExprId Kernel::select(ExprId c, ExprId x, ExprId y) {
   e.a[0] = c;
   e.a[1] = x;
   e.a[2] = y;
-  return add(e);
-}
-
-ExprId Kernel::idiv(ExprId x, int64_t d) {
-  SOMA_CHECK(d > 0) << "idiv by " << d;
-  if (d == 1) return x;
-  const Expr& ex = expr(x);
-  if (ex.kind == ExprKind::Const) {
-    int64_t v = static_cast<int64_t>(ex.value);
-    return index_const(v >= 0 ? v / d : -((-v + d - 1) / d));
-  }
-  Expr e;
-  e.kind = ExprKind::IDiv;
-  e.dtype = DType::i32;
-  e.a[0] = x;
-  e.a[1] = index_const(d);
-  return add(e);
-}
-
-ExprId Kernel::imod(ExprId x, int64_t d) {
-  SOMA_CHECK(d > 0) << "imod by " << d;
-  if (d == 1) return index_const(0);
-  const Expr& ex = expr(x);
-  if (ex.kind == ExprKind::Const) {
-    int64_t v = static_cast<int64_t>(ex.value);
-    return index_const(((v % d) + d) % d);
-  }
-  Expr e;
-  e.kind = ExprKind::IMod;
-  e.dtype = DType::i32;
-  e.a[0] = x;
-  e.a[1] = index_const(d);
   return add(e);
 }
 

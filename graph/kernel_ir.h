@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,7 +98,13 @@ struct Contraction {
 
 struct Var {
   DType dtype;
-  std::string name;  // i0, j1, v2, acc ... (for printing)
+  std::string name;    // i0, j1, v2, acc ... (for printing)
+  int64_t extent = 0;  // > 0: a loop index known to range over [0, extent)
+};
+
+// The values an i32 index expression can take: [lo, hi], inclusive.
+struct IndexRange {
+  int64_t lo, hi;
 };
 
 struct Kernel {
@@ -116,7 +123,9 @@ struct Kernel {
   // Adds an expression, reusing an identical one (hash-consing keeps the arena small and makes
   // common subexpressions shared).
   ExprId add(const Expr& e);
-  VarId new_var(DType t, const std::string& prefix);
+  // `extent` > 0 declares the var a loop index over [0, extent): index arithmetic on it is then
+  // simplified with that range (kernel_index.cpp). Declare it before building expressions on it.
+  VarId new_var(DType t, const std::string& prefix, int64_t extent = 0);
   const Expr& expr(ExprId id) const { return exprs[static_cast<size_t>(id)]; }
 
   // Helpers to build expressions.
@@ -128,8 +137,14 @@ struct Kernel {
   ExprId binary(Op op, ExprId x, ExprId y);  // folds i32 index arithmetic on constants
   ExprId cast(ExprId x, DType t);
   ExprId select(ExprId c, ExprId x, ExprId y);
+  // i32 floor division / modulo by a positive constant, simplified (kernel_index.cpp).
   ExprId idiv(ExprId x, int64_t d);
   ExprId imod(ExprId x, int64_t d);
+  // The range of an i32 expression, from the extents of its loop vars; nullopt when unbounded.
+  std::optional<IndexRange> index_range(ExprId x) const;
+  // The simplified form of an i32 add/sub/mul, an i32 comparison or a boolean and/or; -1 when
+  // there is none (binary() then builds the plain node).
+  ExprId simplify_index(Op op, ExprId x, ExprId y);
   ExprId rand(int64_t seed, ExprId counter, ExprId offset, DType t);
 };
 

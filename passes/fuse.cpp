@@ -19,6 +19,8 @@ bool cheap(Op op) {
     case Op::Permute:
     case Op::Slice:
     case Op::Flip:
+    case Op::Pad:
+    case Op::Window:  // an im2col view: index arithmetic and a mask
     case Op::StopGradient:
     case Op::Cast:
     case Op::Neg:

@@ -50,7 +50,7 @@ class GroupLowering {
     std::vector<ExprId> idx(static_cast<size_t>(shape.rank()));
     for (int a = 0; a < shape.rank(); ++a) {
       if (row_axes.count(a)) continue;
-      VarId v = k_.new_var(DType::i32, "i");
+      VarId v = k_.new_var(DType::i32, "i", shape[a]);
       k_.parallel.push_back({v, shape[a]});
       parallel_vars_.insert(v);
       idx[static_cast<size_t>(a)] = k_.var_ref(v);
@@ -61,7 +61,7 @@ class GroupLowering {
       loop.kind = Stmt::Kind::Loop;
       std::set<VarId> loop_vars;
       for (int a : row_axes) {
-        VarId v = k_.new_var(DType::i32, "j");
+        VarId v = k_.new_var(DType::i32, "j", shape[a]);
         loop.axes.push_back({v, shape[a]});
         loop_vars.insert(v);
         idx[static_cast<size_t>(a)] = k_.var_ref(v);
@@ -296,7 +296,7 @@ class GroupLowering {
         return k_.select(m, v, k_.constant(node.attrs.get_float("value"), t));
       }
       case Op::Unwindow:
-        return emit_unwindow(node, idx, mask);
+        return emit_unwindow(n, idx, mask);
       case Op::Gather: {
         const Shape ids = g_.node(in(1)).type.shape;
         std::vector<ExprId> ii(idx.begin(), idx.begin() + ids.rank());
@@ -369,7 +369,7 @@ class GroupLowering {
     std::vector<ExprId> j = idx;
     std::set<VarId> rvars;
     for (int64_t a : node.attrs.get_ints("axes")) {
-      VarId v = k_.new_var(DType::i32, "r");
+      VarId v = k_.new_var(DType::i32, "r", in[static_cast<int>(a)]);
       red.axes.push_back({v, in[static_cast<int>(a)]});
       rvars.insert(v);
       j[static_cast<size_t>(a)] = k_.var_ref(v);
@@ -384,7 +384,13 @@ class GroupLowering {
   }
 
   // out[..., p] = sum over taps t of g[..., o, t] where p = o*stride - pad_lo + t*dilation.
-  ExprId emit_unwindow(const Node& node, const std::vector<ExprId>& idx, ExprId mask) {
+  //
+  // With dilation 1, the taps that reach p are t = r + stride*u for r = (p + pad_lo) % stride,
+  // from window o = (p + pad_lo) // stride - u: ceil(kernel / stride) of them per axis (one when
+  // the windows do not overlap, as in pooling: then no loop at all). Otherwise every tap is
+  // tried and the ones whose window position is not a multiple of the stride are masked off.
+  ExprId emit_unwindow(NodeId n, const std::vector<ExprId>& idx, ExprId mask) {
+    const Node& node = g_.node(n);
     const auto& kernel = node.attrs.get_ints("kernel");
     const auto& stride = node.attrs.get_ints("stride");
     const auto& dil = node.attrs.get_ints("dilation");
@@ -394,31 +400,60 @@ class GroupLowering {
     Stmt red;
     red.kind = Stmt::Kind::Reduce;
     red.reduce_op = Op::ReduceSum;
-    red.var = k_.new_var(node.type.dtype, "v");
     std::set<VarId> rvars;
     std::vector<ExprId> gi(idx.begin(), idx.begin() + static_cast<long>(lead)), taps;
     ExprId m = -1;
-    for (size_t a = 0; a < kw; ++a) {
-      VarId v = k_.new_var(DType::i32, "t");
-      red.axes.push_back({v, kernel[a]});
+    auto loop_var = [&](int64_t extent) {
+      VarId v = k_.new_var(DType::i32, "t", extent);
+      red.axes.push_back({v, extent});
       rvars.insert(v);
-      ExprId t = k_.var_ref(v);
-      taps.push_back(t);
-      // q = p + pad_lo - t*dilation must be a multiple of stride: o = q / stride in [0, O).
-      ExprId q = k_.binary(Op::Sub, k_.binary(Op::Add, idx[lead + a], k_.index_const(lo[a])),
-                           k_.binary(Op::Mul, t, k_.index_const(dil[a])));
-      ExprId o = k_.idiv(q, stride[a]);
-      ExprId ok = in_range(o, 0, gs[static_cast<int>(lead + a)]);
-      if (stride[a] > 1)
-        ok = k_.binary(Op::And, ok, k_.binary(Op::Eq, k_.imod(q, stride[a]), k_.index_const(0)));
-      ok = k_.binary(Op::And, ok, k_.binary(Op::Ge, q, k_.index_const(0)));
-      m = and_mask(m, ok);
+      return k_.var_ref(v);
+    };
+    for (size_t a = 0; a < kw; ++a) {
+      const int64_t s = stride[a], kk = kernel[a], o_n = gs[static_cast<int>(lead + a)];
+      ExprId q = k_.binary(Op::Add, idx[lead + a], k_.index_const(lo[a]));  // p + pad_lo >= 0
+      ExprId t, o;
+      if (dil[a] == 1) {
+        const int64_t taps_here = (kk + s - 1) / s;
+        ExprId r = k_.imod(q, s), base = k_.idiv(q, s);
+        if (taps_here == 1) {
+          t = r;
+          o = base;
+        } else {
+          ExprId u = loop_var(taps_here);
+          t = k_.binary(Op::Add, r, k_.binary(Op::Mul, u, k_.index_const(s)));
+          o = k_.binary(Op::Sub, base, u);
+        }
+        m = and_mask(
+            m, k_.binary(Op::And, k_.binary(Op::Lt, t, k_.index_const(kk)), in_range(o, 0, o_n)));
+      } else {
+        // q - t*dilation must be a multiple of stride: o = (q - t*dilation) / stride in [0, O).
+        t = loop_var(kk);
+        ExprId w = k_.binary(Op::Sub, q, k_.binary(Op::Mul, t, k_.index_const(dil[a])));
+        o = k_.idiv(w, s);
+        ExprId ok =
+            k_.binary(Op::And, in_range(o, 0, o_n), k_.binary(Op::Ge, w, k_.index_const(0)));
+        if (s > 1) ok = k_.binary(Op::And, ok, k_.binary(Op::Eq, k_.imod(w, s), k_.index_const(0)));
+        m = and_mask(m, ok);
+      }
       gi.push_back(o);
+      taps.push_back(t);
     }
     gi.insert(gi.end(), taps.begin(), taps.end());
+    auto gather = [&] {
+      ExprId v = emit(node.inputs[0], gi, and_mask(mask, m));
+      return m < 0 ? v : k_.select(m, v, k_.constant(0, node.type.dtype));
+    };
+    if (red.axes.empty()) return gather();  // one tap per output element: a masked gather
+    // A loop over taps is computed once per parallel point: fused into a consumer that reads
+    // it several times (or inside another loop) it would be recomputed, so it is realized.
+    int64_t parallel = 1;
+    for (auto& ax : k_.parallel) parallel *= ax.extent;
+    if (n != root_ && (scopes_.size() != 1 || node.type.shape.numel() != parallel))
+      throw Unfusable{n};
+    red.var = k_.new_var(node.type.dtype, "v");
     scopes_.push_back({&red.body, rvars, {}});
-    ExprId v = emit(node.inputs[0], gi, and_mask(mask, m));
-    red.value = k_.select(m, v, k_.constant(0, node.type.dtype));
+    red.value = gather();
     scopes_.pop_back();
     VarId out = red.var;
     scopes_.back().stmts->push_back(std::move(red));
@@ -465,14 +500,14 @@ class GroupLowering {
     int rank = s.rank();
     std::vector<ExprId> idx;
     for (int a = 0; a < rank; ++a) {
-      VarId v = k_.new_var(DType::i32, a == rank - 2 ? "i" : a == rank - 1 ? "j" : "b");
+      VarId v = k_.new_var(DType::i32, a == rank - 2 ? "i" : a == rank - 1 ? "j" : "b", s[a]);
       k_.parallel.push_back({v, s[a]});
       parallel_vars_.insert(v);
       idx.push_back(k_.var_ref(v));
       if (a < rank - 2) k_.contraction.batch.push_back({v, s[a]});
     }
     const Shape as = g_.node(m.inputs[0]).type.shape;
-    VarId kv = k_.new_var(DType::i32, "k");
+    VarId kv = k_.new_var(DType::i32, "k", as[rank - 1]);
     k_.contraction.k = {kv, as[rank - 1]};
     ExprId kk = k_.var_ref(kv);
     std::vector<ExprId> ai(idx.begin(), idx.end() - 1), bi(idx.begin(), idx.end() - 2);
@@ -518,7 +553,7 @@ class GroupLowering {
     k_.sequential = true;
     std::vector<ExprId> ui;
     for (int a = 0; a < upd.rank(); ++a) {
-      VarId v = k_.new_var(DType::i32, "s");
+      VarId v = k_.new_var(DType::i32, "s", upd[a]);
       k_.parallel.push_back({v, upd[a]});
       ui.push_back(k_.var_ref(v));
     }
@@ -563,7 +598,7 @@ Kernel fill_kernel(kir::Program& p, BufferId b, double value, const std::string&
   Kernel k;
   k.name = name;
   const kir::Buffer& buf = p.buffers[static_cast<size_t>(b)];
-  VarId v = k.new_var(DType::i32, "i");
+  VarId v = k.new_var(DType::i32, "i", buf.numel());
   k.parallel.push_back({v, buf.numel()});
   Stmt s;
   s.kind = Stmt::Kind::Store;
@@ -580,7 +615,7 @@ Kernel copy_kernel(kir::Program& p, BufferId dst, BufferId src, const std::strin
   Kernel k;
   k.name = name;
   const kir::Buffer& buf = p.buffers[static_cast<size_t>(dst)];
-  VarId v = k.new_var(DType::i32, "i");
+  VarId v = k.new_var(DType::i32, "i", buf.numel());
   k.parallel.push_back({v, buf.numel()});
   Stmt s;
   s.kind = Stmt::Kind::Store;

@@ -110,7 +110,7 @@ kernel row_max_relu(t: f32[2,3], out out0: f32[2]) {
 }
 kernel sgd(t: f32[2,3], inout w: f32[4]) {
   parallel n0 in 0..4
-    store w[n0] = load w[n0] - load t[n0 // 2 + n0 % 2]*0.1
+    store w[n0] = load w[n0] - load t[n0 % 2 + n0 // 2]*0.1
 }
 )";
   EXPECT_EQ(print_program(small_program()), want);
