@@ -50,6 +50,10 @@ class GroupLowering {
     std::vector<ExprId> idx(static_cast<size_t>(shape.rank()));
     for (int a = 0; a < shape.rank(); ++a) {
       if (row_axes.count(a)) continue;
+      if (shape[a] == 1) {  // no loop for a size-1 axis (keepdims): the code generators
+        idx[static_cast<size_t>(a)] = k_.index_const(0);  // vectorize the innermost real one
+        continue;
+      }
       VarId v = k_.new_var(DType::i32, "i", shape[a]);
       k_.parallel.push_back({v, shape[a]});
       parallel_vars_.insert(v);

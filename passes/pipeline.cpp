@@ -10,6 +10,7 @@
 #include "passes/dce.h"
 #include "passes/lower.h"
 #include "passes/simplify.h"
+#include "passes/split_k.h"
 
 namespace soma {
 
@@ -31,6 +32,9 @@ std::vector<GraphPass> graph_passes(const PipelineOptions& options) {
       // CSE makes operands identical, which exposes more rewrites (select(c, x, x), max(x, x),
       // integer x - x).
       {"simplify", simplify_pass},
+      // Matmuls with a small output and a long k (weight gradients of convolutions) become
+      // independent partial products plus a sum, so that they run in parallel.
+      {"split_k", split_k},
       // Leave no dead node for the backends, whichever passes above are disabled.
       {"dce", dce},
   };

@@ -123,7 +123,8 @@ TEST(PassManager, UnknownDisabledPassIsReportedWithTheKnownNames) {
     EXPECT_NE(msg.find("'fusion'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("dce, simplify, cse"), std::string::npos) << msg;
   }
-  EXPECT_EQ(pipeline_pass_names(), (std::vector<std::string>{"dce", "simplify", "cse", "fuse"}));
+  EXPECT_EQ(pipeline_pass_names(),
+            (std::vector<std::string>{"dce", "simplify", "cse", "split_k", "fuse"}));
 }
 
 TEST(PassManager, DisablingEveryPassLeavesTheModuleAlone) {
@@ -175,7 +176,7 @@ return %2
     return n;
   };
   EXPECT_EQ(count("--- after "), 3u) << s;
-  EXPECT_EQ(count("soma: pass "), 5u) << s;  // level 1's timing lines come along
+  EXPECT_EQ(count("soma: pass "), 6u) << s;  // level 1's timing lines come along
   EXPECT_NE(s.find("soma: pass simplify: "), std::string::npos) << s;
   EXPECT_NE(s.find("(unchanged)"), std::string::npos) << s;
 }
@@ -207,8 +208,9 @@ TEST(PassManager, DumpDirGetsEveryStage) {
   // Stage numbers count on across the process (a second compile does not overwrite the first's).
   std::sort(names.begin(), names.end(),
             [](const std::string& a, const std::string& b) { return std::stoi(a) < std::stoi(b); });
-  ASSERT_EQ(names.size(), 5u);  // input, dce, simplify, simplify, dce (cse is disabled)
-  const char* stages[] = {"-input", "-dce", "-simplify", "-simplify", "-dce"};
+  // input, dce, simplify, simplify, split_k, dce (cse is disabled)
+  ASSERT_EQ(names.size(), 6u);
+  const char* stages[] = {"-input", "-dce", "-simplify", "-simplify", "-split_k", "-dce"};
   for (size_t i = 0; i < names.size(); ++i) {
     EXPECT_NE(names[i].find(std::string(stages[i]) + ".soma-ir"), std::string::npos) << names[i];
     EXPECT_TRUE(std::isdigit(static_cast<unsigned char>(names[i][0]))) << names[i];
