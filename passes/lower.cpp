@@ -522,8 +522,17 @@ class GroupLowering {
     std::set<VarId> opvars = parallel_vars_;
     opvars.insert(kv);
     scopes_.push_back({&operand_scope, opvars, {}});
-    k_.contraction.a = emit(m.inputs[0], ai, -1);
-    k_.contraction.b = emit(m.inputs[1], bi, -1);
+    // A narrow product (fewer columns than a vector register holds, e.g. the 10 logits of a
+    // classifier or a 3x3 convolution's weight gradient) is computed transposed, C^T = B^T A^T:
+    // the code generators tile rows by a few and columns by whole vectors. Only the roles of the
+    // two axes change; the epilogue still stores C[i, j].
+    const int64_t rows = s[rank - 2], cols = s[rank - 1];
+    const bool swap = cols < 16 && rows > cols;
+    if (swap)
+      std::swap(k_.parallel[static_cast<size_t>(rank - 2)],
+                k_.parallel[static_cast<size_t>(rank - 1)]);
+    k_.contraction.a = emit(m.inputs[swap ? 1 : 0], swap ? bi : ai, -1);
+    k_.contraction.b = emit(m.inputs[swap ? 0 : 1], swap ? ai : bi, -1);
     scopes_.pop_back();
     if (!operand_scope.empty()) throw Unfusable{m.inputs[0]};  // no reductions inside operands
     k_.contraction.acc = k_.new_var(m.type.dtype, "acc");

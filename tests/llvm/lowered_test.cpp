@@ -11,6 +11,7 @@
 #include "frontend/compile.h"
 #include "graph/printer.h"
 #include "passes/lower.h"
+#include "passes/pipeline.h"
 #include "tests/llvm/llvm_test_util.h"
 
 namespace soma::test {
@@ -72,7 +73,7 @@ void expect_close(const std::vector<Array>& got, const std::vector<Array>& want,
 void check_model(
     const std::string& name,
     const std::function<void(std::vector<Tensor>&, std::vector<std::pair<Tensor, Tensor>>&)>& make,
-    int steps = 1, double tol = 1e-4) {
+    int steps = 1, double tol = 1e-4, bool optimize = false) {
   SCOPED_TRACE(name);
   auto ctx = std::make_shared<Context>();
   ContextScope scope(ctx);
@@ -80,7 +81,9 @@ void check_model(
   std::vector<std::pair<Tensor, Tensor>> updates;
   make(outs, updates);
   Built b = build(*ctx, outs, updates, 7);
-  kir::Program prog = lower_module(b.module);
+  Module lowered = b.module;  // the interpreter runs the graph as built
+  if (optimize) optimize_graph(lowered, PipelineOptions{});
+  kir::Program prog = lower_module(lowered);
 
   auto ref_params = std::make_shared<ParamStore>(), my_params = std::make_shared<ParamStore>();
   for (const std::string& n : ctx->params().names()) {
@@ -138,6 +141,32 @@ TEST(LlvmLowered, ConvPoolAndGradients) {
         updates = {{w, w - g[0] * 0.05}, {bias, bias - g[1] * 0.05}};
       },
       2);
+}
+
+// The Fashion-MNIST CNN's layers at a batch large enough for the GEMM code path, split-K (the
+// first convolution's weight gradient: k = 8*26*26) and transposed narrow products (its 9
+// columns, the 10 logits).
+TEST(LlvmLowered, ConvNetAtTrainingSizes) {
+  check_model(
+      "cnn",
+      [](auto& outs, auto& updates) {
+        Tensor x = input("x", {8, 1, 28, 28}), y = input("y", {8}, DType::i32);
+        Tensor w1 = param("w1", {32, 1, 3, 3}, "he_uniform", 1),
+               b1 = param("b1", {32}, "uniform", 2);
+        Tensor w2 = param("w2", {16, 32, 3, 3}, "he_uniform", 3),
+               b2 = param("b2", {16}, "uniform", 4);
+        Tensor w3 = param("w3", {400, 10}, "glorot_uniform", 5),
+               b3 = param("b3", {10}, "uniform", 6);
+        Tensor h = max_pool2d(relu(conv2d(x, w1, b1, {1, 1}, "valid")), {2, 2});
+        h = max_pool2d(relu(conv2d(h, w2, b2, {1, 1}, "valid")), {2, 2});
+        Tensor logits = matmul(reshape(h, {8, 400}), w3) + b3;
+        Tensor loss = cross_entropy(logits, y);
+        auto g = grad(loss, {w1, b1, w2, b2, w3, b3});
+        outs = {loss, logits};
+        updates = {{w1, w1 - g[0] * 0.05}, {b1, b1 - g[1] * 0.05}, {w2, w2 - g[2] * 0.05},
+                   {b2, b2 - g[3] * 0.05}, {w3, w3 - g[4] * 0.05}, {b3, b3 - g[5] * 0.05}};
+      },
+      2, 2e-4, /*optimize=*/true);
 }
 
 TEST(LlvmLowered, NormalizationsAndActivations) {
