@@ -31,7 +31,7 @@ Tensor param(const std::string& name, const Shape& shape, const std::string& ini
   TensorType t{dtype, shape};
   NodeId id = c->builder().param(name, t);  // checks the name and shape first
   ParamStore& store = c->params();
-  if (!store.has(name) || store.get(name).dtype() != dtype || store.get(name).shape() != shape)
+  if (!store.has(name) || store.peek(name).dtype() != dtype || store.peek(name).shape() != shape)
     store.set(name, initial_value(init, t, seed));
   return Tensor(c, id);
 }

@@ -1,136 +1,34 @@
-// The vulkan backend's Executable: device buffers for a program, its recorded command sequence,
-// parameter mirrors, and the backend object (see vulkan_backend.h).
+// The vulkan backend's Executable (see executable.h).
+#include "backends/vulkan/executable.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <map>
 #include <mutex>
 
 #include "backends/vulkan/context.h"
-#include "backends/vulkan/glsl_emit.h"
 #include "backends/vulkan/memory.h"
-#include "backends/vulkan/pipeline.h"
+#include "backends/vulkan/param_mirror.h"
 #include "backends/vulkan/sequence.h"
 #include "backends/vulkan/spirv.h"
 #include "backends/vulkan/vulkan_backend.h"
 #include "graph/error.h"
+#include "runtime/kernel_profile.h"
 
-namespace soma {
-
-namespace vulkan {
+namespace soma::vulkan {
 namespace {
 
 using kir::Buffer;
 using kir::BufferId;
-
-int debug_level() {
-  const char* d = std::getenv("SOMA_DEBUG");
-  return d && *d ? std::atoi(d) : 0;
-}
 
 VkDeviceSize align_down(VkDeviceSize x, VkDeviceSize a) {
   return x / a * a;
 }
 VkDeviceSize align_up(VkDeviceSize x, VkDeviceSize a) {
   return (x + a - 1) / a * a;
-}
-
-// ---- device mirrors of parameter stores ----
-
-struct DeviceParam {
-  vulkan::Buffer buffer;
-  DType dtype = DType::f32;
-  int64_t numel = 0;
-  // The store version at which this copy was last known to equal the host's (none: never).
-  uint64_t synced = UINT64_MAX;
-};
-
-struct DeviceParams {
-  std::map<std::string, std::shared_ptr<DeviceParam>> entries;
-};
-
-// The mirror of `store`, shared by every executable compiled against it (guarded by
-// Context::run_mutex once executables exist; the registry has its own lock).
-std::shared_ptr<DeviceParams> device_params_for(const std::shared_ptr<ParamStore>& store) {
-  struct Entry {
-    std::weak_ptr<ParamStore> store;
-    std::weak_ptr<DeviceParams> mirror;
-  };
-  static std::mutex mu;
-  static std::map<const ParamStore*, Entry> registry;
-  std::lock_guard<std::mutex> lock(mu);
-  for (auto it = registry.begin(); it != registry.end();)
-    it = it->second.store.expired() || it->second.mirror.expired() ? registry.erase(it)
-                                                                   : std::next(it);
-  auto it = registry.find(store.get());
-  if (it != registry.end()) return it->second.mirror.lock();
-  auto m = std::make_shared<DeviceParams>();
-  registry[store.get()] = {store, m};
-  return m;
-}
-
-// Copies host bytes into a device buffer (mapped memcpy, or a staging copy on discrete GPUs).
-void upload(const vulkan::Buffer& dst, VkDeviceSize offset, const void* src, size_t bytes) {
-  if (!bytes) return;
-  if (Allocator::get().device_memory_mappable()) {
-    std::memcpy(dst.mapped() + offset, src, bytes);
-    return;
-  }
-  vulkan::Buffer staging(bytes, MemoryUse::Upload, "an upload staging buffer");
-  std::memcpy(staging.mapped(), src, bytes);
-  Sequence seq;
-  seq.begin();
-  seq.copy(staging.handle(), 0, dst.handle(), offset, bytes);
-  seq.barrier(VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
-              VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-              VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT);
-  seq.end();
-  seq.run();
-}
-
-ShaderFeatures shader_features(const Context& ctx) {
-  ShaderFeatures f;
-  f.int8_storage = ctx.int8_storage;
-  f.float64 = ctx.float64;
-  f.subgroup_arithmetic = ctx.subgroup_arithmetic;
-  f.nan_preserve_f32 = ctx.nan_preserve_f32;
-  f.nan_preserve_f64 = ctx.nan_preserve_f64;
-  // On a CPU device a workgroup runs on one thread: splitting a point's reduction over a
-  // workgroup only adds barriers.
-  f.workgroup_reduce = !ctx.is_cpu();
-  f.tiled_matmul = true;
-  f.max_shared_bytes = ctx.props.limits.maxComputeSharedMemorySize;
-  // A CPU device (lavapipe) runs a workgroup's invocations in SIMD lanes of one thread: bigger
-  // register tiles and fewer, larger workgroups pay there (measured on lavapipe: 7.8 against 3.4
-  // GFLOP/s for a 1024^2 sgemm).
-  if (ctx.is_cpu()) f.tiles = MatmulTiles{128, 64, 32, 16, 8};
-  if (const char* force = std::getenv("SOMA_VULKAN_FORCE")) {
-    std::string s = force;
-    f.force_workgroup_reduce = s.find("workgroup_reduce") != std::string::npos;
-    f.force_tiled_matmul = s.find("tiled_matmul") != std::string::npos;
-    if (s.find("no_tiled") != std::string::npos) f.tiled_matmul = false;
-    if (s.find("no_subgroups") != std::string::npos) f.subgroup_arithmetic = false;
-  }
-  if (const char* t = std::getenv("SOMA_VULKAN_TILES")) {  // tuning: bm,bn,bk,tm,tn
-    MatmulTiles m;
-    if (std::sscanf(t, "%d,%d,%d,%d,%d", &m.bm, &m.bn, &m.bk, &m.tm, &m.tn) == 5 && m.tm > 0 &&
-        m.tn > 0 && m.bm % m.tm == 0 && m.bn % m.tn == 0 && m.bk > 0 &&
-        (m.bm / m.tm) * (m.bn / m.tn) <= 1024)
-      f.tiles = m;
-  }
-  return f;
-}
-
-uint32_t env_u32(const char* name, uint32_t fallback) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return fallback;
-  long x = std::atol(v);
-  return x > 0 ? static_cast<uint32_t>(x) : fallback;
 }
 
 std::mutex& profile_mutex() {
@@ -142,20 +40,11 @@ std::vector<KernelTime>& last_profile_store() {
   return p;
 }
 
+// Timestamps around every kernel: SOMA_VULKAN_PROFILE=1, SOMA_PROFILE=1 or SOMA_DEBUG >= 1.
 bool profiling() {
   const char* p = std::getenv("SOMA_VULKAN_PROFILE");
-  return (p && std::string(p) == "1") || debug_level() >= 1;
+  return (p && std::string(p) == "1") || profile::enabled() || debug_level() >= 1;
 }
-
-// ---- the executable ----
-
-struct CompiledKernel {
-  KernelShader shader;
-  const Pipeline* pipeline = nullptr;
-  uint32_t local_size = 0;
-  uint32_t groups = 0;    // workgroups in x
-  uint32_t groups_y = 1;  // and in y (Points kernels)
-};
 
 class VulkanExecutable : public Executable {
  public:
@@ -205,6 +94,16 @@ class VulkanExecutable : public Executable {
     }
     write_descriptors();
     record();
+    if (profile::enabled()) {
+      std::vector<std::string> labels;
+      std::string glsl;
+      for (const CompiledKernel& k : kernels_) {
+        labels.push_back(k.shader.name);
+        glsl += k.shader.glsl;
+      }
+      profile_ = std::make_unique<profile::ProgramProfile>("vulkan:" + digest(glsl).substr(0, 8),
+                                                           std::move(labels));
+    }
     undo.armed = false;
   }
 
@@ -218,6 +117,7 @@ class VulkanExecutable : public Executable {
     sync_params();
     bind_inputs(feeds);
     seq_->run();
+    mark_updates();
     if (!timed_.empty()) report_profile();
     std::vector<Array> out;
     out.reserve(outputs_.size());
@@ -227,7 +127,6 @@ class VulkanExecutable : public Executable {
       if (s.bytes) std::memcpy(a.raw(), output_src_[o], static_cast<size_t>(s.bytes));
       out.push_back(std::move(a));
     }
-    write_back_updates();
     return out;
   }
 
@@ -253,16 +152,17 @@ class VulkanExecutable : public Executable {
   std::vector<Slot> slots_;
   std::vector<Place> place_;
   std::vector<std::shared_ptr<DeviceParam>> param_of_;  // by buffer id (Param buffers)
+  std::vector<BufferId> updated_;                       // parameters the program updates, each once
   std::deque<vulkan::Buffer> own_;  // inputs, outputs, constants, snapshots (stable addresses)
   vulkan::Buffer arena_;
-  vulkan::Buffer staging_, readback_;     // uploads of inputs, copies of outputs / updated params
-  std::vector<VkDeviceSize> staging_at_;  // by buffer id: offset in staging_ (inputs)
+  vulkan::Buffer staging_, readback_;         // uploads of inputs, copies of outputs
+  std::vector<VkDeviceSize> staging_at_;      // by buffer id: offset in staging_ (inputs)
   std::vector<const std::byte*> output_src_;  // by output: host address to read after a run
-  std::vector<std::pair<BufferId, const std::byte*>> updated_src_;  // param, host address
   std::vector<std::pair<BufferId, VkDeviceSize>> snapshots_;  // update value params -> scratch
   std::vector<VkDescriptorSet> sets_;
   VkDescriptorPool pool_ = VK_NULL_HANDLE;
   std::unique_ptr<Sequence> seq_;
+  std::unique_ptr<profile::ProgramProfile> profile_;  // SOMA_PROFILE=1 only
 
   bool mappable() const { return Allocator::get().device_memory_mappable(); }
 
@@ -318,11 +218,8 @@ class VulkanExecutable : public Executable {
           if (!e || e->dtype != b.dtype || e->numel != b.numel()) {
             // A new mirror (the first use of this parameter, or a new type): executables that
             // hold the old one keep it.
-            e = std::make_shared<DeviceParam>();
-            e->buffer =
-                vulkan::Buffer(static_cast<VkDeviceSize>(s.bytes), MemoryUse::Device, label(id));
-            e->dtype = b.dtype;
-            e->numel = b.numel();
+            e = std::make_shared<DeviceParam>(static_cast<VkDeviceSize>(s.bytes), b.dtype,
+                                              b.numel(), label(id));
             mirror_->entries[b.name] = e;
           }
           param_of_[i] = e;
@@ -368,7 +265,7 @@ class VulkanExecutable : public Executable {
       }
 
     // Readback: outputs that are parameters (read before the updates overwrite them), and on
-    // devices without mappable memory every output and updated parameter.
+    // devices without mappable memory every output. Updated parameters stay on the device.
     VkDeviceSize rb = 0;
     std::vector<VkDeviceSize> out_at(outputs_.size(), UINT64_MAX);
     for (size_t o = 0; o < outputs_.size(); ++o) {
@@ -378,37 +275,22 @@ class VulkanExecutable : public Executable {
         rb = align_up(rb + static_cast<VkDeviceSize>(s.bytes), 16);
       }
     }
-    std::vector<VkDeviceSize> upd_at;
-    std::vector<BufferId> updated;
-    for (auto& [pb, vb] : updates_) {
-      (void)vb;
-      if (std::find(updated.begin(), updated.end(), pb) != updated.end()) continue;
-      updated.push_back(pb);
-      upd_at.push_back(UINT64_MAX);
-      if (!mappable()) {
-        upd_at.back() = rb;
-        rb = align_up(rb + static_cast<VkDeviceSize>(slots_[static_cast<size_t>(pb)].bytes), 16);
-      }
-    }
     if (rb) readback_ = vulkan::Buffer(rb, MemoryUse::Readback, "readback staging");
     readback_out_ = out_at;
-    readback_upd_ = upd_at;
     output_src_.resize(outputs_.size());
     for (size_t o = 0; o < outputs_.size(); ++o) {
       const Place& pl = place_[static_cast<size_t>(outputs_[o])];
       output_src_[o] = out_at[o] != UINT64_MAX ? readback_.mapped() + out_at[o]
                                                : pl.buffer->mapped() + pl.offset;
     }
-    for (size_t u = 0; u < updated.size(); ++u) {
-      const Place& pl = place_[static_cast<size_t>(updated[u])];
-      updated_src_.push_back({updated[u], upd_at[u] != UINT64_MAX
-                                              ? readback_.mapped() + upd_at[u]
-                                              : pl.buffer->mapped() + pl.offset});
+    for (auto& [pb, vb] : updates_) {
+      (void)vb;
+      if (std::find(updated_.begin(), updated_.end(), pb) == updated_.end()) updated_.push_back(pb);
     }
   }
 
   std::vector<const vulkan::Buffer*> snapshot_buffers_;
-  std::vector<VkDeviceSize> readback_out_, readback_upd_;
+  std::vector<VkDeviceSize> readback_out_;
 
   void write_descriptors() {
     uint32_t total = 0, sets = 0;
@@ -494,6 +376,9 @@ class VulkanExecutable : public Executable {
     double prev = 0;
     for (size_t i = 0; i < timed_.size(); ++i) {
       prof.push_back({kernels_[timed_[i]].shader.name, t[i] - prev});
+      if (profile_)
+        profile_->add(timed_[i],
+                      std::chrono::nanoseconds(static_cast<int64_t>((t[i] - prev) * 1e6)));
       prev = t[i];
     }
     if (debug_level() >= 2) {
@@ -566,7 +451,6 @@ class VulkanExecutable : public Executable {
       s.barrier(kTransfer | kCompute, kTransferRW | VK_ACCESS_SHADER_WRITE_BIT, kTransfer,
                 kTransferRW);
     size_t snap = 0;
-    bool updated = false;
     for (auto& [pb, vb] : updates_) {
       if (pb == vb) continue;
       const Place& dst = place_[static_cast<size_t>(pb)];
@@ -577,39 +461,29 @@ class VulkanExecutable : public Executable {
         const Place& src = place_[static_cast<size_t>(vb)];
         s.copy(src.buffer->handle(), src.offset, dst.buffer->handle(), dst.offset, bytes);
       }
-      updated = true;
     }
-    if (updated && readback_) {
-      s.barrier(kTransfer, VK_ACCESS_TRANSFER_WRITE_BIT, kTransfer, VK_ACCESS_TRANSFER_READ_BIT);
-    }
-    if (!mappable())
-      for (size_t u = 0; u < updated_src_.size(); ++u) {
-        BufferId pb = updated_src_[u].first;
-        const Place& pl = place_[static_cast<size_t>(pb)];
-        s.copy(pl.buffer->handle(), pl.offset, readback_.handle(), readback_upd_[u],
-               static_cast<VkDeviceSize>(slots_[static_cast<size_t>(pb)].bytes));
-      }
-    // Everything written is visible to the host after the fence; the next run's kernels wait for
-    // this run's copies.
+    // Everything written is visible to the host after the fence (outputs, and parameters for a
+    // later download); the next run's kernels wait for this run's copies.
     s.barrier(kTransfer | kCompute, kTransferRW | VK_ACCESS_SHADER_WRITE_BIT,
               VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
     s.end();
   }
 
-  // Uploads parameters whose device copy is stale (the host changed them since the last sync).
+  // Uploads the parameters whose device copy is not the newest value: the store's version of the
+  // parameter changed since the copy was last in sync (a host write, or another holder's update,
+  // which get() fetches first). A copy this mirror updated last is current: nothing moves.
   void sync_params() {
-    const uint64_t v = params_->version();
     for (size_t i = 0; i < slots_.size(); ++i) {
       if (slots_[i].kind != Buffer::Kind::Param) continue;
       const Slot& s = slots_[i];
-      Array& a = params_->get(s.name);
+      DeviceParam& d = *param_of_[i];
+      if (d.synced == params_->version(s.name)) continue;
+      const Array& a = params_->get(s.name);
       if (a.dtype() != s.type.dtype || a.shape() != s.type.shape)
         SOMA_THROW(ShapeError, "parameter '" << s.name << "' holds " << a.type_str()
                                              << " but the program declares " << s.type.str());
-      DeviceParam& d = *param_of_[i];
-      if (d.synced == v) continue;
-      upload(d.buffer, 0, a.raw(), a.nbytes());
-      d.synced = v;
+      upload_param(d, a);
+      d.synced = params_->version(s.name);
     }
   }
 
@@ -627,199 +501,27 @@ class VulkanExecutable : public Executable {
     }
   }
 
-  // The host copies of updated parameters, so that the ParamStore is current.
-  void write_back_updates() {
-    if (updated_src_.empty()) return;
-    const uint64_t before = params_->version();
-    for (auto& [pb, src] : updated_src_) {
-      const Slot& s = slots_[static_cast<size_t>(pb)];
-      Array& a = params_->get(s.name);
-      if (s.bytes) std::memcpy(a.raw(), src, static_cast<size_t>(s.bytes));
-      params_->assign(s.name, a);  // same storage: only bumps the version
+  // The updated parameters' newest values are on the device now: their host copies are stale
+  // until the host reads them (the store then downloads them, param_mirror.h).
+  void mark_updates() {
+    for (BufferId pb : updated_) {
+      const std::shared_ptr<DeviceParam>& d = param_of_[static_cast<size_t>(pb)];
+      d->synced = params_->mark_host_stale(slots_[static_cast<size_t>(pb)].name, fetch_from(d));
     }
-    // Every device copy that was current before still is (the host now holds what the device
-    // computed).
-    const uint64_t after = params_->version();
-    for (auto& [name, e] : mirror_->entries)
-      if (e->synced == before) e->synced = after;
-  }
-};
-
-class VulkanBackend : public Backend {
- public:
-  std::string name() const override { return "vulkan"; }
-
-  std::unique_ptr<Executable> compile(const CompileRequest& req,
-                                      std::shared_ptr<ParamStore> params) override {
-    if (!req.program)
-      SOMA_THROW(BackendError,
-                 "the vulkan backend compiles lowered kernel programs, but this request "
-                 "carries none (CompileRequest::program is null); run the lowering "
-                 "passes first or use the interp backend");
-    Context& ctx = Context::get();
-    const auto t0 = std::chrono::steady_clock::now();
-    const kir::Program& p = *req.program;
-    const ShaderFeatures features = shader_features(ctx);
-    const VkPhysicalDeviceLimits& lim = ctx.props.limits;
-    // Points kernels: the workgroup size, and a cap on the workgroups of their 2-D grid (the
-    // shader's grid-stride loop covers the rest). SOMA_VULKAN_LOCAL_SIZE and
-    // SOMA_VULKAN_MAX_GROUPS override them (tuning).
-    const uint32_t local = std::min(env_u32("SOMA_VULKAN_LOCAL_SIZE", ctx.is_cpu() ? 64 : 256),
-                                    lim.maxComputeWorkGroupInvocations);
-    const uint64_t max_groups = env_u32("SOMA_VULKAN_MAX_GROUPS", 1u << 22);
-    const auto before = spirv_stats();
-    std::vector<CompiledKernel> kernels;
-    kernels.reserve(p.kernels.size());
-    const char* dump_dir = std::getenv("SOMA_DUMP_DIR");
-    for (const kir::Kernel& k : p.kernels) {
-      CompiledKernel ck;
-      ck.shader = emit_kernel(p, k, features);
-      const size_t nbind = ck.shader.bindings.size();
-      if (nbind > lim.maxPerStageDescriptorStorageBuffers || nbind * 4 > lim.maxPushConstantsSize)
-        SOMA_THROW(BackendError, "vulkan: kernel "
-                                     << k.name << " uses " << nbind
-                                     << " buffers; the device allows "
-                                     << std::min<uint32_t>(lim.maxPerStageDescriptorStorageBuffers,
-                                                           lim.maxPushConstantsSize / 4));
-      for (const ShaderBinding& b : ck.shader.bindings) {
-        const kir::Buffer& buf = p.buffers[static_cast<size_t>(b.buffer)];
-        if (static_cast<uint64_t>(buf.bytes()) > lim.maxStorageBufferRange)
-          SOMA_THROW(BackendError,
-                     "vulkan: buffer '"
-                         << buf.name << "' (" << dtype_name(buf.dtype) << buf.shape.str() << ", "
-                         << format_bytes(buf.bytes()) << ") of kernel " << k.name
-                         << " is larger than the device's largest storage buffer "
-                            "binding ("
-                         << format_bytes(lim.maxStorageBufferRange) << " on " << ctx.name()
-                         << "); use smaller tensors or another backend");
-      }
-      if (debug_level() >= 4)
-        std::cerr << "soma: vulkan kernel " << k.name << " (" << launch_mode_name(ck.shader.mode)
-                  << "):\n"
-                  << ck.shader.glsl;
-      if (dump_dir && *dump_dir) {
-        std::error_code ec;
-        std::filesystem::create_directories(dump_dir, ec);
-        std::ofstream(std::string(dump_dir) + "/vulkan_" + k.name + ".comp") << ck.shader.glsl;
-      }
-      auto spirv = compile_glsl(ck.shader.glsl, k.name);
-      ck.local_size = ck.shader.fixed_local_size;
-      if (!ck.local_size) {
-        // Per kernel: the device's size, smaller for kernels with few points (down to a
-        // subgroup), so tiny kernels do not launch mostly idle invocations.
-        uint32_t floor = std::max<uint32_t>(ctx.subgroup_size, 8);
-        ck.local_size = floor;
-        while (ck.local_size < local && ck.local_size < ck.shader.work) ck.local_size *= 2;
-        ck.local_size = std::min(ck.local_size, local);
-      }
-      ck.pipeline = &get_pipeline(*spirv, static_cast<uint32_t>(nbind), ck.local_size, k.name);
-      if (ck.shader.mode == LaunchMode::Points) {
-        // A 2-D grid: up to maxComputeWorkGroupCount[0] workgroups per row.
-        uint64_t groups =
-            std::min<uint64_t>((ck.shader.work + ck.local_size - 1) / ck.local_size, max_groups);
-        ck.groups =
-            static_cast<uint32_t>(std::min<uint64_t>(groups, lim.maxComputeWorkGroupCount[0]));
-        if (ck.groups)
-          ck.groups_y = static_cast<uint32_t>(std::min<uint64_t>(
-              (groups + ck.groups - 1) / ck.groups, lim.maxComputeWorkGroupCount[1]));
-      } else {
-        ck.groups = static_cast<uint32_t>(
-            std::min<uint64_t>(ck.shader.work, lim.maxComputeWorkGroupCount[0]));
-      }
-      kernels.push_back(std::move(ck));
-    }
-    save_pipeline_cache();
-    auto exe = std::make_unique<VulkanExecutable>(p, std::move(kernels), std::move(params));
-    if (debug_level() >= 1) {
-      auto after = spirv_stats();
-      double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      std::cerr << "soma: vulkan: compiled " << p.kernels.size() << " kernels in " << ms
-                << " ms (glslang " << after.compiles - before.compiles << ", disk cache "
-                << after.disk_hits - before.disk_hits << ", memory cache "
-                << after.memory_hits - before.memory_hits << ") on " << ctx.describe() << "\n";
-    }
-    return exe;
   }
 };
 
 }  // namespace
-}  // namespace vulkan
 
-std::unique_ptr<Backend> make_vulkan_backend() {
-  return std::make_unique<vulkan::VulkanBackend>();
+std::unique_ptr<Executable> make_executable(const kir::Program& program,
+                                            std::vector<CompiledKernel> kernels,
+                                            std::shared_ptr<ParamStore> params) {
+  return std::make_unique<VulkanExecutable>(program, std::move(kernels), std::move(params));
 }
 
-namespace {
-
-std::string comment_lines(const std::string& text) {
-  std::string out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    out += "// " + text.substr(start, end - start) + "\n";
-    start = end + 1;
-  }
-  return out;
-}
-
-}  // namespace
-
-std::string emit_glsl(const kir::Program& program) {
-  vulkan::ShaderFeatures f;
-  std::string out;
-  for (const kir::Kernel& k : program.kernels) {
-    vulkan::KernelShader s = vulkan::emit_kernel(program, k, f);
-    out += "// ---- kernel " + k.name + " (" + vulkan::launch_mode_name(s.mode) + ") ----\n";
-    out += comment_lines(kir::print_kernel(program, k));
-    out += "// bindings:";
-    for (size_t i = 0; i < s.bindings.size(); ++i) {
-      out += ' ';
-      out += std::to_string(i);
-      out += '=';
-      out += program.buffers[static_cast<size_t>(s.bindings[i].buffer)].name;
-    }
-    out += '\n';
-    out += s.glsl;
-    out += '\n';
-  }
-  return out;
-}
-
-std::string emit_spirv_text(const kir::Program& program) {
-  vulkan::ShaderFeatures f;
-  std::string out;
-  for (const kir::Kernel& k : program.kernels) {
-    vulkan::KernelShader s = vulkan::emit_kernel(program, k, f);
-    auto spirv = vulkan::compile_glsl(s.glsl, k.name);
-    out += "; ---- kernel " + k.name + " (" + vulkan::launch_mode_name(s.mode) + ", " +
-           std::to_string(spirv->size()) + " words) ----\n";
-    out += vulkan::disassemble(*spirv) + "\n";
-  }
-  return out;
-}
-
-namespace vulkan {
-
-std::string device_description() {
-  return Context::get().describe();
-}
-
-bool validation_enabled() {
-  try {
-    return Context::get().validation;
-  } catch (const BackendError&) {
-    return false;
-  }
-}
-
-int64_t validation_error_count() {
-  try {
-    return Context::get().validation_errors.load();
-  } catch (const BackendError&) {
-    return 0;
-  }
+int debug_level() {
+  const char* d = std::getenv("SOMA_DEBUG");
+  return d && *d ? std::atoi(d) : 0;
 }
 
 std::vector<KernelTime> last_profile() {
@@ -827,14 +529,4 @@ std::vector<KernelTime> last_profile() {
   return last_profile_store();
 }
 
-std::vector<std::string> validation_errors() {
-  try {
-    return Context::get().validation_messages();
-  } catch (const BackendError&) {
-    return {};
-  }
-}
-
-}  // namespace vulkan
-
-}  // namespace soma
+}  // namespace soma::vulkan

@@ -9,19 +9,21 @@
 //
 // Parameters live on the device across runs, one copy per (ParamStore, name), shared by every
 // executable compiled against the same store (a training step and predict see one set of
-// weights). A copy is uploaded when the store's version() says the host changed it; parameter
-// updates run on the device, and after each run the updated parameters are also copied back into
-// the ParamStore, so the host copy is always current (cost: one device->host copy of the updated
-// parameters per run; a lazy sync is future work).
+// weights). Updates run on the device and stay there: after a run the store's host copies of the
+// updated parameters are marked stale, and the host downloads one only when it reads it through
+// the store (ParamStore::get: a checkpoint, get_weights, another backend's executable). A copy is
+// uploaded when the store's version of its parameter changed since the copy was last in sync (a
+// host write, or another backend's update). See param_mirror.h.
 //
 // The backend can always be created (it is listed even on machines without Vulkan: the loader is
 // opened with dlopen); compile() throws BackendError "backend 'vulkan' is unavailable: ..." when
 // there is no loader or no device.
 //
 // Environment: SOMA_VULKAN_DEVICE=index|name selects a device; SOMA_VULKAN_PROFILE=1 times
-// every kernel on the device; SOMA_VULKAN_VALIDATION=1 enables the Khronos validation layer
-// (=sync adds synchronization validation); SOMA_VULKAN_LOADER=path opens that loader library
-// instead of libvulkan.so.1; VK_DRIVER_FILES selects Vulkan drivers (the loader's own variable).
+// every kernel on the device (SOMA_PROFILE=1 too, and adds the times to the kernel profile
+// printed at exit); SOMA_VULKAN_VALIDATION=1 enables the Khronos validation layer (=sync adds
+// synchronization validation); SOMA_VULKAN_LOADER=path opens that loader library instead of
+// libvulkan.so.1; VK_DRIVER_FILES selects Vulkan drivers (the loader's own variable).
 #pragma once
 
 #include <cstdint>
@@ -52,12 +54,21 @@ int64_t validation_error_count();
 std::vector<std::string> validation_errors();
 
 // Device times of each kernel of the last run, for executables compiled with
-// SOMA_VULKAN_PROFILE=1 or SOMA_DEBUG >= 1 (timestamp queries; SOMA_DEBUG >= 2 also prints them).
+// SOMA_VULKAN_PROFILE=1, SOMA_PROFILE=1 or SOMA_DEBUG >= 1 (timestamp queries; SOMA_DEBUG >= 2
+// also prints them; SOMA_PROFILE=1 adds them to the process's kernel profile, kernel_profile.h).
 struct KernelTime {
   std::string kernel;
   double ms = 0;
 };
 std::vector<KernelTime> last_profile();
+
+// Parameter copies between the host and the device since the process started: uploads of host
+// values to device copies, and downloads of device copies into stale host copies.
+struct ParamTransfers {
+  int64_t uploads = 0, downloads = 0;
+  int64_t upload_bytes = 0, download_bytes = 0;
+};
+ParamTransfers param_transfers();
 
 }  // namespace vulkan
 

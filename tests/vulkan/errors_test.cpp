@@ -108,6 +108,15 @@ TEST(VulkanChild, SelectedDevice) {
 
 class Errors : public VulkanTest {};
 
+// Runs add_one three times (SOMA_PROFILE=1 in the parent's test below).
+TEST(VulkanChild, ProfiledRuns) {
+  if (!in_child()) GTEST_SKIP() << "runs in a child process";
+  if (!device_available()) GTEST_SKIP() << "no Vulkan device";
+  Program p = add_one(1000);
+  auto exe = compile_vulkan(p, std::make_shared<ParamStore>());
+  for (int i = 0; i < 3; ++i) exe->run({{"x", Array(DType::f32, Shape{1000})}});
+}
+
 TEST(VulkanErrors, NoDeviceIsABackendErrorAndOtherBackendsWork) {
   std::string out;
   int status = run_child(
@@ -249,10 +258,21 @@ TEST_F(Errors, StagingPathsOfDiscreteGpus) {
       run_child("SOMA_VULKAN_FORCE_STAGING=1",
                 "Kernels.ParametersStayOnDeviceAndSyncWithTheStore:Kernels.ParameterSwapUpdates:"
                 "Kernels.ArenaTemporariesAtOddOffsets:Kernels.MaskedLoadsTouchNoMemoryAndGather:"
-                "Training.HostChangesToParametersReachTheDevice",
+                "Training.HostChangesToParametersReachTheDevice:ParamSync.*",
                 out);
   EXPECT_EQ(status, 0) << out;
-  EXPECT_TRUE(contains(out, "[  PASSED  ] 5 tests")) << out;
+  EXPECT_TRUE(contains(out, "[  PASSED  ] 11 tests")) << out;
+}
+
+// SOMA_PROFILE=1: the kernel profile printed at exit lists vulkan kernels with their device times.
+TEST_F(Errors, SomaProfileReportsVulkanKernels) {
+  std::string out;
+  int status = run_child("SOMA_PROFILE=1", "VulkanChild.ProfiledRuns", out);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_TRUE(contains(out, "soma kernel profile (SOMA_PROFILE)")) << out;
+  EXPECT_TRUE(contains(out, "/ add_one")) << out;
+  EXPECT_TRUE(contains(out, "vulkan:")) << out;
+  EXPECT_TRUE(contains(out, "         3")) << out;  // calls
 }
 
 }  // namespace

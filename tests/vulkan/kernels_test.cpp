@@ -438,8 +438,8 @@ TEST_F(Kernels, LargeGridStride) {
 }
 
 // Two executables over one ParamStore share the device copies of parameters: the training-like
-// program updates w (copy) and v (in place); a host assignment is uploaded on the next run; the
-// store always holds the device's values after a run.
+// program updates w (copy) and v (in place); a host assignment is uploaded on the next run; a host
+// read of the store after a run sees the device's values.
 TEST_F(Kernels, ParametersStayOnDeviceAndSyncWithTheStore) {
   const int64_t n = 37;
   Program p;
@@ -492,7 +492,7 @@ TEST_F(Kernels, ParametersStayOnDeviceAndSyncWithTheStore) {
   auto store = make_store();
   ParamStore ref;
   for (const auto& name : store->names()) ref.set(name, store->get(name).clone());
-  Array w_host = store->get("w");  // shares storage with the store: must see the updates
+  Array w_host = store->get("w");  // shares storage with the store: sees what reads download
   std::vector<double> xv;
   for (int64_t i = 0; i < n; ++i) xv.push_back(i * 0.3);
   Feeds feeds{{"x", values(DType::f32, xv)}};

@@ -1,6 +1,6 @@
 // Training on Vulkan: a small MLP trained for a few hundred SGD steps (forward, backward and
 // update in one compiled step; parameters stay on the device) reaches the same loss as on llvm,
-// a predict executable sees the trained weights, and the ParamStore holds them after every step.
+// a predict executable sees the trained weights, and a read of the ParamStore sees them too.
 // Also the `emit glsl` / `emit spirv` printers and the compile caches.
 #include <gtest/gtest.h>
 
@@ -119,7 +119,7 @@ TEST_F(Training, HostChangesToParametersReachTheDevice) {
   Compiled f = compile({x * w}, opts, {{w, w * 2.0}});
   Feeds feeds{{"x", Array::from_f32({3}, std::vector<float>{1, 1, 1})}};
   EXPECT_EQ(f.run(feeds)[0].get(2), 3.0);
-  EXPECT_EQ(Context::current()->params().get("w").get(2), 6.0);  // updated on the host too
+  EXPECT_EQ(Context::current()->params().get("w").get(2), 6.0);  // the host read downloads it
   EXPECT_EQ(f.run(feeds)[0].get(2), 6.0);
   Context::current()->params().assign("w", Array::from_f32({3}, std::vector<float>{5, 5, 5}));
   EXPECT_EQ(f.run(feeds)[0].get(2), 5.0);  // uploaded after the host's assignment

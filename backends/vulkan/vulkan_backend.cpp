@@ -1,0 +1,253 @@
+// The vulkan Backend: compiles every kernel of a program to a pipeline and hands them to an
+// executable (executable.h); also the tool's `emit glsl` / `emit spirv` and the device queries of
+// vulkan_backend.h.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "backends/vulkan/context.h"
+#include "backends/vulkan/executable.h"
+#include "backends/vulkan/glsl_emit.h"
+#include "backends/vulkan/memory.h"
+#include "backends/vulkan/pipeline.h"
+#include "backends/vulkan/spirv.h"
+#include "backends/vulkan/vulkan_backend.h"
+#include "graph/error.h"
+
+namespace soma {
+
+namespace vulkan {
+namespace {
+
+ShaderFeatures shader_features(const Context& ctx) {
+  ShaderFeatures f;
+  f.int8_storage = ctx.int8_storage;
+  f.float64 = ctx.float64;
+  f.subgroup_arithmetic = ctx.subgroup_arithmetic;
+  f.nan_preserve_f32 = ctx.nan_preserve_f32;
+  f.nan_preserve_f64 = ctx.nan_preserve_f64;
+  // On a CPU device a workgroup runs on one thread: splitting a point's reduction over a
+  // workgroup only adds barriers.
+  f.workgroup_reduce = !ctx.is_cpu();
+  f.tiled_matmul = true;
+  f.max_shared_bytes = ctx.props.limits.maxComputeSharedMemorySize;
+  // A CPU device (lavapipe) runs a workgroup's invocations in SIMD lanes of one thread: bigger
+  // register tiles and fewer, larger workgroups pay there (measured on lavapipe: 7.8 against 3.4
+  // GFLOP/s for a 1024^2 sgemm).
+  if (ctx.is_cpu()) f.tiles = MatmulTiles{128, 64, 32, 16, 8};
+  if (const char* force = std::getenv("SOMA_VULKAN_FORCE")) {
+    std::string s = force;
+    f.force_workgroup_reduce = s.find("workgroup_reduce") != std::string::npos;
+    f.force_tiled_matmul = s.find("tiled_matmul") != std::string::npos;
+    if (s.find("no_tiled") != std::string::npos) f.tiled_matmul = false;
+    if (s.find("no_subgroups") != std::string::npos) f.subgroup_arithmetic = false;
+  }
+  if (const char* t = std::getenv("SOMA_VULKAN_TILES")) {  // tuning: bm,bn,bk,tm,tn
+    MatmulTiles m;
+    if (std::sscanf(t, "%d,%d,%d,%d,%d", &m.bm, &m.bn, &m.bk, &m.tm, &m.tn) == 5 && m.tm > 0 &&
+        m.tn > 0 && m.bm % m.tm == 0 && m.bn % m.tn == 0 && m.bk > 0 &&
+        (m.bm / m.tm) * (m.bn / m.tn) <= 1024)
+      f.tiles = m;
+  }
+  return f;
+}
+
+uint32_t env_u32(const char* name, uint32_t fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  long x = std::atol(v);
+  return x > 0 ? static_cast<uint32_t>(x) : fallback;
+}
+
+class VulkanBackend : public Backend {
+ public:
+  std::string name() const override { return "vulkan"; }
+
+  std::unique_ptr<Executable> compile(const CompileRequest& req,
+                                      std::shared_ptr<ParamStore> params) override {
+    if (!req.program)
+      SOMA_THROW(BackendError,
+                 "the vulkan backend compiles lowered kernel programs, but this request "
+                 "carries none (CompileRequest::program is null); run the lowering "
+                 "passes first or use the interp backend");
+    Context& ctx = Context::get();
+    const auto t0 = std::chrono::steady_clock::now();
+    const kir::Program& p = *req.program;
+    const ShaderFeatures features = shader_features(ctx);
+    const VkPhysicalDeviceLimits& lim = ctx.props.limits;
+    // Points kernels: the workgroup size, and a cap on the workgroups of their 2-D grid (the
+    // shader's grid-stride loop covers the rest). SOMA_VULKAN_LOCAL_SIZE and
+    // SOMA_VULKAN_MAX_GROUPS override them (tuning).
+    const uint32_t local = std::min(env_u32("SOMA_VULKAN_LOCAL_SIZE", ctx.is_cpu() ? 64 : 256),
+                                    lim.maxComputeWorkGroupInvocations);
+    const uint64_t max_groups = env_u32("SOMA_VULKAN_MAX_GROUPS", 1u << 22);
+    const auto before = spirv_stats();
+    std::vector<CompiledKernel> kernels;
+    kernels.reserve(p.kernels.size());
+    const char* dump_dir = std::getenv("SOMA_DUMP_DIR");
+    for (const kir::Kernel& k : p.kernels) {
+      CompiledKernel ck;
+      ck.shader = emit_kernel(p, k, features);
+      const size_t nbind = ck.shader.bindings.size();
+      if (nbind > lim.maxPerStageDescriptorStorageBuffers || nbind * 4 > lim.maxPushConstantsSize)
+        SOMA_THROW(BackendError, "vulkan: kernel "
+                                     << k.name << " uses " << nbind
+                                     << " buffers; the device allows "
+                                     << std::min<uint32_t>(lim.maxPerStageDescriptorStorageBuffers,
+                                                           lim.maxPushConstantsSize / 4));
+      for (const ShaderBinding& b : ck.shader.bindings) {
+        const kir::Buffer& buf = p.buffers[static_cast<size_t>(b.buffer)];
+        if (static_cast<uint64_t>(buf.bytes()) > lim.maxStorageBufferRange)
+          SOMA_THROW(BackendError,
+                     "vulkan: buffer '"
+                         << buf.name << "' (" << dtype_name(buf.dtype) << buf.shape.str() << ", "
+                         << format_bytes(buf.bytes()) << ") of kernel " << k.name
+                         << " is larger than the device's largest storage buffer "
+                            "binding ("
+                         << format_bytes(lim.maxStorageBufferRange) << " on " << ctx.name()
+                         << "); use smaller tensors or another backend");
+      }
+      if (debug_level() >= 4)
+        std::cerr << "soma: vulkan kernel " << k.name << " (" << launch_mode_name(ck.shader.mode)
+                  << "):\n"
+                  << ck.shader.glsl;
+      if (dump_dir && *dump_dir) {
+        std::error_code ec;
+        std::filesystem::create_directories(dump_dir, ec);
+        std::ofstream(std::string(dump_dir) + "/vulkan_" + k.name + ".comp") << ck.shader.glsl;
+      }
+      auto spirv = compile_glsl(ck.shader.glsl, k.name);
+      ck.local_size = ck.shader.fixed_local_size;
+      if (!ck.local_size) {
+        // Per kernel: the device's size, smaller for kernels with few points (down to a
+        // subgroup), so tiny kernels do not launch mostly idle invocations.
+        uint32_t floor = std::max<uint32_t>(ctx.subgroup_size, 8);
+        ck.local_size = floor;
+        while (ck.local_size < local && ck.local_size < ck.shader.work) ck.local_size *= 2;
+        ck.local_size = std::min(ck.local_size, local);
+      }
+      ck.pipeline = &get_pipeline(*spirv, static_cast<uint32_t>(nbind), ck.local_size, k.name);
+      if (ck.shader.mode == LaunchMode::Points) {
+        // A 2-D grid: up to maxComputeWorkGroupCount[0] workgroups per row.
+        uint64_t groups =
+            std::min<uint64_t>((ck.shader.work + ck.local_size - 1) / ck.local_size, max_groups);
+        ck.groups =
+            static_cast<uint32_t>(std::min<uint64_t>(groups, lim.maxComputeWorkGroupCount[0]));
+        if (ck.groups)
+          ck.groups_y = static_cast<uint32_t>(std::min<uint64_t>(
+              (groups + ck.groups - 1) / ck.groups, lim.maxComputeWorkGroupCount[1]));
+      } else {
+        ck.groups = static_cast<uint32_t>(
+            std::min<uint64_t>(ck.shader.work, lim.maxComputeWorkGroupCount[0]));
+      }
+      kernels.push_back(std::move(ck));
+    }
+    save_pipeline_cache();
+    auto exe = make_executable(p, std::move(kernels), std::move(params));
+    if (debug_level() >= 1) {
+      auto after = spirv_stats();
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      std::cerr << "soma: vulkan: compiled " << p.kernels.size() << " kernels in " << ms
+                << " ms (glslang " << after.compiles - before.compiles << ", disk cache "
+                << after.disk_hits - before.disk_hits << ", memory cache "
+                << after.memory_hits - before.memory_hits << ") on " << ctx.describe() << "\n";
+    }
+    return exe;
+  }
+};
+
+}  // namespace
+}  // namespace vulkan
+
+std::unique_ptr<Backend> make_vulkan_backend() {
+  return std::make_unique<vulkan::VulkanBackend>();
+}
+
+namespace {
+
+std::string comment_lines(const std::string& text) {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    out += "// " + text.substr(start, end - start) + "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string emit_glsl(const kir::Program& program) {
+  vulkan::ShaderFeatures f;
+  std::string out;
+  for (const kir::Kernel& k : program.kernels) {
+    vulkan::KernelShader s = vulkan::emit_kernel(program, k, f);
+    out += "// ---- kernel " + k.name + " (" + vulkan::launch_mode_name(s.mode) + ") ----\n";
+    out += comment_lines(kir::print_kernel(program, k));
+    out += "// bindings:";
+    for (size_t i = 0; i < s.bindings.size(); ++i) {
+      out += ' ';
+      out += std::to_string(i);
+      out += '=';
+      out += program.buffers[static_cast<size_t>(s.bindings[i].buffer)].name;
+    }
+    out += '\n';
+    out += s.glsl;
+    out += '\n';
+  }
+  return out;
+}
+
+std::string emit_spirv_text(const kir::Program& program) {
+  vulkan::ShaderFeatures f;
+  std::string out;
+  for (const kir::Kernel& k : program.kernels) {
+    vulkan::KernelShader s = vulkan::emit_kernel(program, k, f);
+    auto spirv = vulkan::compile_glsl(s.glsl, k.name);
+    out += "; ---- kernel " + k.name + " (" + vulkan::launch_mode_name(s.mode) + ", " +
+           std::to_string(spirv->size()) + " words) ----\n";
+    out += vulkan::disassemble(*spirv) + "\n";
+  }
+  return out;
+}
+
+namespace vulkan {
+
+std::string device_description() {
+  return Context::get().describe();
+}
+
+bool validation_enabled() {
+  try {
+    return Context::get().validation;
+  } catch (const BackendError&) {
+    return false;
+  }
+}
+
+int64_t validation_error_count() {
+  try {
+    return Context::get().validation_errors.load();
+  } catch (const BackendError&) {
+    return 0;
+  }
+}
+
+std::vector<std::string> validation_errors() {
+  try {
+    return Context::get().validation_messages();
+  } catch (const BackendError&) {
+    return {};
+  }
+}
+
+}  // namespace vulkan
+
+}  // namespace soma
