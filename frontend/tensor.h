@@ -53,7 +53,7 @@ class Tensor {
 Tensor input(const std::string& name, const Shape& shape, DType dtype = DType::f32);
 // A trainable, persistent value, initialized in the context's ParamStore when first declared
 // (or when redeclared with another type). init: zeros, ones, glorot_uniform, glorot_normal,
-// he_uniform, he_normal, lecun_normal, uniform (U[-0.05, 0.05]), normal (N(0, 0.05)).
+// he_uniform, he_normal, lecun_normal, orthogonal, uniform (U[-0.05, 0.05]), normal (N(0, 0.05)).
 Tensor param(const std::string& name, const Shape& shape,
              const std::string& init = "glorot_uniform", uint64_t seed = 0,
              DType dtype = DType::f32);

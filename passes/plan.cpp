@@ -85,14 +85,17 @@ void plan_in_place_updates(kir::Program& p) {
     if (writer < 0) continue;
     const kir::Kernel& w = p.kernels[static_cast<size_t>(writer)];
     if (w.sequential || w.writes.size() != 1) continue;
+    // No later kernel may read the parameter's old value. Later readers of the new value are
+    // fine (Adam's weight update reads its new moments): they are redirected to the parameter.
     bool safe = true;
-    for (size_t i = 0; i < p.kernels.size() && safe; ++i) {
-      const kir::Kernel& k = p.kernels[i];
-      if (static_cast<int>(i) > writer && (reads(k, param) || reads(k, value))) safe = false;
-    }
-    // Other updates must not read this parameter's old value after it is overwritten.
+    for (size_t i = static_cast<size_t>(writer) + 1; i < p.kernels.size() && safe; ++i)
+      if (reads(p.kernels[i], param)) safe = false;
+    // Other updates must not read this parameter's old value after it is overwritten, nor take
+    // the same value (which would no longer be stored).
     for (auto& [p2, v2] : p.updates)
-      if (p2 != param && v2 == param) safe = false;
+      if (p2 != param && (v2 == param || v2 == value)) safe = false;
+    for (BufferId o : p.outputs)
+      if (o == value) safe = false;
     if (!safe) continue;
     std::vector<ExprId> loads, stores;
     collect_access(w, param, loads, stores);
@@ -112,6 +115,13 @@ void plan_in_place_updates(kir::Program& p) {
     };
     redirect(wk.body);
     wk.writes = {param};
+    for (size_t i = static_cast<size_t>(writer) + 1; i < p.kernels.size(); ++i) {
+      kir::Kernel& k = p.kernels[i];
+      if (!reads(k, value)) continue;
+      for (kir::Expr& e : k.exprs)
+        if (e.kind == kir::ExprKind::Load && e.buffer == value) e.buffer = param;
+      std::replace(k.reads.begin(), k.reads.end(), value, param);  // k did not read param
+    }
     value = param;
   }
 }

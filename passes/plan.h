@@ -1,7 +1,8 @@
 // Memory planning for a lowered program: liveness-based placement of temporaries in one arena
 // (a buffer's bytes are reused once its last reader has run), and in-place parameter updates
 // (a kernel that computes a parameter's new value writes straight into the parameter when no
-// later kernel reads the old value and the kernel itself reads it only at the element it writes).
+// later kernel reads the old value and the kernel itself reads it only at the element it writes;
+// later kernels that read the new value then read it from the parameter).
 #pragma once
 
 #include "graph/kernel_ir.h"

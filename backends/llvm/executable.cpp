@@ -7,6 +7,7 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <optional>
 
 #include "backends/llvm/jit.h"
 #include "backends/llvm/llvm_backend.h"
@@ -52,6 +53,7 @@ class LlvmExecutable : public Executable {
     const size_t nb = p.buffers.size();
     slots_.resize(nb);
     ptrs_.assign(nb, nullptr);
+    fresh_.resize(nb);
     // Temporaries: planned ones at their arena offsets, unplanned ones (offset -1) after them.
     int64_t arena = std::max<int64_t>(p.arena_bytes, 0);
     int64_t extra = arena;
@@ -75,6 +77,7 @@ class LlvmExecutable : public Executable {
           extra += s.bytes;
         }
       }
+      if (b.kind == Buffer::Kind::Output) output_slots_.push_back(i);
       SOMA_CHECK(!b.name.empty() ||
                  (b.kind != Buffer::Kind::Input && b.kind != Buffer::Kind::Param))
           << "input/param buffer " << i << " has no name";
@@ -119,7 +122,7 @@ class LlvmExecutable : public Executable {
     for (BufferId o : outputs_) {
       size_t i = static_cast<size_t>(o);
       if (slots_[i].kind == Buffer::Kind::Output) {
-        out.push_back(fresh_[i]);
+        out.push_back(*fresh_[i]);
       } else {  // never alias inputs, params (updated below) or the arena
         Array a(slots_[i].type.dtype, slots_[i].type.shape);
         if (slots_[i].bytes) std::memcpy(a.raw(), ptrs_[i], static_cast<size_t>(slots_[i].bytes));
@@ -127,7 +130,7 @@ class LlvmExecutable : public Executable {
       }
     }
     apply_updates();
-    for (auto& a : fresh_) a = Array();
+    for (size_t i : output_slots_) fresh_[i].reset();
     return out;
   }
 
@@ -140,7 +143,6 @@ class LlvmExecutable : public Executable {
   };
 
   void bind(const Feeds& feeds) {
-    fresh_.assign(slots_.size(), Array());
     for (size_t i = 0; i < slots_.size(); ++i) {
       const Slot& s = slots_[i];
       switch (s.kind) {
@@ -159,8 +161,7 @@ class LlvmExecutable : public Executable {
           break;
         }
         case Buffer::Kind::Output: {
-          fresh_[i] = Array(s.type.dtype, s.type.shape);
-          ptrs_[i] = fresh_[i].raw();
+          ptrs_[i] = fresh_[i].emplace(s.type.dtype, s.type.shape).raw();
           break;
         }
         case Buffer::Kind::Temp:
@@ -173,13 +174,13 @@ class LlvmExecutable : public Executable {
   void apply_updates() {
     // Every new value is computed; now write them into the parameters. A value buffer that is
     // itself a parameter is copied first, so that every update sees the old values.
-    std::vector<Array> snapshots(updates_.size());
+    std::vector<std::optional<Array>> snapshots(updates_.size());  // allocates no Array
     for (size_t u = 0; u < updates_.size(); ++u) {
       auto [pb, vb] = updates_[u];
       const Slot& vs = slots_[static_cast<size_t>(vb)];
       if (pb == vb || vs.kind != Buffer::Kind::Param) continue;
-      snapshots[u] = Array(vs.type.dtype, vs.type.shape);
-      std::memcpy(snapshots[u].raw(), ptrs_[static_cast<size_t>(vb)],
+      snapshots[u].emplace(vs.type.dtype, vs.type.shape);
+      std::memcpy(snapshots[u]->raw(), ptrs_[static_cast<size_t>(vb)],
                   static_cast<size_t>(vs.bytes));
     }
     for (size_t u = 0; u < updates_.size(); ++u) {
@@ -187,7 +188,7 @@ class LlvmExecutable : public Executable {
       const Slot& ps = slots_[static_cast<size_t>(pb)];
       if (pb != vb && ps.bytes) {
         bool snap = slots_[static_cast<size_t>(vb)].kind == Buffer::Kind::Param;
-        const void* src = snap ? snapshots[u].raw() : ptrs_[static_cast<size_t>(vb)];
+        const void* src = snap ? snapshots[u]->raw() : ptrs_[static_cast<size_t>(vb)];
         std::memcpy(ptrs_[static_cast<size_t>(pb)], src, static_cast<size_t>(ps.bytes));
       }
       // Bump the store's version (no copy: the value shares the parameter's storage), so that
@@ -202,7 +203,8 @@ class LlvmExecutable : public Executable {
   std::vector<std::pair<BufferId, BufferId>> updates_;
   std::vector<Slot> slots_;
   std::vector<void*> ptrs_;
-  std::vector<Array> fresh_;  // this call's output arrays, by buffer
+  std::vector<std::optional<Array>> fresh_;  // this call's output arrays, by buffer
+  std::vector<size_t> output_slots_;         // the Output buffers
   std::vector<Array> constants_;
   AlignedBytes arena_;
   jit::Launcher launcher_;

@@ -11,7 +11,7 @@
 
 namespace soma::nn {
 
-void History::append(int epoch, const Logs& logs) {
+void History::append(int epoch, const Logs& logs, double seconds) {
   for (const auto& [k, v] : logs.items()) {
     if (!values_.count(k)) {
       keys_.push_back(k);
@@ -19,6 +19,7 @@ void History::append(int epoch, const Logs& logs) {
     }
   }
   epochs_.push_back(epoch);
+  times_.push_back(seconds);
   for (const auto& k : keys_) {
     auto v = logs.get(k);
     values_[k].push_back(v ? *v : std::numeric_limits<double>::quiet_NaN());
@@ -37,9 +38,11 @@ const std::vector<double>& History::operator[](const std::string& key) const {
 }
 
 std::string History::to_csv() const {
+  bool timed = false;
+  for (double t : times_) timed = timed || !std::isnan(t);
   std::string s = "epoch";
   for (const auto& k : keys_) s += "," + k;
-  s += "\n";
+  s += timed ? ",time\n" : "\n";
   char buf[64];
   for (size_t i = 0; i < epochs_.size(); ++i) {
     s += std::to_string(epochs_[i]);
@@ -51,6 +54,12 @@ std::string History::to_csv() const {
       }
       std::snprintf(buf, sizeof buf, ",%.9g", v);
       s += buf;
+    }
+    if (timed && !std::isnan(times_[i])) {
+      std::snprintf(buf, sizeof buf, ",%.6f", times_[i]);
+      s += buf;
+    } else if (timed) {
+      s += ",";
     }
     s += "\n";
   }

@@ -20,6 +20,49 @@ void Layer::build(const TensorType& input, uint64_t seed) {
   built_ = true;
 }
 
+void Layer::build_list(const std::vector<TensorType>& inputs, uint64_t seed) {
+  if (!takes_list()) {
+    if (inputs.size() != 1)
+      SOMA_THROW(ValueError, class_name()
+                                 << " layer '" << name_ << "' takes one input, got a list of "
+                                 << inputs.size()
+                                 << " (merge tensors first, e.g. with Concatenate or Add)");
+    build(inputs[0], seed);
+    return;
+  }
+  if (built_) return;
+  if (name_.empty())
+    SOMA_THROW(ValueError, class_name() << ": a layer needs a name before it is built (a model "
+                                           "names its layers when they are added)");
+  build_weights_list(inputs, seed);
+  built_ = true;
+}
+
+Tensor Layer::call_list(const std::vector<Tensor>& xs, CallContext& ctx) {
+  if (!takes_list()) {
+    if (xs.size() != 1)
+      SOMA_THROW(ValueError, class_name() << " layer '" << name_
+                                          << "' takes one input, got a list of " << xs.size());
+    return call(xs[0], ctx);
+  }
+  return call_list_impl(xs, ctx);
+}
+
+void Layer::build_weights_list(const std::vector<TensorType>& inputs, uint64_t seed) {
+  SOMA_CHECK(inputs.size() == 1) << class_name() << ": build_weights_list of a one-input layer";
+  build_weights(inputs[0], seed);
+}
+
+Tensor Layer::call_list_impl(const std::vector<Tensor>& xs, CallContext& ctx) {
+  SOMA_CHECK(xs.size() == 1) << class_name() << ": call_list_impl of a one-input layer";
+  return call(xs[0], ctx);
+}
+
+void Layer::unbuild() {
+  built_ = false;
+  weights_.clear();
+}
+
 std::vector<Weight> Layer::trainable_weights() const {
   std::vector<Weight> out;
   for (const Weight& w : weights_)

@@ -1,6 +1,11 @@
 // Layer: the base of Keras-style layers. A layer owns named weights (parameters in its model's
-// Context) and maps one tensor to another; the model calls it once per graph it builds (training
-// step, evaluation, prediction), so `call` must only add nodes, never keep per-graph state.
+// Context) and maps one tensor to another (merge layers such as Concatenate map a list of tensors
+// to one); the model calls it once per graph it builds (training step, evaluation, prediction),
+// so `call` must only add nodes, never keep per-graph state.
+//
+// Called on symbolic model tensors (`(*dense)(x)` with x from Input(), functional.h), a layer
+// records a call of a functional model instead: nothing is computed until a Model is made of
+// them.
 //
 // Keras conventions: weights are created lazily by build() from the first input's type; their
 // full names are "<layer name>/<weight>", e.g. "dense_1/kernel"; layer names are made unique
@@ -18,6 +23,8 @@
 #include "frontend/tensor.h"
 
 namespace soma::nn {
+
+class SymbolicTensor;  // functional.h
 
 // A layer's constructor arguments as text, in Keras's names: what Model::save writes and
 // layer_from_config reads back. Values are canonical text: integers, floats (shortest round-trip),
@@ -52,7 +59,7 @@ struct CallContext {
   std::string logits_activation;  // "softmax", "sigmoid" or empty
 };
 
-class Layer {
+class Layer : public std::enable_shared_from_this<Layer> {
  public:
   // `name` empty: the model names it after its class ("dense", "dense_1", ...).
   explicit Layer(std::string name = "", std::optional<uint64_t> seed = std::nullopt)
@@ -79,12 +86,28 @@ class Layer {
   // The layer's function on a batch. Requires build().
   virtual Tensor call(const Tensor& x, CallContext& ctx) = 0;
 
+  // Layers of several inputs (merge layers: Concatenate, Add, ...) return true and take lists:
+  // build_list / call_list. For the others, a list of one tensor is that tensor.
+  virtual bool takes_list() const { return false; }
+  void build_list(const std::vector<TensorType>& inputs, uint64_t seed);
+  Tensor call_list(const std::vector<Tensor>& xs, CallContext& ctx);
+
+  // The functional form (functional.h): records a call of the layer on model tensors and
+  // returns its symbolic output. Calling one layer object several times shares its weights.
+  // The layer must be held by a shared_ptr (std::make_shared); throws ValueError otherwise, or
+  // for a list given to a one-input layer.
+  SymbolicTensor operator()(const SymbolicTensor& x);
+  SymbolicTensor operator()(const std::vector<SymbolicTensor>& xs);
+
   // All weights in creation order, trainable ones and the rest.
   const std::vector<Weight>& weights() const { return weights_; }
   std::vector<Weight> trainable_weights() const;
   std::vector<Weight> non_trainable_weights() const;
   int64_t count_params() const;
 
+  // Used by a model whose building failed: forgets the weights build() made, so the layer can
+  // be built again (its parameters stay in that model's context, unused).
+  void unbuild();
   // Used by models: the name it gets when added (throws ValueError once built under another).
   void set_name(const std::string& name);
   // The model (context) the layer belongs to; a layer belongs to at most one model
@@ -95,6 +118,10 @@ class Layer {
  protected:
   // Subclasses create their weights here (with add_weight) and check the input type.
   virtual void build_weights(const TensorType& input, uint64_t seed) = 0;
+  // List-taking layers: the same for their inputs, and their function (the defaults are for
+  // one-input layers and are not called).
+  virtual void build_weights_list(const std::vector<TensorType>& inputs, uint64_t seed);
+  virtual Tensor call_list_impl(const std::vector<Tensor>& xs, CallContext& ctx);
   // Creates parameter "<layer name>/<short_name>" in the current Context, initialized with
   // `init` (an initializer of frontend/init.h) from a seed derived from `seed` and the name.
   Tensor add_weight(const std::string& short_name, const Shape& shape, const std::string& init,

@@ -5,6 +5,8 @@
 
 #include "frontend/nn/activations.h"
 #include "frontend/nn/config_util.h"
+#include "frontend/nn/merge.h"
+#include "frontend/nn/recurrent.h"
 
 namespace soma::nn {
 
@@ -547,10 +549,13 @@ LayerPtr layer_from_config(const std::string& cls, const LayerConfig& c) {
     return std::make_shared<Embedding>(cfg_int(c, cls, "input_dim", 0),
                                        cfg_int(c, cls, "output_dim", 0), o);
   }
+  if (LayerPtr l = recurrent_from_config(cls, c)) return l;
+  if (LayerPtr l = merge_from_config(cls, c)) return l;
   SOMA_THROW(NameError, "unknown layer class '"
                             << cls
                             << "'; known: Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, Reshape, "
-                               "Dropout, BatchNorm, Activation, Embedding");
+                               "Dropout, BatchNorm, Activation, Embedding, SimpleRNN, LSTM, GRU, "
+                               "Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum");
 }
 
 }  // namespace soma::nn

@@ -1,4 +1,5 @@
-// Keras-style models: Sequential, compile / fit / evaluate / predict, summary, checkpoints.
+// Keras-style models: Sequential and the functional Model (functional.h) share this base:
+// compile / fit / evaluate / predict, summary, checkpoints.
 //
 //   using namespace soma::nn;
 //   auto model = std::make_shared<Sequential>(std::vector<LayerPtr>{
@@ -23,11 +24,13 @@
 // every trainable weight, every optimizer slot and every BatchNorm statistic. It is compiled once
 // per batch size (so the last, partial batch compiles a second step) and cached.
 //
-// Only single-input, single-output models for now: the functional form (multi-input /
-// multi-output) is a later step.
+// Models of several inputs or outputs (functional.h) take one array per input and per output
+// (Arrays below); their training step has inputs "x0", "x1", ... and "y0", "y1", ... and sums
+// the outputs' losses (each times its loss weight). One-input models keep "x" and "y".
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <iosfwd>
 #include <map>
 #include <memory>
@@ -48,13 +51,23 @@
 
 namespace soma::nn {
 
+// One array per model input (or output), in the model's order; a single Array converts, so
+// one-input models take plain arrays.
+class Arrays : public std::vector<Array> {
+ public:
+  Arrays() = default;
+  Arrays(const Array& a) : std::vector<Array>{a} {}  // NOLINT: implicit on purpose
+  Arrays(std::vector<Array> v) : std::vector<Array>(std::move(v)) {}
+  Arrays(std::initializer_list<Array> l) : std::vector<Array>(l) {}
+};
+
 struct FitOptions {
   int epochs = 1;
   int64_t batch_size = 32;
   // Fraction of (x, y) held out for validation: the *last* samples, before shuffling (Keras).
   double validation_split = 0.0;
   // Explicit validation data (takes precedence over validation_split).
-  std::optional<std::pair<Array, Array>> validation_data;
+  std::optional<std::pair<Arrays, Arrays>> validation_data;
   bool shuffle = true;  // reshuffle the training samples every epoch
   uint64_t seed = 0;    // the shuffling's seed (epoch e uses a stream derived from seed and e)
   // Drop the last batch when it is smaller than batch_size (default: train on it too).
@@ -82,7 +95,14 @@ struct PredictOptions {
   int64_t batch_size = 32;
 };
 
-// The behaviour shared by every model; Sequential is the one concrete model so far.
+// One output of a model's forward function: its value and, when the layer that produced it ended
+// in softmax or sigmoid, the logits before it (see CallContext::logits).
+struct ModelOutput {
+  Tensor value, logits;
+  std::string logits_activation;
+};
+
+// The behaviour shared by every model: Sequential below, Functional in functional.h.
 class Model {
  public:
   explicit Model(std::string name, uint64_t seed = 0);
@@ -100,22 +120,37 @@ class Model {
   // Creates every layer's weights for inputs of type `input` without the batch axis (e.g.
   // build({28, 28}) for f32 images, build({20}, DType::i32) for token ids). fit / evaluate /
   // predict build on first use from their data; calling it again with another input type throws
-  // ShapeError.
+  // ShapeError. (Functional models are built when they are made; for them this only checks.)
   void build(const Shape& input_shape, DType input_dtype = DType::f32);
   bool built() const { return built_; }
-  // The per-sample input type (without the batch axis); requires built().
+  size_t num_inputs() const { return num_inputs_; }
+  size_t num_outputs() const { return num_outputs_; }
+  // Per-sample types (without the batch axis) of every input and output; require built().
+  const std::vector<TensorType>& input_types() const;
+  const std::vector<TensorType>& output_types() const;
+  // The one input's / output's type; throw ValueError for a model of several.
   const TensorType& input_type() const;
-  // The per-sample output type (without the batch axis); requires built().
   const TensorType& output_type() const;
+  // Names of the inputs (Input names) and outputs (the producing layers' names): the prefixes
+  // of per-output logs ("dense_1_loss").
+  const std::vector<std::string>& input_names() const { return input_names_; }
+  const std::vector<std::string>& output_names() const { return output_names_; }
 
   // ---- training configuration ----------------------------------------------------------------
 
-  // metrics: names (see get_metric; "accuracy" adapts to the loss). backend: "" for
+  // One loss for every output (a model of several outputs sums them). metrics: names (see
+  // get_metric; "accuracy" adapts to the loss), computed for every output. backend: "" for
   // $SOMA_BACKEND / the default. (Re-)compiling starts the optimizer afresh, as a new Keras
   // optimizer: its slots are zero and iterations() is 0; the weights are kept. Throws NameError
   // for an unknown metric.
   void compile(OptimizerPtr optimizer, LossPtr loss, const std::vector<std::string>& metrics = {},
                const std::string& backend = "");
+  // A loss per output (in output order), and optionally a weight per loss (default 1): the
+  // training loss is sum(weight_i * loss_i). Throws ValueError when the counts do not match the
+  // outputs.
+  void compile(OptimizerPtr optimizer, std::vector<LossPtr> losses,
+               const std::vector<std::string>& metrics = {}, const std::string& backend = "",
+               std::vector<double> loss_weights = {});
   // By names: get_optimizer(optimizer), get_loss(loss).
   void compile(const std::string& optimizer, const std::string& loss,
                const std::vector<std::string>& metrics = {}, const std::string& backend = "");
@@ -124,27 +159,35 @@ class Model {
   // taken from compile().
   void set_compile_options(const CompileOptions& options);
   const OptimizerPtr& optimizer() const { return optimizer_; }
-  const LossPtr& loss() const { return loss_; }
-  // The names reported by fit/evaluate: "loss" then the metrics' names.
+  // The (first) output's loss, and every output's.
+  const LossPtr& loss() const;
+  const std::vector<LossPtr>& losses() const { return losses_; }
+  const std::vector<double>& loss_weights() const { return loss_weights_; }
+  // The names reported by fit/evaluate: "loss" then the metrics' names; for several outputs,
+  // "loss" (the total), "<output>_loss" per output, then "<output>_<metric>".
   std::vector<std::string> metrics_names() const;
 
   // ---- training and inference ------------------------------------------------------------------
 
   // Trains on x [N, ...input] (f32, or i32 ids for an Embedding model) and labels y [N, ...]
-  // (i32 class indices for sparse losses, f32 otherwise). Throws: ValueError before compile(),
-  // ShapeError for inputs of the wrong shape or x/y of different lengths, TypeError for labels of
-  // the wrong dtype, ValueError for bad options (epochs < 0, batch_size < 1, split outside
-  // [0, 1)). Sets stop_training() false at the start.
-  History fit(const Array& x, const Array& y, const FitOptions& options = {});
+  // (i32 class indices for sparse losses, f32 otherwise) — one array per input and per output.
+  // Throws: ValueError before compile(), ShapeError for inputs of the wrong shape or arrays of
+  // different lengths, TypeError for labels of the wrong dtype, ValueError for the wrong number
+  // of arrays or bad options (epochs < 0, batch_size < 1, split outside [0, 1)). Sets
+  // stop_training() false at the start.
+  History fit(const Arrays& x, const Arrays& y, const FitOptions& options = {});
   // Loss and metrics on (x, y) in inference mode (averaged over all samples).
-  Logs evaluate(const Array& x, const Array& y, const EvaluateOptions& options = {});
-  // The model's outputs for x in inference mode, [N, ...output].
-  Array predict(const Array& x, const PredictOptions& options = {});
+  Logs evaluate(const Arrays& x, const Arrays& y, const EvaluateOptions& options = {});
+  // The model's output for x in inference mode, [N, ...output]; ValueError for a model of
+  // several outputs (use predict_outputs).
+  Array predict(const Arrays& x, const PredictOptions& options = {});
+  // Every output, in output order.
+  std::vector<Array> predict_outputs(const Arrays& x, const PredictOptions& options = {});
   // One training step on one batch (compiling the step for its batch size if needed); returns the
   // batch's loss and metrics. fit is built from this.
-  Logs train_on_batch(const Array& x, const Array& y);
+  Logs train_on_batch(const Arrays& x, const Arrays& y);
   // Loss and metrics of one batch in inference mode.
-  Logs test_on_batch(const Array& x, const Array& y);
+  Logs test_on_batch(const Arrays& x, const Arrays& y);
 
   // Callbacks set this to end fit after the current epoch.
   bool stop_training() const { return stop_training_; }
@@ -154,7 +197,7 @@ class Model {
 
   // ---- weights ------------------------------------------------------------------------------
 
-  // Every layer's weights in layer order (requires built()).
+  // Every layer's weights in layer order (requires built()); a layer used twice counts once.
   std::vector<Weight> weights() const;
   std::vector<Weight> trainable_weights() const;
   std::vector<Weight> non_trainable_weights() const;
@@ -164,7 +207,8 @@ class Model {
   std::vector<Array> get_weights() const;
   void set_weights(const std::vector<Array>& values);
 
-  // The Keras-like table: layer (type), output shape ("(None, 10)"), parameter count, and
+  // The Keras-like table: layer (type), output shape ("(None, 10)"), parameter count (and, for
+  // functional models that are not a plain chain, what each layer is connected to), and
   // total / trainable / non-trainable counts. Requires built() (else ValueError saying to call
   // build or fit first).
   std::string summary() const;
@@ -172,7 +216,7 @@ class Model {
 
   // ---- checkpoints (format: checkpoint.h) ------------------------------------------------------
 
-  // The weights (trainable and not), with the model's input type in the metadata.
+  // The weights (trainable and not), with the model's input types in the metadata.
   void save_weights(const std::string& path) const;
   // Loads weights saved by save_weights or save. Builds an unbuilt model from the checkpoint's
   // input type. Every weight must be present with its dtype and shape; anything wrong (missing,
@@ -180,42 +224,60 @@ class Model {
   // model unchanged.
   void load_weights(const std::string& path);
   // Architecture, weights, and (when compiled) the optimizer's config, slots and iterations.
+  // load_model (below) reads it back.
   void save(const std::string& path) const;
 
   // ---- internals shared with the script bindings ------------------------------------------------
 
   const std::shared_ptr<Context>& context() const { return ctx_; }
   ParamStore& params() { return ctx_->params(); }
-  // The model's function on a batch tensor of the model's context (training or inference).
-  virtual Tensor forward(const Tensor& x, CallContext& ctx) = 0;
-  // The layers in order.
+  // The model's function on batch tensors of the model's context (one per input), training or
+  // inference; one ModelOutput per output.
+  virtual std::vector<ModelOutput> forward(const std::vector<Tensor>& xs, CallContext& ctx) = 0;
+  // The layers in order, each once.
   virtual std::vector<LayerPtr> layers() const = 0;
+  // The architecture as text (Sequential::from_architecture, Functional::from_architecture).
+  virtual std::string architecture() const = 0;
 
  protected:
-  // Builds the layers (in the model's context) for a batch of `batch_input`; returns the output.
-  virtual void build_layers(const TensorType& batch_input) = 0;
-  // The architecture as text (see Sequential::from_architecture).
-  virtual std::string architecture() const = 0;
-  // Output shapes without the batch axis, per layer (for summary).
-  std::vector<Shape> layer_output_shapes_;
-  TensorType input_type_, output_type_;
+  // A row of summary(): "dense (Dense)", "(None, 10)", parameters, connections ("" if none).
+  struct SummaryRow {
+    std::string layer, shape;
+    int64_t params = 0;
+    std::string connected;
+  };
+  virtual std::vector<SummaryRow> summary_rows() const = 0;
+  // Whether summary() shows the "Connected to" column.
+  virtual bool summary_connections() const { return false; }
+  // Builds the layers (in the model's context) for batches of `batch_inputs` (batch size 1),
+  // setting output_types_. Called by build() once.
+  virtual void build_layers(const std::vector<TensorType>& batch_inputs) = 0;
+  // Restores the step counter (load_model).
+  void set_iterations(int64_t n) { iterations_ = n; }
+  // Builds the model for per-sample input types (or, once built, checks them: ShapeError).
+  void build_types(const std::vector<TensorType>& per_sample);
+
+  std::vector<TensorType> input_types_, output_types_;
+  std::vector<std::string> input_names_{"input"}, output_names_{"output"};
+  size_t num_inputs_ = 1, num_outputs_ = 1;
   bool built_ = false;
   std::string name_;
   uint64_t seed_;
   std::shared_ptr<Context> ctx_;
 
  private:
-  struct Impl;
+  struct Impl;  // the training core: training.h
   std::unique_ptr<Impl> impl_;
   OptimizerPtr optimizer_;
-  LossPtr loss_;
-  std::vector<MetricPtr> metrics_;
-  std::vector<std::string> metric_requests_;  // as given to compile (for save)
+  std::vector<LossPtr> losses_;
+  std::vector<double> loss_weights_;
+  std::vector<std::vector<MetricPtr>> metrics_;  // per output
+  std::vector<std::string> metric_requests_;     // as given to compile (for save)
   std::string backend_;
   CompileOptions compile_options_;
   bool stop_training_ = false;
   int64_t iterations_ = 0;
-  friend class Sequential;
+  friend std::shared_ptr<Model> load_model(const std::string&, const std::string&);
 };
 
 class Sequential : public Model {
@@ -231,22 +293,31 @@ class Sequential : public Model {
   // Removes the last layer (before the model is built).
   void pop();
   std::vector<LayerPtr> layers() const override { return layers_; }
-  Tensor forward(const Tensor& x, CallContext& ctx) override;
+  std::vector<ModelOutput> forward(const std::vector<Tensor>& xs, CallContext& ctx) override;
+  // The layers applied to one batch tensor (the one output's value).
+  Tensor forward(const Tensor& x, CallContext& ctx);
 
   // A model saved by Model::save: architecture, weights, and (when it was compiled) the
-  // optimizer, loss and metrics, compiled again for `backend`. Throws IOError for a bad file.
+  // optimizer, loss and metrics, compiled again for `backend`. Throws IOError for a bad file
+  // (ValueError for a file that holds a functional model: use load_model).
   static std::shared_ptr<Sequential> load(const std::string& path, const std::string& backend = "");
   // Rebuilds the (unbuilt) layers from architecture text as Model::save writes it:
   //   "Sequential NAME seed=SEED input=f32[28,28]" then one line per layer,
   //   "CLASS key=value key=value ...".
   static std::shared_ptr<Sequential> from_architecture(const std::string& text);
+  std::string architecture() const override;
 
  protected:
-  void build_layers(const TensorType& batch_input) override;
-  std::string architecture() const override;
+  void build_layers(const std::vector<TensorType>& batch_inputs) override;
+  std::vector<SummaryRow> summary_rows() const override;
 
  private:
   std::vector<LayerPtr> layers_;
+  std::vector<Shape> layer_output_shapes_;  // per layer, without the batch axis (summary)
 };
+
+// Any model saved by Model::save (Sequential or Functional), with its weights and, when it was
+// compiled, its optimizer state, compiled again for `backend`. Throws IOError for a bad file.
+std::shared_ptr<Model> load_model(const std::string& path, const std::string& backend = "");
 
 }  // namespace soma::nn

@@ -16,6 +16,7 @@ const Registry& builtins() {
     register_core_builtins(r);
     register_tensor_builtins(r);
     register_nn_builtins(r);
+    register_model_builtins(r);
     return r;
   }();
   return table;

@@ -5,7 +5,8 @@
 //                        set_printoptions
 //   builtins_tensor.cpp  the tensor API of SCRIPT.md (creation, math, reductions, shapes, neural
 //                        functions, losses, grad/vjp)
-//   builtins_nn.cpp      Keras-style layers, models, optimizers, callbacks and datasets
+//   builtins_nn.cpp      Keras-style layers, optimizers, losses, callbacks and datasets
+//   builtins_models.cpp  Keras-style models: Sequential, Input / Model (functional), load_model
 #pragma once
 
 #include <functional>
@@ -29,5 +30,6 @@ FunctionPtr add_builtin(Registry& r, const std::string& signature, const std::st
 void register_core_builtins(Registry& r);
 void register_tensor_builtins(Registry& r);
 void register_nn_builtins(Registry& r);
+void register_model_builtins(Registry& r);
 
 }  // namespace soma::script

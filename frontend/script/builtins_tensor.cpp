@@ -50,7 +50,7 @@ void register_tensor_builtins(Registry& r) {
   add_builtin(r, "param(name, shape, init='glorot_uniform', seed=0, dtype='f32')",
               "A trainable parameter whose value persists across runs (and is updated by assign "
               "and -=). init: zeros, ones, glorot_uniform, glorot_normal, he_uniform, he_normal, "
-              "lecun_normal, uniform, normal, or a list/array of initial values.",
+              "lecun_normal, orthogonal, uniform, normal, or a list/array of initial values.",
               [](Call& c) {
                 std::string name = c.str("name");
                 if (name.empty()) c.value_error("name", "must not be empty");
@@ -67,8 +67,8 @@ void register_tensor_builtins(Registry& r) {
                     a = Array::from_doubles(t, s, v);
                   }
                   Context& ctx = *Context::current();
-                  if (ctx.params().has(name) && ctx.params().get(name).shape() == s &&
-                      ctx.params().get(name).dtype() == t)
+                  if (ctx.params().has(name) && ctx.params().peek(name).shape() == s &&
+                      ctx.params().peek(name).dtype() == t)
                     return T(soma::param(name, s, "zeros", 0, t));  // keep the trained value
                   return T(soma::param(name, a));
                 }

@@ -547,6 +547,8 @@ Value Session::call(const FunctionPtr& f, std::vector<Arg> args, const Location&
 
 Value Session::eval_call(const Expr& e) {
   Value callee = eval(*e.items[0]);
+  if (callee.is_object())  // a callable object (a layer: Dense(10)(x)) has a __call__ method
+    if (auto f = callee.as_object()->attr("__call__"); f && f->is_function()) callee = *f;
   if (!callee.is_function())
     throw ScriptError(e.loc, "'" + callee.type_name() + "' object is not callable");
   std::vector<Arg> args;

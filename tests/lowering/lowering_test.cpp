@@ -246,3 +246,63 @@ TEST(LoweringUpdates, SgdStepMatchesInterpreter) {
 
 }  // namespace
 }  // namespace soma
+
+namespace soma {
+namespace {
+
+// Momentum's update reads the new velocity: the velocity is still updated in place (its readers
+// then read the parameter), and parameters, velocities and losses match the graph interpreter.
+TEST(LoweringUpdates, MomentumSlotsUpdateInPlace) {
+  const int kSteps = 3;
+  std::shared_ptr<Context> ctxs[2] = {std::make_shared<Context>(), std::make_shared<Context>()};
+  std::vector<Array> results[2];
+  kir::Program prog;
+  for (int run = 0; run < 2; ++run) {
+    ContextScope scope(ctxs[run]);
+    Tensor x = input("x", {8, 12}), y = input("y", {8}, DType::i32);
+    Tensor w = param("w", {12, 4}, "glorot_uniform", 1), b = param("b", {4}, "uniform", 2);
+    Tensor vw = param("w/momentum", {12, 4}, "zeros"), vb = param("b/momentum", {4}, "zeros");
+    Tensor loss = cross_entropy(matmul(x, w) + b, y);
+    auto g = grad(loss, {w, b});
+    Tensor nvw = vw * 0.9 + g[0], nvb = vb * 0.9 + g[1];
+    Tensor nw = w - nvw * 0.1, nb = b - nvb * 0.1;
+    Module m;
+    std::vector<NodeId> map;
+    m.graph = extract(
+        ctxs[run]->graph(),
+        {loss.id(), w.id(), b.id(), vw.id(), vb.id(), nw.id(), nb.id(), nvw.id(), nvb.id()}, &map);
+    auto id = [&](const Tensor& t) { return map[static_cast<size_t>(t.id())]; };
+    m.outputs = {id(loss)};
+    m.updates = {{id(vw), id(nvw)}, {id(vb), id(nvb)}, {id(w), id(nw)}, {id(b), id(nb)}};
+    Feeds feeds{{"x", random_array({DType::f32, {8, 12}}, 5)},
+                {"y", random_array({DType::i32, {8}}, 6)}};
+    for (int step = 0; step < kSteps; ++step) {
+      if (run == 0) {
+        CompileRequest req;
+        req.graph = &m.graph;
+        req.outputs = m.outputs;
+        req.updates = m.updates;
+        results[run].push_back(
+            get_backend("interp").compile(req, ctxs[run]->params_ptr())->run(feeds)[0]);
+      } else {
+        prog = lower_module(m);
+        results[run].push_back(run_program(prog, feeds, ctxs[run]->params(), true)[0]);
+      }
+    }
+  }
+  ASSERT_EQ(prog.updates.size(), 4u);
+  for (auto& [p, v] : prog.updates)
+    EXPECT_EQ(p, v) << prog.buffers[static_cast<size_t>(p)].name << " is not updated in place\n"
+                    << kir::print_program(prog);
+  for (int step = 0; step < kSteps; ++step)
+    EXPECT_NEAR(results[1][static_cast<size_t>(step)].get(0),
+                results[0][static_cast<size_t>(step)].get(0), 1e-5);
+  for (const char* name : {"w", "b", "w/momentum", "b/momentum"}) {
+    const Array &a = ctxs[0]->params().get(name), &b = ctxs[1]->params().get(name);
+    for (int64_t i = 0; i < a.numel(); ++i)
+      EXPECT_NEAR(b.get(i), a.get(i), 1e-5) << name << "[" << i << "]";
+  }
+}
+
+}  // namespace
+}  // namespace soma

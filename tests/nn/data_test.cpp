@@ -217,5 +217,59 @@ TEST(Dataset, BatchesCoverEverySampleOncePerEpoch) {
   EXPECT_THROW(BatchIterator(x, y, 0), ValueError);
 }
 
+// The training loop's form: batches gathered into the same arrays, and an iterator over row
+// numbers only that gives the same rows as one over the arrays.
+TEST(Dataset, BatchesReuseTheirArrays) {
+  Array x(DType::f32, {10, 3}), y(DType::i32, {10});
+  for (int64_t i = 0; i < 30; ++i) x.set(i, i);
+  for (int64_t i = 0; i < 10; ++i) y.set(i, 100 + i);
+  BatchIterator it(x, y, 4, true, 3, false, 1, 9);  // rows 1..8
+  BatchIterator rows(10, 4, true, 3, false, 1, 9);
+  EXPECT_THROW(rows.batch(0), ValueError);
+  it.start_epoch(2);
+  rows.start_epoch(2);
+  Batch batch;
+  std::vector<int64_t> r;
+  const void* storage = nullptr;
+  for (int64_t b = 0; b < it.num_batches(); ++b) {
+    it.batch_into(b, batch);
+    rows.batch_rows(b, r);
+    ASSERT_EQ(static_cast<int64_t>(r.size()), batch.size);
+    if (b == 0) storage = batch.x.raw();
+    EXPECT_EQ(batch.x.raw(), storage) << "batch " << b << " reallocated";
+    Array gx, gy;
+    gather_rows_into(x, r, gx);
+    gather_rows_into(y, r, gy);
+    for (int64_t i = 0; i < batch.size; ++i) {
+      EXPECT_GE(r[static_cast<size_t>(i)], 1);
+      EXPECT_LT(r[static_cast<size_t>(i)], 9);
+      EXPECT_EQ(batch.y->get(i), 100 + r[static_cast<size_t>(i)]);
+      EXPECT_EQ(gy.get(i), batch.y->get(i));
+      for (int64_t c = 0; c < 3; ++c) {
+        EXPECT_EQ(batch.x.get(3 * i + c), 3 * r[static_cast<size_t>(i)] + c);
+        EXPECT_EQ(gx.get(3 * i + c), batch.x.get(3 * i + c));
+      }
+    }
+  }
+  // Consecutive rows (unshuffled, or runs within a shuffle) and the checks.
+  Array out(DType::f32, {3, 3});
+  const void* before = out.raw();
+  std::vector<int64_t> run = {4, 5, 2};
+  gather_rows_into(x, run, out);
+  EXPECT_EQ(out.raw(), before);
+  EXPECT_EQ(out.to_doubles(), (std::vector<double>{12, 13, 14, 15, 16, 17, 6, 7, 8}));
+  std::vector<int64_t> fewer = {9, 0};
+  gather_rows_into(x, fewer, out);  // another shape: a fresh array
+  EXPECT_EQ(out.shape(), (Shape{2, 3}));
+  EXPECT_EQ(out.to_doubles(), (std::vector<double>{27, 28, 29, 0, 1, 2}));
+  std::vector<int64_t> bad = {8, 9, 10};
+  EXPECT_THROW(gather_rows_into(x, bad, out), ValueError);
+  BatchIterator plain(x, std::nullopt, 4);
+  Batch p;
+  plain.batch_into(2, p);
+  EXPECT_FALSE(p.y.has_value());
+  EXPECT_EQ(p.x.to_doubles(), (std::vector<double>{24, 25, 26, 27, 28, 29}));
+}
+
 }  // namespace
 }  // namespace soma::data

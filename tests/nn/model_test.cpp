@@ -248,6 +248,8 @@ TEST(Model, ValidationSplitAndValidationData) {
   History h = m->fit(d.x, d.y, o);
   EXPECT_EQ(h.keys(), (std::vector<std::string>{"loss", "accuracy", "val_loss", "val_accuracy"}));
   EXPECT_EQ(m->iterations(), 2 * 3);  // 40 training samples: 16 + 16 + 8
+  ASSERT_EQ(h.times().size(), 2u);    // each epoch's wall-clock seconds
+  for (double t : h.times()) EXPECT_GT(t, 0);
   // The last 20% (10 samples) are the validation set, as in Keras.
   Array vx = data::slice_rows(d.x, 40, 50), vy = data::slice_rows(d.y, 40, 50);
   Logs v = m->evaluate(vx, vy, quiet_eval());
@@ -332,6 +334,20 @@ TEST(History, CsvExport) {
   std::string content((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   EXPECT_EQ(content, h.to_csv());
   EXPECT_THROW(h.write_csv("/nonexistent-dir/x.csv"), IOError);
+}
+
+TEST(History, EpochTimes) {
+  History h;
+  Logs a;
+  a.set("loss", 0.5);
+  h.append(0, a);
+  EXPECT_EQ(h.to_csv(), "epoch,loss\n0,0.5\n");  // no time recorded: no column
+  h.append(1, a, 1.25);
+  EXPECT_EQ(h.to_csv(), "epoch,loss,time\n0,0.5,\n1,0.5,1.250000\n");
+  ASSERT_EQ(h.times().size(), 2u);
+  EXPECT_TRUE(std::isnan(h.times()[0]));
+  EXPECT_EQ(h.times()[1], 1.25);
+  EXPECT_FALSE(h.has("time"));  // not a log key
 }
 
 TEST(Callbacks, LearningRateSchedulerAndEarlyStopping) {

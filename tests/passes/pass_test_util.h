@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -57,7 +58,7 @@ inline Array random_array(const TensorType& t, std::mt19937& rng, bool specials)
 
 struct Env {
   Feeds feeds;
-  ParamStore params;
+  std::shared_ptr<ParamStore> params = std::make_shared<ParamStore>();  // not copyable
 };
 
 inline Env random_env(const Graph& g, std::mt19937& rng, bool specials) {
@@ -67,8 +68,8 @@ inline Env random_env(const Graph& g, std::mt19937& rng, bool specials) {
     const std::string& name = n.attrs.get_str("name");
     if (n.op == Op::Input && !e.feeds.count(name))
       e.feeds[name] = random_array(n.type, rng, specials);
-    if (n.op == Op::Param && !e.params.has(name))
-      e.params.set(name, random_array(n.type, rng, specials));
+    if (n.op == Op::Param && !e.params->has(name))
+      e.params->set(name, random_array(n.type, rng, specials));
   }
   return e;
 }
@@ -77,7 +78,7 @@ inline Env random_env(const Graph& g, std::mt19937& rng, bool specials) {
 inline std::vector<Array> run_module(const Module& m, const Env& env) {
   std::vector<NodeId> roots = m.outputs;
   for (auto& [p, v] : m.updates) roots.push_back(v);
-  return interpret(m.graph, roots, env.feeds, env.params);
+  return interpret(m.graph, roots, env.feeds, *env.params);
 }
 
 // Equal values: NaN matches NaN, and 0 matches -0 (the documented sign-of-zero freedom of x + 0).

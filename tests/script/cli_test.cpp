@@ -350,5 +350,20 @@ TEST_F(Cli, NeuronExampleLearnsOr) {
   EXPECT_TRUE(contains(r.out, "learned OR: True")) << r.out;
 }
 
+// Embedding -> LSTM -> Dense on the interpreter (about 2 s; skipped under the sanitizers, where
+// the interpreter is several times slower).
+TEST_F(Cli, SequenceLstmExampleClassifiesTokenSequences) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "too slow under AddressSanitizer";
+#endif
+  Result r = soma("run --backend interp '" + (kExamples / "sequence_lstm.soma").string() + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  size_t at = r.out.find("held-out accuracy: ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  EXPECT_GT(std::stod(r.out.substr(at + 19)), 0.9) << r.out;
+  EXPECT_TRUE(contains(r.out, " lstm (LSTM)                 (None, 16)                1600"))
+      << r.out;
+}
+
 }  // namespace
 }  // namespace soma

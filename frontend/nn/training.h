@@ -1,0 +1,51 @@
+// Internal: the training core that every model kind shares (Model::Impl). It checks the arrays
+// given to fit / evaluate / predict against the model, builds and caches the compiled functions
+// (one training step, one test step and one prediction per batch size and label types), runs
+// them batch by batch and averages the logs.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "frontend/nn/model.h"
+
+namespace soma::nn {
+
+struct Model::Impl {
+  std::map<std::string, Compiled> train, test, predict;
+
+  void clear() {
+    train.clear();
+    test.clear();
+    predict.clear();
+  }
+
+  // Checks the number of input arrays, their shapes and dtypes and that they have one number of
+  // samples (building an unbuilt model from them); returns that number.
+  static int64_t prepare_x(Model& m, const Arrays& xs, const char* what);
+  // Checks one label array per output against its loss and output (and `rows` samples); returns
+  // the dtypes the labels are fed as.
+  static std::vector<DType> check_y(Model& m, const Arrays& ys, int64_t rows, const char* what);
+  static void need_compiled(const Model& m, const char* what);
+
+  // The graph inputs' names: "x"/"y" for one input/output, else "x0", "x1", ... / "y0", ...
+  static std::string x_name(const Model& m, size_t i);
+  static std::string y_name(const Model& m, size_t i);
+
+  Compiled& train_step(Model& m, int64_t batch, const std::vector<TensorType>& labels);
+  Compiled& test_step(Model& m, int64_t batch, const std::vector<TensorType>& labels);
+  Compiled& predict_step(Model& m, int64_t batch);
+
+  // One training (test) step on a batch that prepare_x/check_y accepted.
+  Logs train_batch(Model& m, const std::vector<Array>& x, const std::vector<Array>& y,
+                   const std::vector<DType>& label_dtypes);
+  Logs test_batch(Model& m, const std::vector<Array>& x, const std::vector<Array>& y,
+                  const std::vector<DType>& label_dtypes);
+
+  // Loss and metrics over rows [begin, end) of (x, y) (end -1: all), batch by batch.
+  Logs evaluate(Model& m, const Arrays& x, const Arrays& y, int64_t batch_size, int verbose,
+                std::ostream& out, bool tty, int64_t begin = 0, int64_t end = -1);
+};
+
+}  // namespace soma::nn

@@ -1,0 +1,167 @@
+#include "frontend/script/nn_objects.h"
+
+#include <sstream>
+
+#include "frontend/script/array_format.h"
+#include "frontend/script/session.h"
+
+namespace soma::script {
+
+Value float_list(const std::vector<double>& v) {
+  std::vector<Value> out;
+  for (double d : v) out.push_back(Value::number(d));
+  return Value::list(std::move(out));
+}
+
+Value str_list(const std::vector<std::string>& v) {
+  std::vector<Value> out;
+  for (const std::string& s : v) out.push_back(Value::str(s));
+  return Value::list(std::move(out));
+}
+
+Value shape_list(const Shape& s, bool batch_axis) {
+  std::vector<Value> out;
+  if (batch_axis) out.push_back(Value::none());
+  for (int64_t d : s.dims()) out.push_back(Value::integer(d));
+  return Value::list(std::move(out));
+}
+
+Value logs_value(const nn::Logs& logs) {
+  if (logs.items().size() == 1) return Value::number(logs.items()[0].second);
+  std::vector<Value> out;
+  for (auto& [k, v] : logs.items()) out.push_back(Value::number(v));
+  return Value::list(std::move(out));
+}
+
+// ---- TableObject --------------------------------------------------------------------------------
+
+std::optional<Value> TableObject::attr(const std::string& name) {
+  for (auto& [n, get] : attrs_) {
+    if (n != name) continue;
+    Value v = get();
+    if (v.is_function()) {  // a method: keep this object alive as long as the method value
+      auto f = std::make_shared<Function>(*v.as_function());
+      f->keepalive = shared_from_this();
+      return Value::function(f);
+    }
+    return v;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> TableObject::attr_names() const {
+  std::vector<std::string> out;
+  for (auto& [n, get] : attrs_)
+    if (n.rfind("__", 0) != 0) out.push_back(n);
+  return out;
+}
+
+void TableObject::value(const std::string& name, std::function<Value()> get) {
+  attrs_.emplace_back(name, std::move(get));
+}
+
+void TableObject::method(const std::string& signature, const std::string& doc,
+                         std::function<Value(Call&)> body) {
+  FunctionPtr f = make_function(signature, doc, std::move(body));
+  attrs_.emplace_back(f->name, [f] { return Value::function(f); });
+}
+
+// ---- optimizers, losses -------------------------------------------------------------------------
+
+OptimizerObject::OptimizerObject(nn::OptimizerPtr opt) : opt_(std::move(opt)) {
+  value("name", [this] { return Value::str(opt_->name()); });
+  value("learning_rate", [this] { return Value::number(opt_->learning_rate()); });
+  value("lr", [this] { return Value::number(opt_->learning_rate()); });
+  method("set_learning_rate(lr)", "Sets the learning rate (applied from the next step).",
+         [this](Call& c) {
+           opt_->set_learning_rate(c.number("lr"));
+           return Value::none();
+         });
+}
+
+std::string OptimizerObject::repr() const {
+  std::ostringstream os;
+  os << "<" << opt_->name();
+  for (auto& [k, v] : opt_->config()) os << " " << k << "=" << python_float(v);
+  os << ">";
+  return os.str();
+}
+
+LossObject::LossObject(nn::LossPtr loss) : loss_(std::move(loss)) {
+  value("name", [this] { return Value::str(loss_->name()); });
+}
+
+// ---- layers -------------------------------------------------------------------------------------
+
+LayerObject::LayerObject(nn::LayerPtr layer) : layer_(std::move(layer)) {
+  value("name", [this] { return Value::str(layer_->name()); });
+  value("class_name", [this] { return Value::str(layer_->class_name()); });
+  value("built", [this] { return Value::boolean(layer_->built()); });
+  value("weights", [this] { return weights(); });
+  method("get_weights()", "The layer's weights as arrays (copies).",
+         [this](Call&) { return weights(); });
+  method("count_params()", "The number of weight elements.",
+         [this](Call&) { return Value::integer(layer_->count_params()); });
+  method("__call__(inputs)",
+         "Calls the layer on Input(...) tensors (a list for merge layers): a functional model's "
+         "step.",
+         [this](Call& c) { return call_layer_symbolically(c, layer_); });
+}
+
+std::string LayerObject::repr() const {
+  std::string s = std::string("<").append(layer_->class_name());
+  if (!layer_->name().empty()) s += " '" + layer_->name() + "'";
+  for (auto& [k, v] : layer_->config())  // the arguments that say what it computes
+    if (k != "name" && k.find("initializer") == std::string::npos && k != "use_bias")
+      s += " " + k + "=" + v;
+  return s + ">";
+}
+
+Value LayerObject::weights() {
+  std::vector<Value> out;
+  for (const nn::Weight& w : layer_->weights())
+    if (w.tensor.defined() && w.tensor.context().params().has(w.name))
+      out.push_back(Value::array(w.tensor.context().params().get(w.name).clone()));
+  return Value::list(std::move(out));
+}
+
+Value layer_value(nn::LayerPtr l) {
+  return Value::object(std::make_shared<LayerObject>(std::move(l)));
+}
+
+// ---- argument conversions -----------------------------------------------------------------------
+
+nn::OptimizerPtr optimizer_of(Call& c, const std::string& p) {
+  const Value& v = c[p];
+  if (v.is_str()) return nn::get_optimizer(v.as_str());
+  if (v.is_object())
+    if (auto* o = dynamic_cast<OptimizerObject*>(v.as_object().get())) return o->get();
+  c.type_error(p, "an optimizer (SGD(...), Adam(...), RMSprop(...)) or its name");
+}
+
+nn::LossPtr loss_of(Call& c, const std::string& p) {
+  const Value& v = c[p];
+  if (v.is_str()) return nn::get_loss(v.as_str());
+  if (v.is_object())
+    if (auto* o = dynamic_cast<LossObject*>(v.as_object().get())) return o->get();
+  c.type_error(p, "a loss name (\"sparse_categorical_crossentropy\", \"mse\", ...) or a loss");
+}
+
+std::vector<std::string> strings_of(Call& c, const std::string& p) {
+  std::vector<std::string> out;
+  if (c.is_none(p)) return out;
+  for (const Value& v : c.list(p)) {
+    if (!v.is_str()) c.type_error(p, "a list of names");
+    out.push_back(v.as_str());
+  }
+  return out;
+}
+
+nn::LayerPtr layer_of(Call& c, const std::string& p) {
+  const Value& v = c[p];
+  if (v.is_object())
+    if (auto* l = dynamic_cast<LayerObject*>(v.as_object().get())) return l->get();
+  c.type_error(p, "a layer (Dense(...), Conv2D(...), ...)");
+}
+
+}  // namespace soma::script
