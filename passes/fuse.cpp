@@ -10,6 +10,10 @@ bool always_inline(const Node& n) {
 }
 
 namespace {
+// The most nodes a recomputed (inlined-everywhere) value may take, its recomputed inputs
+// included.
+constexpr int kMaxRecomputedSize = 16;
+
 // Ops cheap enough to recompute in every kernel that uses them (index arithmetic and one-cycle
 // arithmetic), rather than writing them to memory and reading them back.
 bool cheap(Op op) {
@@ -106,6 +110,23 @@ Fusion fuse(const Module& m, const std::set<NodeId>& force_realize) {
     } else {
       f.group[k] = target;
     }
+  }
+  // A recomputed node is inlined into every kernel that uses it, with its recomputed inputs:
+  // a chain of cheap ops across time steps (an LSTM's cell state c_t = f*c_{t-1} + i*g) would be
+  // recomputed from its start in every step's kernel (quadratic work, and kernels reading ever
+  // more buffers). Such a node is realized once its inlined expression grows past a bound.
+  std::vector<int> inline_size(n, 0);
+  for (NodeId id = 0; id < g.size(); ++id) {
+    size_t k = static_cast<size_t>(id);
+    if (!live[k] || f.realized[k] || f.group[k] >= 0 || always_inline(g.node(id))) continue;
+    int size = 1;
+    for (NodeId i : g.node(id).inputs) size += inline_size[static_cast<size_t>(i)];
+    if (size > kMaxRecomputedSize) {
+      f.realized[k] = 1;
+      f.group[k] = id;
+      size = 0;
+    }
+    inline_size[k] = size;
   }
   for (NodeId id = 0; id < g.size(); ++id) {
     size_t k = static_cast<size_t>(id);

@@ -185,6 +185,28 @@ TEST_P(Lowering, MatchesInterpreter) {
 INSTANTIATE_TEST_SUITE_P(Cases, Lowering, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
 
+// A recurrence of cheap ops read at every step (an LSTM's cell state): recomputed inline, each
+// step's kernel would redo the whole chain from its start. The chain is realized every few
+// steps instead, so no kernel grows with the sequence length.
+TEST(LoweringRecurrence, LongCheapChainsAreRealizedNotRecomputed) {
+  Case c{"recurrence", [] {
+           Tensor x = input("x", {4, 8}), a = input("a", {8}), b = input("b", {4, 8});
+           std::vector<Tensor> outs;
+           Tensor state = x;
+           for (int t = 0; t < 60; ++t) {
+             state = state * a + b;
+             outs.push_back(tanh(state));
+           }
+           return outs;
+         }};
+  Lowered l = run_case(c);
+  expect_close(c, l);
+  for (const kir::Kernel& k : l.program.kernels) {
+    EXPECT_LE(k.exprs.size(), 120u) << k.name << "\n" << kir::print_program(l.program);
+    EXPECT_LE(k.reads.size(), 6u) << k.name;
+  }
+}
+
 }  // namespace
 }  // namespace soma
 
