@@ -110,11 +110,15 @@ void ThreadPool::worker_main(int index) {
     TaskFn fn = fn_;
     void* ctx = ctx_;
     int64_t n = n_;
-    ++active_;
+    active_.fetch_add(1, std::memory_order_relaxed);  // under mu_: seen by the next job's setup
     lock.unlock();
     work_on_job(fn, ctx, n, index + 1);
-    lock.lock();
-    if (--active_ == 0) done_.notify_all();
+    // Leave the job. The caller usually spins for this (no lock, no wake-up); one that went to
+    // sleep is woken under the mutex, so the notification cannot slip past its check.
+    if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      lock.lock();
+      done_.notify_all();
+    }
   }
 }
 
@@ -133,9 +137,10 @@ void ThreadPool::run(int64_t n, int max_threads, TaskFn fn, void* ctx) {
   parallel_calls_.fetch_add(1, std::memory_order_relaxed);
 
   {
-    std::unique_lock<std::mutex> lock(mu_);
     // Workers that joined the previous job late must leave it before its fields change.
-    done_.wait(lock, [&] { return active_ == 0; });
+    spin_until([&] { return active_.load(std::memory_order_acquire) == 0; });
+    std::unique_lock<std::mutex> lock(mu_);
+    done_.wait(lock, [&] { return active_.load(std::memory_order_acquire) == 0; });
     fn_ = fn;
     ctx_ = ctx;
     n_ = n;
@@ -149,13 +154,17 @@ void ThreadPool::run(int64_t n, int max_threads, TaskFn fn, void* ctx) {
 
   work_on_job(fn, ctx, n, 0);
 
-  // Wait for the tasks that other participants claimed: spin briefly, then sleep.
-  spin_until([&] { return finished_.load(std::memory_order_acquire) >= n; });
+  // Wait for the tasks that other participants claimed, and for the workers to leave the job:
+  // spin briefly, then sleep.
+  auto done = [&] {
+    return finished_.load(std::memory_order_acquire) >= n &&
+           active_.load(std::memory_order_acquire) == 0;
+  };
+  spin_until(done);
   std::exception_ptr error;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    done_.wait(lock,
-               [&] { return finished_.load(std::memory_order_acquire) >= n && active_ == 0; });
+    done_.wait(lock, done);
     error = error_;
     error_ = nullptr;
   }

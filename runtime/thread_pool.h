@@ -74,7 +74,7 @@ class ThreadPool {
   int job_workers_ = 0;               // workers with index < job_workers_ take part
   std::atomic<int64_t> next_{0};      // the next unclaimed task
   std::atomic<int64_t> finished_{0};  // tasks finished
-  int active_ = 0;                    // workers inside the job (under mu_)
+  std::atomic<int> active_{0};        // workers inside the job (joined under mu_)
   std::exception_ptr error_;          // first exception (under mu_)
 
   std::atomic<uint64_t> parallel_calls_{0};

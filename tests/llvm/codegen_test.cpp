@@ -756,6 +756,106 @@ TEST(LlvmCodegen, VectorizedReductions) {
   }
 }
 
+// Reductions along a strided axis (column sums, as a bias gradient): the points of the innermost
+// parallel axis run a vector at a time (a scalar remainder when the extent is not a multiple),
+// against the kernel evaluator, with the same bits on 1 and 2 threads. Sum of a fused ReLU
+// gradient over the rows (f32 in f64), max over the rows (NaN propagates), an i32 sum that
+// wraps, a let outside the reduction and one inside, a boolean store.
+TEST(LlvmCodegen, ColumnReductions) {
+  for (int64_t cols : {16, 37, 256}) {
+    SCOPED_TRACE("columns " + std::to_string(cols));
+    const int64_t rows = 67, batch = 2;
+    ProgramBuilder b;
+    auto g = b.input("g", DType::f32, Shape{batch, rows, cols});
+    auto h = b.input("h", DType::f32, Shape{batch, rows, cols});
+    auto bias = b.input("bias", DType::f32, Shape{cols});
+    auto xi = b.input("xi", DType::i32, Shape{batch, rows, cols});
+    auto sum = b.output(DType::f32, Shape{batch, cols});
+    auto mx = b.output(DType::f32, Shape{batch, cols});
+    auto isum = b.output(DType::i32, Shape{batch, cols});
+    auto pos = b.output(DType::boolean, Shape{batch, cols});
+    Kernel& k = b.kernel("colsums");
+    ExprId bi = parallel_axis(k, batch, "b");
+    ExprId j = parallel_axis(k, cols, "j");
+    k.reads = {g, h, bias, xi};
+    auto at = [&](ExprId r) {
+      return k.binary(Op::Add,
+                      k.binary(Op::Mul, k.binary(Op::Add, k.binary(Op::Mul, bi, i32c(k, rows)), r),
+                               i32c(k, cols)),
+                      j);
+    };
+    auto axis = [&](const char* name) {
+      kir::VarId v = k.new_var(DType::i32, name);
+      return std::make_pair(v, kir::Axis{v, rows});
+    };
+    kir::Stmt scale;  // a let outside the reductions: 1 + bias[j] * 0.5
+    scale.kind = kir::Stmt::Kind::Let;
+    scale.var = k.new_var(DType::f32, "s");
+    scale.value =
+        k.binary(Op::Add, k.constant(1, DType::f32),
+                 k.binary(Op::Mul, k.load(bias, DType::f32, j), k.constant(0.5, DType::f32)));
+    k.body.push_back(scale);
+    {
+      auto [r, ax] = axis("r");
+      ExprId rr = k.var_ref(r);
+      kir::Stmt let;  // inside: h + bias
+      let.kind = kir::Stmt::Kind::Let;
+      let.var = k.new_var(DType::f32, "t");
+      let.value = k.binary(Op::Add, k.load(h, DType::f32, at(rr)), k.load(bias, DType::f32, j));
+      ExprId zero = k.constant(0, DType::f32);
+      kir::Stmt red = reduce_stmt(k, Op::ReduceSum, DType::f32, {ax},
+                                  k.binary(Op::Mul,
+                                           k.select(k.binary(Op::Le, k.var_ref(let.var), zero),
+                                                    zero, k.load(g, DType::f32, at(rr))),
+                                           k.var_ref(scale.var)));
+      red.body.push_back(let);
+      k.body.push_back(red);
+      store(k, sum, k.binary(Op::Add, k.binary(Op::Mul, bi, i32c(k, cols)), j), k.var_ref(red.var));
+      store(k, pos, k.binary(Op::Add, k.binary(Op::Mul, bi, i32c(k, cols)), j),
+            k.binary(Op::Gt, k.var_ref(red.var), zero));
+    }
+    {
+      auto [r, ax] = axis("r");
+      kir::Stmt red =
+          reduce_stmt(k, Op::ReduceMax, DType::f32, {ax}, k.load(g, DType::f32, at(k.var_ref(r))));
+      k.body.push_back(red);
+      store(k, mx, k.binary(Op::Add, k.binary(Op::Mul, bi, i32c(k, cols)), j), k.var_ref(red.var));
+    }
+    {
+      auto [r, ax] = axis("r");
+      kir::Stmt red =
+          reduce_stmt(k, Op::ReduceSum, DType::i32, {ax}, k.load(xi, DType::i32, at(k.var_ref(r))));
+      k.body.push_back(red);
+      store(k, isum, k.binary(Op::Add, k.binary(Op::Mul, bi, i32c(k, cols)), j),
+            k.var_ref(red.var));
+    }
+    const size_t n = static_cast<size_t>(batch * rows * cols);
+    std::vector<double> gv(n), hv(n), iv(n), bv(static_cast<size_t>(cols));
+    for (size_t e = 0; e < n; ++e) {
+      gv[e] = std::sin(0.37 * static_cast<double>(e)) * 3;
+      hv[e] = std::cos(0.11 * static_cast<double>(e));
+      iv[e] = e % 3 ? 1e9 : -7.0 * static_cast<double>(e);
+    }
+    for (size_t e = 0; e < bv.size(); ++e) bv[e] = 0.05 * static_cast<double>(e % 7) - 0.1;
+    gv[static_cast<size_t>(rows * cols + 3)] = kNaN;  // batch 1, row 0, column 3
+    Feeds feeds{{"g", Array::from_doubles(DType::f32, Shape{batch, rows, cols}, gv)},
+                {"h", Array::from_doubles(DType::f32, Shape{batch, rows, cols}, hv)},
+                {"bias", Array::from_doubles(DType::f32, Shape{cols}, bv)},
+                {"xi", Array::from_doubles(DType::i32, Shape{batch, rows, cols}, iv)}};
+    expect_matches_kernel_eval(b.p, feeds, {}, 2e-6);
+    std::string ir = emit_llvm_ir(b.p, CompileOptions{});
+    EXPECT_NE(ir.find("colv"), std::string::npos) << "columns not vectorized";
+    std::vector<Array> one = run_llvm(b.p, feeds, nullptr, RunOptions{1, false});
+    std::vector<Array> two = run_llvm(b.p, feeds, nullptr, RunOptions{2, false});
+    for (size_t o = 0; o < one.size(); ++o)
+      for (int64_t e = 0; e < one[o].numel(); ++e) {
+        double x = one[o].get(e), y = two[o].get(e);
+        ASSERT_TRUE(x == y || (std::isnan(x) && std::isnan(y)))
+            << "output " << o << " element " << e;
+      }
+  }
+}
+
 }  // namespace
 }  // namespace soma::test
 
@@ -765,19 +865,35 @@ namespace {
 using kir::ExprId;
 using kir::Kernel;
 
-// y[b, i, j] = epilogue(sum_k a[b, i, k] * b[b, k, j]), with A optionally transposed in memory
-// and windowed (a masked load: columns k >= ka read 0), B optionally transposed; against the
-// kernel evaluator (f64 sums) for shapes that hit every edge of the GEMM's blocking.
-void check_gemm(DType t, int64_t batch, int64_t M, int64_t N, int64_t K, bool a_trans, bool b_trans,
-                bool window) {
+// How a GEMM test case stores and computes its operands.
+struct GemmCase {
+  DType t = DType::f32;
+  int64_t batch = 1, M = 1, N = 1, K = 1;
+  bool a_trans = false, b_trans = false;
+  bool window = false;   // A is a masked load: columns k >= K - 3 read 0
+  bool a_fused = false;  // a = max(A + abias[k], 0) (a bias and ReLU fused into the operand)
+  bool b_fused = false;  // b = mask > 0 ? B : 0 (a ReLU's gradient)
+  bool reshape = false;  // A's index is written as a flattened view: x // d * d + x % d
+};
+
+// y[b, i, j] = epilogue(sum_k a[b, i, k] * b[b, k, j]) for a GemmCase, against the kernel
+// evaluator (f64 sums) for shapes that hit every edge of the GEMM's blocking; and the results
+// on 1 and 2 threads must be identical.
+void check_gemm(const GemmCase& gc) {
+  const DType t = gc.t;
+  const int64_t batch = gc.batch, M = gc.M, N = gc.N, K = gc.K;
   SCOPED_TRACE(std::string(dtype_name(t)) + " batch " + std::to_string(batch) + " M " +
                std::to_string(M) + " N " + std::to_string(N) + " K " + std::to_string(K) +
-               (a_trans ? " At" : "") + (b_trans ? " Bt" : "") + (window ? " window" : ""));
-  const int64_t ka = window ? std::max<int64_t>(K - 3, 0) : K;  // A's real columns
+               (gc.a_trans ? " At" : "") + (gc.b_trans ? " Bt" : "") +
+               (gc.window ? " window" : "") + (gc.a_fused ? " afused" : "") +
+               (gc.b_fused ? " bfused" : "") + (gc.reshape ? " reshape" : ""));
+  const int64_t ka = gc.window ? std::max<int64_t>(K - 3, 0) : K;  // A's real columns
   ProgramBuilder pb;
   auto A = pb.input("a", t, Shape{batch, M, ka});
   auto B = pb.input("b", t, Shape{batch, K, N});
   auto bias = pb.input("bias", DType::f32, Shape{N});
+  auto abias = pb.input("abias", t, Shape{K});
+  auto mask = pb.input("mask", t, Shape{batch, K, N});
   auto y = pb.output(DType::f32, Shape{batch, M, N});
   Kernel& k = pb.kernel("gemm");
   k.is_contraction = true;
@@ -792,30 +908,69 @@ void check_gemm(DType t, int64_t batch, int64_t M, int64_t N, int64_t K, bool a_
   auto add = [&](ExprId x, ExprId y) { return k.binary(Op::Add, x, y); };
   auto mul = [&](ExprId x, int64_t s) { return k.binary(Op::Mul, x, c(s)); };
   // A stored [batch, M, ka] or (transposed) [batch, ka, M].
-  ExprId a_at = a_trans ? add(mul(bi, M * ka), add(mul(kk, M), i))
-                        : add(mul(bi, M * ka), add(mul(i, ka), kk));
+  ExprId a_at = gc.a_trans ? add(mul(bi, M * ka), add(mul(kk, M), i))
+                           : add(mul(bi, M * ka), add(mul(i, ka), kk));
+  if (gc.reshape) {  // the same index through a view of A as [batch * ?, 6, 4] (or 3 x 2)
+    const int64_t d1 = 4, d2 = 6;
+    auto idiv = [&](ExprId x, int64_t d) { return k.idiv(x, d); };
+    auto imod = [&](ExprId x, int64_t d) { return k.imod(x, d); };
+    a_at = add(add(mul(idiv(a_at, d1 * d2), d1 * d2), mul(imod(idiv(a_at, d1), d2), d1)),
+               imod(a_at, d1));
+  }
   ExprId in_a = k.binary(Op::Lt, kk, c(ka));
-  k.contraction.a = window ? k.load(A, t, a_at, in_a, 0) : k.load(A, t, a_at);
-  ExprId b_at =
-      b_trans ? add(mul(bi, K * N), add(mul(j, K), kk)) : add(mul(bi, K * N), add(mul(kk, N), j));
-  k.contraction.b = k.load(B, t, b_at);
+  ExprId av = gc.window ? k.load(A, t, a_at, in_a, 0) : k.load(A, t, a_at);
+  if (gc.a_fused) av = k.binary(Op::Max, add(av, k.load(abias, t, kk)), k.constant(0, t));
+  k.contraction.a = av;
+  ExprId b_at = gc.b_trans ? add(mul(bi, K * N), add(mul(j, K), kk))
+                           : add(mul(bi, K * N), add(mul(kk, N), j));
+  ExprId bv = k.load(B, t, b_at);
+  if (gc.b_fused)
+    bv = k.select(k.binary(Op::Gt, k.load(mask, t, b_at), k.constant(0, t)), bv, k.constant(0, t));
+  k.contraction.b = bv;
   k.contraction.acc = k.new_var(t, "acc");
-  k.reads = {A, B, bias};
+  k.reads = {A, B, bias, abias, mask};
   ExprId v = k.cast(k.var_ref(k.contraction.acc), DType::f32);
   v = k.binary(Op::Max, add(v, k.load(bias, DType::f32, j)), k.constant(0, DType::f32));
   store(k, y, add(mul(bi, M * N), add(mul(i, N), j)), v);
-  std::vector<double> av(static_cast<size_t>(batch * M * ka)),
-      bv(static_cast<size_t>(batch * K * N)), biasv(static_cast<size_t>(N));
-  for (size_t e = 0; e < av.size(); ++e) av[e] = std::sin(0.1 * static_cast<double>(e) + 0.3);
-  for (size_t e = 0; e < bv.size(); ++e) bv[e] = std::cos(0.07 * static_cast<double>(e));
+  std::vector<double> av_(static_cast<size_t>(batch * M * ka)),
+      bv_(static_cast<size_t>(batch * K * N)), biasv(static_cast<size_t>(N)),
+      abiasv(static_cast<size_t>(K)), maskv(bv_.size());
+  for (size_t e = 0; e < av_.size(); ++e) av_[e] = std::sin(0.1 * static_cast<double>(e) + 0.3);
+  for (size_t e = 0; e < bv_.size(); ++e) bv_[e] = std::cos(0.07 * static_cast<double>(e));
   for (size_t e = 0; e < biasv.size(); ++e) biasv[e] = 0.01 * static_cast<double>(e) - 0.2;
-  Feeds feeds{{"a", Array::from_doubles(t, Shape{batch, M, ka}, av)},
-              {"b", Array::from_doubles(t, Shape{batch, K, N}, bv)},
-              {"bias", Array::from_doubles(DType::f32, Shape{N}, biasv)}};
+  for (size_t e = 0; e < abiasv.size(); ++e) abiasv[e] = 0.02 * static_cast<double>(e % 17) - 0.1;
+  for (size_t e = 0; e < maskv.size(); ++e) maskv[e] = std::sin(0.37 * static_cast<double>(e));
+  Feeds feeds{{"a", Array::from_doubles(t, Shape{batch, M, ka}, av_)},
+              {"b", Array::from_doubles(t, Shape{batch, K, N}, bv_)},
+              {"bias", Array::from_doubles(DType::f32, Shape{N}, biasv)},
+              {"abias", Array::from_doubles(t, Shape{K}, abiasv)},
+              {"mask", Array::from_doubles(t, Shape{batch, K, N}, maskv)}};
   expect_matches_kernel_eval(pb.p, feeds, {}, t == DType::f32 ? 2e-5 : 1e-12);
   bool blocked = emit_llvm_ir(pb.p, CompileOptions{}).find("_micro") != std::string::npos;
   EXPECT_EQ(blocked, N >= 4 && batch * M * N * std::max<int64_t>(K, 1) >= 16384)
       << "the blocked GEMM is used exactly for the non-tiny products";
+  // Deterministic: the same bits on one and on two threads.
+  std::vector<Array> one = run_llvm(pb.p, feeds, nullptr, RunOptions{1, false});
+  std::vector<Array> two = run_llvm(pb.p, feeds, nullptr, RunOptions{2, false});
+  ASSERT_EQ(one.size(), two.size());
+  for (size_t o = 0; o < one.size(); ++o)
+    for (int64_t e = 0; e < one[o].numel(); ++e)
+      ASSERT_EQ(one[o].get(e), two[o].get(e))
+          << "element " << e << " differs between 1 and 2 threads";
+}
+
+void check_gemm(DType t, int64_t batch, int64_t M, int64_t N, int64_t K, bool a_trans, bool b_trans,
+                bool window) {
+  GemmCase gc;
+  gc.t = t;
+  gc.batch = batch;
+  gc.M = M;
+  gc.N = N;
+  gc.K = K;
+  gc.a_trans = a_trans;
+  gc.b_trans = b_trans;
+  gc.window = window;
+  check_gemm(gc);
 }
 
 TEST(LlvmCodegen, GemmShapesAndLayouts) {
@@ -827,6 +982,54 @@ TEST(LlvmCodegen, GemmShapesAndLayouts) {
   check_gemm(DType::f32, 1, 130, 150, 0, false, false, false);  // K = 0: acc is 0
   check_gemm(DType::f32, 2, 7, 3, 600, false, false, false);    // skinny: the direct loop
   check_gemm(DType::f64, 1, 50, 45, 100, false, true, true);
+}
+
+// The GEMM's packing and micro-kernel paths: operands read in place (row-major, transposed,
+// through a reshaped view) or packed (fused expressions, masked loads, a leading dimension that
+// would crowd the cache), B transposed in registers, the narrow micro-kernel (N <= a vector),
+// partial slivers and panels of every size, several C tiles and k-slices per task.
+TEST(LlvmCodegen, GemmPackingPaths) {
+  auto gemm = [](int64_t M, int64_t N, int64_t K) {
+    GemmCase g;
+    g.M = M;
+    g.N = N;
+    g.K = K;
+    return g;
+  };
+  std::vector<GemmCase> cases;
+  for (int64_t M : {1, 11, 12, 13, 37}) cases.push_back(gemm(M, 45, 53));  // partial slivers
+  for (int64_t N : {4, 10, 16, 17, 33, 64, 70}) cases.push_back(gemm(30, N, 40));  // panels
+  for (bool at : {false, true})
+    for (bool bt : {false, true})
+      for (bool af : {false, true})
+        for (bool bf : {false, true}) {
+          GemmCase g = gemm(37, 70, 50);
+          g.a_trans = at;
+          g.b_trans = bt;
+          g.a_fused = af;
+          g.b_fused = bf;
+          cases.push_back(g);
+          g.M = 25;
+          g.N = 10;  // narrow
+          cases.push_back(g);
+        }
+  GemmCase r = gemm(26, 40, 56);
+  r.reshape = true;
+  cases.push_back(r);
+  r.a_trans = true;
+  cases.push_back(r);
+  cases.push_back(gemm(30, 64, 1024));  // lda of 1024 floats: A packed, 3 k-slices
+  cases.push_back(gemm(300, 70, 400));  // several C tiles, packed B reused across them
+  GemmCase bt = gemm(130, 96, 161);
+  bt.b_trans = true;
+  bt.batch = 2;
+  cases.push_back(bt);
+  GemmCase d = gemm(40, 24, 37);
+  d.t = DType::f64;
+  d.b_trans = true;
+  d.a_fused = true;
+  cases.push_back(d);
+  for (const GemmCase& g : cases) check_gemm(g);
 }
 
 }  // namespace
