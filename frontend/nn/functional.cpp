@@ -421,24 +421,14 @@ std::string Functional::architecture() const {
 }
 
 std::shared_ptr<Functional> Functional::from_architecture(const std::string& text) {
-  std::istringstream in(text);
-  std::string line;
-  int line_no = 0;
-  auto fail = [&](const std::string& why) {
-    SOMA_THROW(ValueError, "architecture line " << line_no << ": " << why);
-  };
-  if (!std::getline(in, line)) fail("empty architecture");
-  ++line_no;
-  std::istringstream head(line);
-  std::string cls, name, item;
-  head >> cls >> name;
-  if (cls != "Functional") fail("expected \"Functional NAME ...\", got \"" + line + "\"");
+  detail::ArchitectureReader r(text, "Functional");
+  auto fail = [&](const std::string& why) { r.fail(why); };
   uint64_t seed = 0;
-  while (head >> item) {
-    if (item.rfind("seed=", 0) != 0) fail("unknown model setting '" + item + "'");
-    LayerConfig c{{"seed", item.substr(5)}};
-    seed = cfg_seed(c, "Functional").value_or(0);
+  for (const auto& [key, value] : r.settings()) {
+    if (key != "seed") fail("unknown model setting '" + key + "=" + value + "'");
+    seed = cfg_seed(LayerConfig{{"seed", value}}, "Functional").value_or(0);
   }
+  std::string item;
   std::vector<SymbolicTensor> inputs, outputs;
   std::map<std::string, SymbolicTensor> refs;
   std::map<std::string, LayerPtr> layers;
@@ -448,10 +438,7 @@ std::shared_ptr<Functional> Functional::from_architecture(const std::string& tex
     if (it == refs.end()) fail("unknown tensor '" + r + "'");
     return it->second;
   };
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    std::istringstream ls(line);
+  for (std::istringstream ls; r.next(ls);) {
     std::string kind;
     ls >> kind;
     if (kind == "input") {
@@ -464,13 +451,7 @@ std::shared_ptr<Functional> Functional::from_architecture(const std::string& tex
     } else if (kind == "layer") {
       std::string lcls;
       ls >> lcls;
-      LayerConfig c;
-      while (ls >> item) {
-        size_t eq = item.find('=');
-        if (eq == std::string::npos || eq == 0) fail("expected key=value, got '" + item + "'");
-        c[item.substr(0, eq)] = item.substr(eq + 1);
-      }
-      LayerPtr l = layer_from_config(lcls, c);
+      LayerPtr l = layer_from_config(lcls, r.config(ls));
       if (l->name().empty()) fail("a layer without a name");
       layers[l->name()] = l;
     } else if (kind == "call") {
@@ -491,10 +472,10 @@ std::shared_ptr<Functional> Functional::from_architecture(const std::string& tex
     } else if (kind == "outputs") {
       while (ls >> item) outputs.push_back(lookup(item));
     } else {
-      fail("unknown line '" + line + "'");
+      fail("unknown line '" + ls.str() + "'");
     }
   }
-  return std::make_shared<Functional>(inputs, outputs, name, seed);
+  return std::make_shared<Functional>(inputs, outputs, r.name(), seed);
 }
 
 }  // namespace soma::nn

@@ -119,4 +119,47 @@ Tensor build_and_call(Layer& layer, const std::vector<Tensor>& xs, bool list_cal
   }
 }
 
+ArchitectureReader::ArchitectureReader(const std::string& text, const std::string& cls)
+    : in_(text) {
+  std::string line;
+  if (!std::getline(in_, line)) fail("empty architecture");
+  ++line_no_;
+  std::istringstream head(line);
+  std::string c, item;
+  head >> c >> name_;
+  if (c != cls) fail("expected \"" + cls + " NAME ...\", got \"" + line + "\"");
+  while (head >> item) {
+    size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) fail("unknown model setting '" + item + "'");
+    settings_.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+  }
+}
+
+bool ArchitectureReader::next(std::istringstream& line) {
+  std::string text;
+  while (std::getline(in_, text)) {
+    ++line_no_;
+    if (text.empty()) continue;
+    line.clear();
+    line.str(text);
+    return true;
+  }
+  return false;
+}
+
+LayerConfig ArchitectureReader::config(std::istream& line) const {
+  LayerConfig c;
+  std::string item;
+  while (line >> item) {
+    size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) fail("expected key=value, got '" + item + "'");
+    c[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return c;
+}
+
+void ArchitectureReader::fail(const std::string& why) const {
+  SOMA_THROW(ValueError, "architecture line " << line_no_ << ": " << why);
+}
+
 }  // namespace soma::nn::detail

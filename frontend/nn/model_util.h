@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,27 @@ std::string with_commas(int64_t v);
 std::string default_layer_name(const std::string& cls);
 // "f32[28,28]" -> the type (nullopt for bad text).
 std::optional<TensorType> parse_type(const std::string& s);
+// The text form of a model's architecture (what Model::save writes): a header line
+// "CLASS NAME key=value ...", then one entry per line. Errors are ValueErrors naming the line.
+class ArchitectureReader {
+ public:
+  // Reads the header; throws unless it names `cls`.
+  ArchitectureReader(const std::string& text, const std::string& cls);
+  const std::string& name() const { return name_; }
+  // The header's key=value settings, in order.
+  const std::vector<std::pair<std::string, std::string>>& settings() const { return settings_; }
+  // The next non-empty line into `line`; false at the end.
+  bool next(std::istringstream& line);
+  // The rest of `line` as key=value items.
+  LayerConfig config(std::istream& line) const;
+  [[noreturn]] void fail(const std::string& why) const;
+
+ private:
+  std::istringstream in_;
+  int line_no_ = 0;
+  std::string name_;
+  std::vector<std::pair<std::string, std::string>> settings_;
+};
 // `a` converted to dtype `to` (the same array when it already has it).
 Array convert(const Array& a, DType to);
 // Builds `layer` if needed and calls it on `xs` (a list call for list-taking layers), adding the

@@ -121,47 +121,26 @@ std::string Sequential::architecture() const {
 }
 
 std::shared_ptr<Sequential> Sequential::from_architecture(const std::string& text) {
-  std::istringstream in(text);
-  std::string line;
-  int line_no = 0;
-  auto fail = [&](const std::string& why) {
-    SOMA_THROW(ValueError, "architecture line " << line_no << ": " << why);
-  };
-  if (!std::getline(in, line)) fail("empty architecture");
-  ++line_no;
-  std::istringstream head(line);
-  std::string cls, name, item;
-  head >> cls >> name;
-  if (cls != "Sequential") fail("expected \"Sequential NAME ...\", got \"" + line + "\"");
+  detail::ArchitectureReader r(text, "Sequential");
   uint64_t seed = 0;
   std::optional<TensorType> input_type;
-  while (head >> item) {
-    if (item.rfind("seed=", 0) == 0) {
-      LayerConfig c{{"seed", item.substr(5)}};
-      seed = cfg_seed(c, "Sequential").value_or(0);
-    } else if (item.rfind("input=", 0) == 0) {
-      input_type = parse_type(item.substr(6));
-      if (!input_type) fail("bad input type '" + item.substr(6) + "'");
+  for (const auto& [key, value] : r.settings()) {
+    if (key == "seed") {
+      seed = cfg_seed(LayerConfig{{"seed", value}}, "Sequential").value_or(0);
+    } else if (key == "input") {
+      input_type = parse_type(value);
+      if (!input_type) r.fail("bad input type '" + value + "'");
     } else {
-      fail("unknown model setting '" + item + "'");
+      r.fail("unknown model setting '" + key + "=" + value + "'");
     }
   }
   std::vector<LayerPtr> layers;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    std::istringstream ls(line);
+  for (std::istringstream ls; r.next(ls);) {
     std::string lcls;
     ls >> lcls;
-    LayerConfig c;
-    while (ls >> item) {
-      size_t eq = item.find('=');
-      if (eq == std::string::npos || eq == 0) fail("expected key=value, got '" + item + "'");
-      c[item.substr(0, eq)] = item.substr(eq + 1);
-    }
-    layers.push_back(layer_from_config(lcls, c));
+    layers.push_back(layer_from_config(lcls, r.config(ls)));
   }
-  auto model = std::make_shared<Sequential>(layers, name, seed);
+  auto model = std::make_shared<Sequential>(layers, r.name(), seed);
   if (input_type) model->build(input_type->shape, input_type->dtype);
   return model;
 }
