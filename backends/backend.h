@@ -55,6 +55,10 @@ class Backend {
   // Whether compile() needs CompileRequest::program (code generators do; the graph
   // interpreter does not, and is spared the lowering).
   virtual bool needs_program() const { return true; }
+  // The longest loop (a reduction's or a contraction's extent) one invocation of a generated
+  // kernel may run; the graph passes split longer ones (split_reduce, split_k). 0: no limit.
+  // Throws BackendError when the backend's device is unavailable.
+  virtual int64_t max_serial_extent() const { return 0; }
   virtual std::unique_ptr<Executable> compile(const CompileRequest& request,
                                               std::shared_ptr<ParamStore> params) = 0;
 };

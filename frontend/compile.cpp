@@ -59,16 +59,17 @@ Compiled compile(const std::vector<Tensor>& outputs, const CompileOptions& optio
   for (const Tensor& t : outputs) module.outputs.push_back(map[static_cast<size_t>(t.id())]);
   for (auto& [p, v] : updates)
     module.updates.emplace_back(map[static_cast<size_t>(p.id())], map[static_cast<size_t>(v.id())]);
+  std::string backend = options.backend.empty() ? default_backend_name() : options.backend;
+  Backend& be = get_backend(backend);
   PipelineOptions pipeline = PipelineOptions::from_env();
   pipeline.fold = make_interp_fold_fn();
+  pipeline.max_serial_extent = be.max_serial_extent();
   optimize_graph(module, pipeline);
 
   CompileRequest req;
   req.outputs = module.outputs;
   req.updates = module.updates;
   req.options = options;
-  std::string backend = options.backend.empty() ? default_backend_name() : options.backend;
-  Backend& be = get_backend(backend);
   kir::Program program;
   if (be.needs_program()) {
     program = lower_to_kernels(module, pipeline);

@@ -37,6 +37,10 @@ struct PipelineOptions {
   std::set<std::string> disabled;  // SOMA_DISABLE_PASSES
   FoldFn fold;                     // constant folding (empty: no folding)
   std::ostream* log = &std::cerr;  // where debug output goes
+  // The longest loop (reduction or contraction extent) the target runs serially in one
+  // invocation; longer ones are split (split_k, split_reduce). 0: no limit. Set from the backend
+  // (Backend::max_serial_extent), not from the environment.
+  int64_t max_serial_extent = 0;
 
   // The knobs above from the environment (verify, fold and log keep their defaults). Throws
   // ValueError for a SOMA_DEBUG that is not a number.

@@ -11,6 +11,7 @@
 #include "passes/lower.h"
 #include "passes/simplify.h"
 #include "passes/split_k.h"
+#include "passes/split_reduce.h"
 
 namespace soma {
 
@@ -18,6 +19,7 @@ namespace {
 
 std::vector<GraphPass> graph_passes(const PipelineOptions& options) {
   auto simplify_pass = [fold = options.fold](Module& m) { return simplify(m, fold); };
+  const int64_t serial = options.max_serial_extent;
   return {
       // Drop what the outputs and updates do not need (the frontend's graph holds every tensor
       // ever built), so that the passes below see only live nodes.
@@ -33,8 +35,12 @@ std::vector<GraphPass> graph_passes(const PipelineOptions& options) {
       // integer x - x).
       {"simplify", simplify_pass},
       // Matmuls with a small output and a long k (weight gradients of convolutions) become
-      // independent partial products plus a sum, so that they run in parallel.
-      {"split_k", split_k},
+      // independent partial products plus a sum, so that they run in parallel. On a target with
+      // a serial-loop limit, so does every matmul whose k exceeds it.
+      {"split_k", [serial](Module& m) { return split_k(m, serial); }},
+      // On a target with a serial-loop limit (Mesa's lavapipe stops any shader loop after 65535
+      // iterations), longer reductions become trees of shorter ones.
+      {"split_reduce", [serial](Module& m) { return split_reduce(m, serial); }},
       // Leave no dead node for the backends, whichever passes above are disabled.
       {"dce", dce},
   };

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "graph/builder.h"
+#include "passes/rewrite.h"
 
 namespace soma {
 
@@ -12,6 +12,47 @@ constexpr int64_t kMinSplitK = 4096;
 constexpr int64_t kLengthOverWidth = 16;
 // Each slice keeps at least this much of k (so the packing and micro-kernel still pay off).
 constexpr int64_t kMinSliceK = 512;
+
+// The slices of a matmul node: 1 = not split.
+int64_t slices_of(const Graph& g, const Node& n, int64_t max_k) {
+  if (n.op != Op::MatMul || !is_float(n.type.dtype)) return 1;
+  const Shape a = g.node(n.inputs[0]).type.shape, b = g.node(n.inputs[1]).type.shape;
+  const int r = a.rank();
+  const int64_t k = a[r - 1];
+  if (max_k > 0 && k > max_k) return (k + max_k - 1) / max_k;
+  if (r != 2) return 1;
+  return split_k_slices(a[0], k, b[1]);
+}
+
+// a[B..., M, K] @ b[B..., K, N] as s partial products over slices of k, summed in order.
+NodeId split(Builder& bld, NodeId a, NodeId b, int64_t s, const Shape& out) {
+  const Shape as = bld.shape(a), bs = bld.shape(b);
+  const int r = as.rank();
+  int64_t batch = 1;
+  for (int d = 0; d < r - 2; ++d) batch *= as[d];
+  const int64_t m = as[r - 2], k = as[r - 1], n = bs[r - 1];
+  const int64_t c = (k + s - 1) / s;  // slice length; k padded to s * c
+  if (r == 2) {
+    if (s * c > k) {
+      a = bld.pad(a, {0, 0}, {0, s * c - k}, {0, 0}, 0);
+      b = bld.pad(b, {0, 0}, {s * c - k, 0}, {0, 0}, 0);
+    }
+    NodeId a3 = bld.permute(bld.reshape(a, Shape{m, s, c}), {1, 0, 2});  // [s, M, c]
+    NodeId b3 = bld.reshape(b, Shape{s, c, n});                          // [s, c, N]
+    return bld.reshape(bld.reduce(Op::ReduceSum, bld.matmul(a3, b3), {0}, false), out);
+  }
+  a = bld.reshape(a, Shape{batch, m, k});
+  b = bld.reshape(b, Shape{batch, k, n});
+  if (s * c > k) {
+    a = bld.pad(a, {0, 0, 0}, {0, 0, s * c - k}, {0, 0, 0}, 0);
+    b = bld.pad(b, {0, 0, 0}, {0, s * c - k, 0}, {0, 0, 0}, 0);
+  }
+  NodeId a4 = bld.permute(bld.reshape(a, Shape{batch, m, s, c}), {2, 0, 1, 3});  // [s, B, M, c]
+  NodeId b4 = bld.permute(bld.reshape(b, Shape{batch, s, c, n}), {1, 0, 2, 3});  // [s, B, c, N]
+  NodeId partial = bld.matmul(a4, b4);                                           // [s, B, M, N]
+  return bld.reshape(bld.reduce(Op::ReduceSum, partial, {0}, false), out);
+}
+
 }  // namespace
 
 int64_t split_k_slices(int64_t m, int64_t k, int64_t n) {
@@ -21,45 +62,13 @@ int64_t split_k_slices(int64_t m, int64_t k, int64_t n) {
   return 1;
 }
 
-bool split_k(Module& m) {
+bool split_k(Module& m, int64_t max_k) {
   const Graph& old = m.graph;
-  auto candidate = [&](NodeId id) {
-    const Node& n = old.node(id);
-    if (n.op != Op::MatMul || !is_float(n.type.dtype)) return int64_t{1};
-    const Shape a = old.node(n.inputs[0]).type.shape, b = old.node(n.inputs[1]).type.shape;
-    if (a.rank() != 2 || b.rank() != 2 || n.type.shape.rank() != 2) return int64_t{1};
-    return split_k_slices(a[0], a[1], b[1]);
+  auto wanted = [&](const Node& n) { return slices_of(old, n, max_k) > 1; };
+  auto rewrite = [&](Builder& b, const Node& n, const std::vector<NodeId>& in) {
+    return split(b, in[0], in[1], slices_of(old, n, max_k), n.type.shape);
   };
-  const std::vector<NodeId> live = reachable(old, m.roots());
-  if (std::none_of(live.begin(), live.end(), [&](NodeId id) { return candidate(id) > 1; }))
-    return false;
-
-  Graph g;
-  Builder b(g);
-  std::vector<NodeId> map(static_cast<size_t>(old.size()), -1);
-  for (NodeId id : live) {
-    const Node& n = old.node(id);
-    std::vector<NodeId> in;
-    for (NodeId i : n.inputs) in.push_back(map[static_cast<size_t>(i)]);
-    const int64_t s = candidate(id);
-    if (s == 1) {
-      map[static_cast<size_t>(id)] = g.add(n.op, std::move(in), n.attrs, n.type);
-      continue;
-    }
-    const Shape as = b.shape(in[0]), bs = b.shape(in[1]);
-    const int64_t rows = as[0], k = as[1], cols = bs[1];
-    NodeId a3 = b.permute(b.reshape(in[0], Shape{rows, s, k / s}), {1, 0, 2});  // [s, M, K/s]
-    NodeId b3 = b.reshape(in[1], Shape{s, k / s, cols});                        // [s, K/s, N]
-    NodeId partial = b.matmul(a3, b3);                                          // [s, M, N]
-    map[static_cast<size_t>(id)] = b.reduce(Op::ReduceSum, partial, {0}, false);
-  }
-  Module out;
-  out.graph = std::move(g);
-  for (NodeId o : m.outputs) out.outputs.push_back(map[static_cast<size_t>(o)]);
-  for (auto& [p, v] : m.updates)
-    out.updates.emplace_back(map[static_cast<size_t>(p)], map[static_cast<size_t>(v)]);
-  m = std::move(out);
-  return true;
+  return rewrite_module(m, wanted, rewrite);
 }
 
 }  // namespace soma

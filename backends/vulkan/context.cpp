@@ -344,11 +344,17 @@ void Context::init() {
   VkPhysicalDeviceFloatControlsProperties fc{};
   fc.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FLOAT_CONTROLS_PROPERTIES;
   if (core12 || ext_fc) sg.pNext = &fc;
+  VkPhysicalDeviceDriverProperties driver{};
+  driver.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES;
+  if (core12) fc.pNext = &driver;
   VkPhysicalDeviceProperties2 p2{};
   p2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
   p2.pNext = &sg;
   vk.vkGetPhysicalDeviceProperties2(physical, &p2);
   subgroup_size = sg.subgroupSize;
+  const bool llvmpipe = (core12 && driver.driverID == VK_DRIVER_ID_MESA_LLVMPIPE) ||
+                        std::string(props.deviceName).find("llvmpipe") != std::string::npos;
+  loop_limit = llvmpipe ? 65535 : 0;
   nan_preserve_f32 = (core12 || ext_fc) && fc.shaderSignedZeroInfNanPreserveFloat32;
   nan_preserve_f64 = (core12 || ext_fc) && fc.shaderSignedZeroInfNanPreserveFloat64 && float64;
   constexpr VkSubgroupFeatureFlags kNeeded = VK_SUBGROUP_FEATURE_BASIC_BIT |

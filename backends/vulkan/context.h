@@ -42,6 +42,10 @@ class Context {
   bool nan_preserve_f64 = false;
   uint32_t subgroup_size = 0;
   bool timestamps = false;
+  // The most loop iterations (back edges, over all loops) one invocation may run before the
+  // driver silently ends its loops; 0: no such limit. Mesa's llvmpipe (lavapipe) has one: 65535
+  // per invocation (gallivm's loop limiter), so longer loops must be split across invocations.
+  uint64_t loop_limit = 0;
 
   bool is_cpu() const { return props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU; }
   bool is_discrete() const { return props.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU; }

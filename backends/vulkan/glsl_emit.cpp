@@ -70,26 +70,35 @@ KernelShader Emitter::run() {
                                                << " parallel points; at most 2^31 - 1 are "
                                                   "supported");
 
+  out.points = points;
   std::string body;
   if (k_.sequential) {
     out.mode = LaunchMode::Sequential;
-    body = main_sequential(points);
+    out.loop_cost = point_loop_cost();
+    // On a device with a loop limit, the points run in chunks that stay under it, one dispatch
+    // each (a point costing more than the limit is refused by the backend).
+    if (f_.loop_limit && sat_mul(points, out.loop_cost) > f_.loop_limit &&
+        out.loop_cost <= f_.loop_limit)
+      out.chunk = f_.loop_limit / out.loop_cost;
+    body = main_sequential(points, out.chunk);
     out.fixed_local_size = 1;
     out.work = 1;
   } else if (k_.is_contraction && use_tiled()) {
     out.mode = LaunchMode::TiledMatmul;
     uint64_t tiles = 0;
-    body = main_tiled(tiles);
+    body = main_tiled(tiles, out.loop_cost);
     out.fixed_local_size =
         static_cast<uint32_t>((f_.tiles.bm / f_.tiles.tm) * (f_.tiles.bn / f_.tiles.tn));
     out.work = tiles;
   } else if (!k_.is_contraction && use_workgroup_reduce(points)) {
     out.mode = LaunchMode::WorkgroupReduce;
+    out.loop_cost = workgroup_reduce_loop_cost();
     body = main_workgroup_reduce(points);
     out.fixed_local_size = kWgSize;
     out.work = points;
   } else {
     out.mode = LaunchMode::Points;
+    out.loop_cost = point_loop_cost();
     body = main_points(points);
     out.work = points;
   }
@@ -179,8 +188,8 @@ std::string Emitter::bindings_text() const {
          "buffer B" + n + " { " + elem + " d[]; } b" + n + ";\n";
   }
   if (!bindings_.empty())
-    s += "layout(push_constant) uniform PushConstants { int o[" + std::to_string(bindings_.size()) +
-         "]; } pc;\n";
+    s += "layout(push_constant) uniform PushConstants { int o[" +
+         std::to_string(bindings_.size() + (chunked_ ? 1 : 0)) + "]; } pc;\n";
   return s;
 }
 

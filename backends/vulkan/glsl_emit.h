@@ -6,7 +6,8 @@
 //    maxComputeWorkGroupCount[0], 65535 on lavapipe, then rows of y) with a grid-stride loop for
 //    whatever a capped grid leaves over; reductions and loops run sequentially inside a point.
 //    The workgroup size is a specialization constant (id 0) that the runtime picks.
-//  - Sequential: a scatter kernel; one invocation runs every point in order.
+//  - Sequential: a scatter kernel; one invocation runs every point in order (on a device with a
+//    loop limit, in chunks of points, one dispatch each, in order).
 //  - WorkgroupReduce: one workgroup per point; the point's top-level reductions are split over the
 //    workgroup and combined in shared memory (or subgroup operations); the rest of the point runs
 //    on invocation 0. For few points with long reductions, on GPUs.
@@ -50,6 +51,8 @@ struct ShaderFeatures {
   bool force_tiled_matmul = false;      // tests: every contraction tiled
   MatmulTiles tiles;
   uint32_t max_shared_bytes = 32768;  // maxComputeSharedMemorySize (k slices shrink to fit)
+  // The device's limit on loop iterations per invocation (Context::loop_limit); 0: none.
+  uint64_t loop_limit = 0;
 };
 
 enum class LaunchMode { Points, Sequential, WorkgroupReduce, TiledMatmul };
@@ -66,8 +69,16 @@ struct KernelShader {
   std::vector<ShaderBinding> bindings;  // binding i, push-constant offset i
   // Points: invocations wanted (one per point); other modes: workgroups wanted.
   uint64_t work = 0;
+  uint64_t points = 0;  // the kernel's parallel points
   // The workgroup size fixed in the source (0: the specialization constant decides).
   uint32_t fixed_local_size = 0;
+  // Loop iterations (back edges of every loop, helpers' loops included) that one invocation runs
+  // per unit of work — a point (Points, Sequential), a point of its workgroup (WorkgroupReduce),
+  // a tile (TiledMatmul) — counting the work loop's own; an upper bound (saturating).
+  uint64_t loop_cost = 0;
+  // Sequential: points per dispatch (the shader reads its first point from the push constant
+  // after the bindings' offsets); 0: one dispatch runs them all.
+  uint64_t chunk = 0;
 };
 
 // Throws BackendError for what the device cannot run (f64 without shaderFloat64, more points than
@@ -76,5 +87,9 @@ KernelShader emit_kernel(const kir::Program& program, const kir::Kernel& kernel,
                          const ShaderFeatures& features);
 
 const char* launch_mode_name(LaunchMode m);
+
+// Saturating arithmetic for loop costs (glsl_cost.cpp).
+uint64_t sat_add(uint64_t a, uint64_t b);
+uint64_t sat_mul(uint64_t a, uint64_t b);
 
 }  // namespace soma::vulkan

@@ -77,6 +77,7 @@ class Emitter {
   bool bool_buffers_ = false;
   bool uses_subgroups_ = false;
   bool uses_f64_ = false;
+  bool chunked_ = false;  // the push constants end with the dispatch's first point
   std::string shared_, functions_;
   Fn* fn_ = nullptr;
   int tmp_ = 0;
@@ -161,7 +162,8 @@ class Emitter {
   // One parallel point: the contraction's k loop (if any), then the body.
   void point_body();
   std::string main_points(uint64_t points);
-  std::string main_sequential(uint64_t points);
+  // chunk > 0: the dispatch runs `chunk` points from the one in its push constant.
+  std::string main_sequential(uint64_t points, uint64_t chunk);
 
   // ---- workgroup reductions (glsl_stmt.cpp) ----
   bool use_workgroup_reduce(uint64_t points) const;
@@ -174,7 +176,14 @@ class Emitter {
   // `T name(int batch..., int x, int y) { ... return value; }` for a or b.
   std::string value_function(const std::string& name, ExprId value, DType t,
                              const std::vector<VarId>& params);
-  std::string main_tiled(uint64_t& tiles_out);
+  std::string main_tiled(uint64_t& tiles_out, uint64_t& loop_cost_out);
+
+  // ---- loop cost (glsl_cost.cpp): loop iterations one invocation runs ----
+  uint64_t stmts_loop_cost(const std::vector<Stmt>& body) const;
+  // Nested loops over axes around a body costing `inner` per iteration.
+  static uint64_t nest_cost(const std::vector<Axis>& axes, uint64_t inner);
+  uint64_t point_loop_cost() const;             // Points and Sequential, per point
+  uint64_t workgroup_reduce_loop_cost() const;  // WorkgroupReduce, per point, per invocation
 };
 
 }  // namespace soma::vulkan

@@ -239,21 +239,23 @@ std::string erf_f() {
 }
 
 // erf for doubles: 2/sqrt(pi) exp(-x^2) sum_n (2x^2)^n x / (1*3*...*(2n+1)) — positive terms, no
-// cancellation; under 100 terms below 6, where erf rounds to 1.
+// cancellation. Below 6 (where erf rounds to 1) the terms fall under 1e-17 of the sum within 98
+// terms; the series is written out to 120 terms (no loop, so nothing counts against a driver's
+// loop limit; later terms no longer change the sum).
 std::string erf_d() {
-  return "double soma_erf_d(double x) {\n"
-         "  if (isnan(x)) return x;\n"
-         "  double ax = abs(x);\n"
-         "  double r = 1.0LF;\n"
-         "  if (ax < 6.0LF) {\n"
-         "    double z = ax * ax;\n"
-         "    double term = ax;\n"
-         "    double sum = ax;\n"
-         "    for (int n = 1; n < 200; ++n) {\n"
-         "      term = term * (2.0LF * z) / double(2 * n + 1);\n"
-         "      sum = sum + term;\n"
-         "      if (term < sum * 1e-17LF) break;\n"
-         "    }\n"
+  std::string s =
+      "double soma_erf_d(double x) {\n"
+      "  if (isnan(x)) return x;\n"
+      "  double ax = abs(x);\n"
+      "  double r = 1.0LF;\n"
+      "  if (ax < 6.0LF) {\n"
+      "    double z = ax * ax;\n"
+      "    double z2 = 2.0LF * z;\n"
+      "    double term = ax;\n"
+      "    double sum = ax;\n";
+  for (int n = 1; n <= 120; ++n)
+    s += "    term = term * z2 / " + std::to_string(2 * n + 1) + ".0LF; sum = sum + term;\n";
+  return s +
          "    r = min(1.1283791670955126LF * soma_exp_d(-z) * sum, 1.0LF);\n"
          "  }\n"
          "  return x < 0.0LF ? -r : r;\n}\n";
@@ -276,21 +278,22 @@ std::string pow_fn(const Ty& t) {
          ") r = -r;\n  return r;\n}\n";
 }
 
-// Philox-4x32-10 (graph/philox.h), returning the first output word.
+// Philox-4x32-10 (graph/philox.h), returning the first output word. The rounds are written out:
+// no loop, so nothing counts against a driver's loop limit (glsl_cost.cpp).
 std::string philox() {
-  return "uint soma_philox(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1) {\n"
-         "  for (int round = 0; round < 10; ++round) {\n"
-         "    uint hi0, lo0, hi1, lo1;\n"
-         "    umulExtended(0xD2511F53u, c0, hi0, lo0);\n"
-         "    umulExtended(0xCD9E8D57u, c2, hi1, lo1);\n"
-         "    c0 = hi1 ^ c1 ^ k0;\n"
-         "    c1 = lo1;\n"
-         "    c2 = hi0 ^ c3 ^ k1;\n"
-         "    c3 = lo0;\n"
-         "    k0 += 0x9E3779B9u;\n"
-         "    k1 += 0xBB67AE85u;\n"
-         "  }\n"
-         "  return c0;\n}\n";
+  std::string s =
+      "uint soma_philox(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1) {\n"
+      "  uint hi0, lo0, hi1, lo1;\n";
+  for (int round = 0; round < 10; ++round) {
+    s += "  umulExtended(0xD2511F53u, c0, hi0, lo0);\n"
+         "  umulExtended(0xCD9E8D57u, c2, hi1, lo1);\n"
+         "  c0 = hi1 ^ c1 ^ k0;\n"
+         "  c1 = lo1;\n"
+         "  c2 = hi0 ^ c3 ^ k1;\n"
+         "  c3 = lo0;\n";
+    if (round < 9) s += "  k0 += 0x9E3779B9u;\n  k1 += 0xBB67AE85u;\n";
+  }
+  return s + "  return c0;\n}\n";
 }
 
 std::string rand_fn(const Ty& t) {
@@ -361,6 +364,12 @@ std::string glsl_helpers(const std::set<std::string>& needed) {
   for (auto& [n, h] : table())
     if (all.count(n)) out += h.text();
   return out;
+}
+
+std::vector<std::string> glsl_helper_names() {
+  std::vector<std::string> names;
+  for (auto& [n, h] : table()) names.push_back(n);
+  return names;
 }
 
 }  // namespace soma::vulkan

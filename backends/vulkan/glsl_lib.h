@@ -6,11 +6,16 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 namespace soma::vulkan {
 
 // The text of the helpers named in `needed` and of everything they call, in dependency order.
 // Names: "max_f", "exp_d", "philox", ... (the function is soma_<name>).
 std::string glsl_helpers(const std::set<std::string>& needed);
+
+// Every helper's name. No helper has a loop (a driver's loop limit counts only the emitter's own
+// loops, glsl_cost.cpp).
+std::vector<std::string> glsl_helper_names();
 
 }  // namespace soma::vulkan

@@ -62,7 +62,7 @@ std::string Emitter::value_function(const std::string& name, ExprId value, DType
   return finish(fn, head + ")");
 }
 
-std::string Emitter::main_tiled(uint64_t& tiles_out) {
+std::string Emitter::main_tiled(uint64_t& tiles_out, uint64_t& loop_cost_out) {
   const kir::Contraction& c = k_.contraction;
   const size_t nb = c.batch.size();
   const DType t = var_type(c.acc);
@@ -106,6 +106,18 @@ std::string Emitter::main_tiled(uint64_t& tiles_out) {
   const uint64_t tn = static_cast<uint64_t>((n + kBN - 1) / kBN);
   const uint64_t tiles = extent_product(c.batch) * tm * tn;
   tiles_out = tiles;
+  {
+    // Per tile: the tile loop, then per k slice its loop, the two staging loops and the q loop;
+    // then the epilogue of every register-tile element.
+    const uint64_t threads = static_cast<uint64_t>(kThreads), bk = static_cast<uint64_t>(kBK);
+    const uint64_t stage_a = (bk * static_cast<uint64_t>(kBM) + threads - 1) / threads;
+    const uint64_t stage_b = (bk * static_cast<uint64_t>(kBN) + threads - 1) / threads;
+    uint64_t slice = sat_add(1, bk);
+    slice = sat_add(slice, sat_add(stage_a, stage_b));
+    const uint64_t slices = (static_cast<uint64_t>(kk) + bk - 1) / bk;
+    loop_cost_out = sat_add(sat_add(1, sat_mul(slices, slice)),
+                            sat_mul(static_cast<uint64_t>(kTM * kTN), stmts_loop_cost(k_.body)));
+  }
   auto args = [&](const std::string& x, const std::string& y) {
     std::string s;
     for (VarId v : batch) s += var_name(v) + ", ";

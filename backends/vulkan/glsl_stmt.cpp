@@ -148,11 +148,19 @@ std::string Emitter::main_points(uint64_t points) {
   return finish(fn, "void main()");
 }
 
-std::string Emitter::main_sequential(uint64_t points) {
+std::string Emitter::main_sequential(uint64_t points, uint64_t chunk) {
   Fn fn;
   fn.scopes.emplace_back();
   fn_ = &fn;
-  open("for (uint p = 0u; p < " + uint_lit(points) + "; ++p)");
+  if (chunk) {
+    // This dispatch's points: [first, first + chunk), the first after the bindings' offsets.
+    chunked_ = true;
+    line("uint first = uint(pc.o[" + std::to_string(bindings_.size()) + "]);");
+    line("uint last = min(first + " + uint_lit(chunk) + ", " + uint_lit(points) + ");");
+    open("for (uint p = first; p < last; ++p)");
+  } else {
+    open("for (uint p = 0u; p < " + uint_lit(points) + "; ++p)");
+  }
   decompose(k_.parallel, "p");
   point_body();
   close();

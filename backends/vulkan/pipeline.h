@@ -1,5 +1,6 @@
 // Compute pipelines: a descriptor set layout of N storage buffers, push constants (one int per
-// binding: its element offset), the shader module, and the workgroup size as specialization
+// binding: its element offset; a chunked sequential kernel adds its first point), the shader
+// module, and the workgroup size as specialization
 // constant 0. Pipelines are cached for the life of the process, keyed by SPIR-V digest, binding
 // count and workgroup size; a VkPipelineCache makes the driver's own compile reusable across
 // processes (saved next to the SPIR-V cache).
@@ -21,9 +22,10 @@ struct Pipeline {
   uint32_t bindings = 0;
 };
 
-// `local_size`: the value of specialization constant 0 (ignored by shaders with a fixed size).
-const Pipeline& get_pipeline(const Spirv& spirv, uint32_t bindings, uint32_t local_size,
-                             const std::string& name);
+// `push_words`: 32-bit push constants; `local_size`: the value of specialization constant 0
+// (ignored by shaders with a fixed size).
+const Pipeline& get_pipeline(const Spirv& spirv, uint32_t bindings, uint32_t push_words,
+                             uint32_t local_size, const std::string& name);
 
 // Writes the VkPipelineCache to disk if pipelines were created since the last save.
 void save_pipeline_cache();

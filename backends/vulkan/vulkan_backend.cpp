@@ -35,6 +35,7 @@ ShaderFeatures shader_features(const Context& ctx) {
   f.workgroup_reduce = !ctx.is_cpu();
   f.tiled_matmul = true;
   f.max_shared_bytes = ctx.props.limits.maxComputeSharedMemorySize;
+  f.loop_limit = ctx.loop_limit;
   // A CPU device (lavapipe) runs a workgroup's invocations in SIMD lanes of one thread: bigger
   // register tiles and fewer, larger workgroups pay there (measured on lavapipe: 7.8 against 3.4
   // GFLOP/s for a 1024^2 sgemm).
@@ -63,9 +64,50 @@ uint32_t env_u32(const char* name, uint32_t fallback) {
   return x > 0 ? static_cast<uint32_t>(x) : fallback;
 }
 
+// On a device with a loop limit, the graph passes keep every reduction and contraction this
+// short, so that a kernel with several of them (and a grid-stride loop) stays far below it.
+constexpr int64_t kSerialExtentUnderLoopLimit = 2048;
+
+// Refuses a kernel that would run more loop iterations in one invocation than the device allows
+// (its loops would end early and the result would be wrong, with no error from the driver).
+void check_loop_limit(const Context& ctx, const kir::Program& p, const kir::Kernel& k,
+                      const CompiledKernel& ck) {
+  if (!ctx.loop_limit) return;
+  uint64_t units = 1;  // units of work (points, tiles) one invocation runs
+  switch (ck.shader.mode) {
+    case LaunchMode::Points: {
+      const uint64_t invocations = uint64_t{ck.groups} * ck.groups_y * ck.local_size;
+      units = invocations ? (ck.shader.work + invocations - 1) / invocations : 1;
+      break;
+    }
+    case LaunchMode::Sequential:
+      units = ck.shader.chunk ? ck.shader.chunk : ck.shader.points;
+      break;
+    case LaunchMode::WorkgroupReduce:
+    case LaunchMode::TiledMatmul:
+      units = ck.groups ? (ck.shader.work + ck.groups - 1) / ck.groups : 1;
+      break;
+  }
+  const uint64_t total = sat_mul(units, ck.shader.loop_cost);
+  if (total > ctx.loop_limit)
+    SOMA_THROW(BackendError, "vulkan: kernel " << k.name << " would run up to " << total
+                                               << " loop iterations in one shader invocation, "
+                                                  "but "
+                                               << ctx.name() << " ends a shader's loops after "
+                                               << ctx.loop_limit
+                                               << " (its loop limiter), which would give a wrong "
+                                                  "result; run this model on the llvm backend or "
+                                                  "a GPU\n"
+                                               << kir::print_kernel(p, k));
+}
+
 class VulkanBackend : public Backend {
  public:
   std::string name() const override { return "vulkan"; }
+
+  int64_t max_serial_extent() const override {
+    return Context::get().loop_limit ? kSerialExtentUnderLoopLimit : 0;
+  }
 
   std::unique_ptr<Executable> compile(const CompileRequest& req,
                                       std::shared_ptr<ParamStore> params) override {
@@ -93,7 +135,8 @@ class VulkanBackend : public Backend {
       CompiledKernel ck;
       ck.shader = emit_kernel(p, k, features);
       const size_t nbind = ck.shader.bindings.size();
-      if (nbind > lim.maxPerStageDescriptorStorageBuffers || nbind * 4 > lim.maxPushConstantsSize)
+      const size_t npush = nbind + (ck.shader.chunk ? 1 : 0);
+      if (nbind > lim.maxPerStageDescriptorStorageBuffers || npush * 4 > lim.maxPushConstantsSize)
         SOMA_THROW(BackendError, "vulkan: kernel "
                                      << k.name << " uses " << nbind
                                      << " buffers; the device allows "
@@ -130,7 +173,8 @@ class VulkanBackend : public Backend {
         while (ck.local_size < local && ck.local_size < ck.shader.work) ck.local_size *= 2;
         ck.local_size = std::min(ck.local_size, local);
       }
-      ck.pipeline = &get_pipeline(*spirv, static_cast<uint32_t>(nbind), ck.local_size, k.name);
+      ck.pipeline = &get_pipeline(*spirv, static_cast<uint32_t>(nbind),
+                                  static_cast<uint32_t>(npush), ck.local_size, k.name);
       if (ck.shader.mode == LaunchMode::Points) {
         // A 2-D grid: up to maxComputeWorkGroupCount[0] workgroups per row.
         uint64_t groups =
@@ -144,6 +188,7 @@ class VulkanBackend : public Backend {
         ck.groups = static_cast<uint32_t>(
             std::min<uint64_t>(ck.shader.work, lim.maxComputeWorkGroupCount[0]));
       }
+      check_loop_limit(ctx, p, k, ck);
       kernels.push_back(std::move(ck));
     }
     save_pipeline_cache();

@@ -123,8 +123,8 @@ TEST(PassManager, UnknownDisabledPassIsReportedWithTheKnownNames) {
     EXPECT_NE(msg.find("'fusion'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("dce, simplify, cse"), std::string::npos) << msg;
   }
-  EXPECT_EQ(pipeline_pass_names(),
-            (std::vector<std::string>{"dce", "simplify", "cse", "split_k", "fuse"}));
+  EXPECT_EQ(pipeline_pass_names(), (std::vector<std::string>{"dce", "simplify", "cse", "split_k",
+                                                             "split_reduce", "fuse"}));
 }
 
 TEST(PassManager, DisablingEveryPassLeavesTheModuleAlone) {
@@ -176,7 +176,7 @@ return %2
     return n;
   };
   EXPECT_EQ(count("--- after "), 3u) << s;
-  EXPECT_EQ(count("soma: pass "), 6u) << s;  // level 1's timing lines come along
+  EXPECT_EQ(count("soma: pass "), 7u) << s;  // level 1's timing lines come along
   EXPECT_NE(s.find("soma: pass simplify: "), std::string::npos) << s;
   EXPECT_NE(s.find("(unchanged)"), std::string::npos) << s;
 }
@@ -208,9 +208,10 @@ TEST(PassManager, DumpDirGetsEveryStage) {
   // Stage numbers count on across the process (a second compile does not overwrite the first's).
   std::sort(names.begin(), names.end(),
             [](const std::string& a, const std::string& b) { return std::stoi(a) < std::stoi(b); });
-  // input, dce, simplify, simplify, split_k, dce (cse is disabled)
-  ASSERT_EQ(names.size(), 6u);
-  const char* stages[] = {"-input", "-dce", "-simplify", "-simplify", "-split_k", "-dce"};
+  // input, dce, simplify, simplify, split_k, split_reduce, dce (cse is disabled)
+  ASSERT_EQ(names.size(), 7u);
+  const char* stages[] = {"-input",   "-dce",          "-simplify", "-simplify",
+                          "-split_k", "-split_reduce", "-dce"};
   for (size_t i = 0; i < names.size(); ++i) {
     EXPECT_NE(names[i].find(std::string(stages[i]) + ".soma-ir"), std::string::npos) << names[i];
     EXPECT_TRUE(std::isdigit(static_cast<unsigned char>(names[i][0]))) << names[i];
