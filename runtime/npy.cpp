@@ -1,20 +1,15 @@
 #include "runtime/npy.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <optional>
-#include <random>
 #include <vector>
 
 #include "graph/error.h"
+#include "runtime/file_io.h"
 
 namespace soma {
 
@@ -30,10 +25,6 @@ constexpr const char* kSupported = "'<f4' (float32), '<f8' (float64), '<i4' (int
 
 [[noreturn]] void fail(const std::string& what, const std::string& msg) {
   throw IOError(what + ": " + msg);
-}
-
-std::string errno_text(int err) {
-  return std::strerror(err);
 }
 
 // A header excerpt for error messages: printable ASCII kept, everything else escaped.
@@ -315,33 +306,6 @@ uint32_t read_le(std::string_view b, size_t off, size_t n) {
 
 // ---- File helpers -------------------------------------------------------------------------------
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now and reports the error (close can report a deferred write error).
-  int close() {
-    int r = ::close(fd_);
-    fd_ = -1;
-    return r;
-  }
-
- private:
-  int fd_;
-};
-
-std::string dir_of(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 }  // namespace
 
 Array parse_npy(std::string_view bytes, const std::string& what) {
@@ -467,68 +431,11 @@ std::string serialize_npy(const Array& a) {
 }
 
 Array load_npy(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) fail(path, "cannot open for reading: " + errno_text(errno));
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) fail(path, "cannot stat: " + errno_text(errno));
-  if (S_ISDIR(st.st_mode)) fail(path, "cannot read: it is a directory, not a .npy file");
-  std::string bytes;
-  if (S_ISREG(st.st_mode) && st.st_size > 0) bytes.reserve(static_cast<size_t>(st.st_size));
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail(path, "cannot read: " + errno_text(errno));
-    }
-    if (n == 0) break;
-    bytes.append(buf, static_cast<size_t>(n));
-  }
-  return parse_npy(bytes, path);
+  return parse_npy(read_file(path, ".npy file"), path);
 }
 
 void save_npy(const std::string& path, const Array& a) {
-  std::string bytes = serialize_npy(a);
-
-  // A temporary file next to the target (same file system, so rename is atomic). O_EXCL with a
-  // fresh name each try; mode 0666 lets the umask decide the permissions, as numpy's do.
-  static std::atomic<uint64_t> counter{0};
-  std::string tmp;
-  int raw_fd = -1;
-  std::random_device rd;
-  for (int attempt = 0; attempt < 100 && raw_fd < 0; ++attempt) {
-    tmp = path + "." + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-          std::to_string(rd() % 1000000) + ".npy.tmp";
-    raw_fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (raw_fd < 0 && errno != EEXIST) break;
-  }
-  if (raw_fd < 0)
-    fail(path, "cannot save: cannot create a temporary file in folder '" + dir_of(path) +
-                   "': " + errno_text(errno));
-  Fd fd(raw_fd);
-
-  auto abandon = [&](const std::string& msg) {  // throws
-    int err = errno;
-    if (fd.get() >= 0) fd.close();
-    ::unlink(tmp.c_str());
-    fail(path, "cannot save: " + msg + ": " + errno_text(err));
-  };
-
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0) errno = EIO;
-      abandon("cannot write temporary file '" + tmp + "'");
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0 && errno != EINVAL && errno != EROFS)
-    abandon("cannot flush temporary file '" + tmp + "'");
-  if (fd.close() != 0) abandon("cannot close temporary file '" + tmp + "'");
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    abandon("cannot rename temporary file '" + tmp + "' to '" + path + "'");
+  write_file_atomic(path, serialize_npy(a), ".npy file");
 }
 
 }  // namespace soma

@@ -1,8 +1,15 @@
 #include "runtime/thread_pool.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <string>
+
+#include "runtime/env.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -51,7 +58,17 @@ struct InTask {
 ThreadPool::ThreadPool(int threads) {
   if (threads < 1) threads = 1;
   workers_.reserve(static_cast<size_t>(threads - 1));
-  for (int i = 0; i < threads - 1; ++i) workers_.emplace_back([this, i] { worker_main(i); });
+  // Start what can be started: a process or memory limit (ulimit -u, a container's pids limit)
+  // may refuse some threads; the pool then works with fewer participants.
+  for (int i = 0; i < threads - 1; ++i) {
+    try {
+      workers_.emplace_back([this, i] { worker_main(i); });
+    } catch (const std::exception& e) {
+      std::cerr << "soma: warning: started " << i + 1 << " of " << threads << " threads ("
+                << e.what() << "); kernels run on " << i + 1 << "\n";
+      break;
+    }
+  }
 }
 
 ThreadPool::~ThreadPool() {
@@ -64,14 +81,33 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-int ThreadPool::default_size() {
-  if (const char* env = std::getenv("SOMA_THREADS"); env && *env) {
-    char* end = nullptr;
-    long v = std::strtol(env, &end, 10);
-    if (end && *end == '\0' && v > 0) return static_cast<int>(v > 1024 ? 1024 : v);
+namespace {
+
+// The CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (a
+// container's --cpus) when there is one.
+int available_cpus() {
+  int n = 0;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
+  if (n <= 0) n = 1;
+  if (std::FILE* f = std::fopen("/sys/fs/cgroup/cpu.max", "r")) {
+    char quota[32] = {0};
+    long period = 0;
+    if (std::fscanf(f, "%31s %ld", quota, &period) == 2 && std::string(quota) != "max" &&
+        period > 0) {
+      long q = std::strtol(quota, nullptr, 10);
+      if (q > 0) n = std::max(1, std::min(n, static_cast<int>((q + period - 1) / period)));
+    }
+    std::fclose(f);
   }
-  unsigned hw = std::thread::hardware_concurrency();
-  return hw ? static_cast<int>(hw) : 1;
+  return n;
+}
+
+}  // namespace
+
+int ThreadPool::default_size() {
+  return static_cast<int>(env_int("SOMA_THREADS", available_cpus(), 1, 1024));
 }
 
 ThreadPool& ThreadPool::global() {

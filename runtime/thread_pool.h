@@ -1,6 +1,9 @@
 // ThreadPool: the process's worker threads for parallel kernels.
 //
-// One pool per process (ThreadPool::global()): its size is the number of cores, or $SOMA_THREADS.
+// One pool per process (ThreadPool::global()): its size is the number of CPUs the process may use
+// (its affinity mask and cgroup CPU quota), or $SOMA_THREADS (1..1024; anything else is a
+// ValueError naming the variable). Threads the system refuses to start (a process or memory
+// limit) are done without, with a warning: the pool never fails or hangs for them.
 // A parallel_for hands tasks [0, n) to up to `max_threads` participants, the calling thread being
 // participant 0; tasks are claimed dynamically, so callers must make results independent of which
 // participant runs which task (the LLVM backend's kernels write disjoint outputs per task).
@@ -29,8 +32,8 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  // The process-wide pool: $SOMA_THREADS participants when set (a positive integer), else one per
-  // hardware thread. Created on first use and never destroyed.
+  // The process-wide pool: $SOMA_THREADS participants when set, else one per available CPU.
+  // Created on first use and never destroyed.
   static ThreadPool& global();
   // The default size of the global pool (reads $SOMA_THREADS).
   static int default_size();

@@ -21,11 +21,9 @@
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/MemoryBuffer.h>
-#include <llvm/Support/SHA256.h>
 #include <llvm/Support/SmallVectorMemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
-#include <llvm/Support/xxhash.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 #include <unistd.h>
@@ -45,6 +43,8 @@
 #include "backends/llvm/codegen.h"
 #include "backends/llvm/program_key.h"
 #include "graph/error.h"
+#include "runtime/disk_cache.h"
+#include "runtime/sha256.h"
 #include "runtime/thread_pool.h"
 
 #ifndef SOMA_VERSION_STRING
@@ -58,6 +58,8 @@ namespace {
 // Changes to the code generator or the pipeline must never meet stale cached objects: the cache
 // key includes the build time of this file and of codegen.cpp (see codegen_stamp()).
 constexpr const char* kJitStamp = __DATE__ " " __TIME__;
+// Programs the in-process memo keeps (least recently used ones are dropped first).
+constexpr size_t kMemoPrograms = 64;
 
 struct Counters {
   std::atomic<int64_t> compiles{0}, memory_hits{0}, disk_hits{0}, disk_misses{0}, disk_rejects{0},
@@ -71,16 +73,6 @@ Counters& counters() {
 int debug_level() {
   const char* d = std::getenv("SOMA_DEBUG");
   return d && *d ? std::atoi(d) : 0;
-}
-
-std::string to_hex(const uint8_t* p, size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s += digits[p[i] >> 4];
-    s += digits[p[i] & 15];
-  }
-  return s;
 }
 
 [[noreturn]] void fail(const std::string& what, llvm::Error err) {
@@ -185,76 +177,56 @@ std::string print_module(const llvm::Module& m) {
 
 // ---- the disk cache ----
 //
-// File <dir>/<digest>.o: "SOMAOBJ1", u64 header length, header (the full description of what
-// the key covers), u64 payload length, u64 xxh3 of the payload, payload (an ELF object). An
-// entry is used only when all of it checks out and the payload parses as an object file.
-
-constexpr char kMagic[8] = {'S', 'O', 'M', 'A', 'O', 'B', 'J', '1'};
+// Entries in the runtime's checked format (runtime/disk_cache.h), kind "llvm-object": the key is
+// the program's full codegen key and the target description, the producer soma's and LLVM's
+// versions and this file's build stamp; the payload an ELF object. An entry is also rejected when
+// its payload does not parse as an object for this architecture.
 
 class DiskCache : public llvm::ObjectCache {
  public:
-  // Called before a module is compiled: where its entry lives and what its header must say.
-  void expect(const std::string& id, const std::string& dir, const std::string& header) {
+  // Called before a module is compiled: where its entry lives and its full key.
+  void expect(const std::string& id, const std::string& dir, CacheKey key) {
     std::lock_guard<std::mutex> lock(mu_);
-    expected_[id] = Entry{dir, header};
+    expected_[id] = Entry{dir, std::move(key)};
+  }
+  void forget(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    expected_.erase(id);
   }
 
   std::unique_ptr<llvm::MemoryBuffer> getObject(const llvm::Module* m) override {
     Entry e;
     if (!lookup(m->getModuleIdentifier(), e)) return nullptr;
-    std::string path = e.dir + "/" + m->getModuleIdentifier() + ".o";
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    CacheLookup r = read_cache_entry(e.dir, e.key);
+    if (r.status == CacheLookup::Status::Miss) {
       ++counters().disk_misses;
       return nullptr;
     }
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::string payload;
-    if (!parse(bytes, e.header, payload)) {
+    if (r.status == CacheLookup::Status::Hit && !valid_object(r.payload)) {
+      std::cerr << "soma: warning: ignoring the llvm-object cache entry '" << e.dir << "/"
+                << e.key.file_name() << "': not an object file for this machine; it is rebuilt\n";
+      r.status = CacheLookup::Status::Rejected;
+    }
+    if (r.status == CacheLookup::Status::Rejected) {
       ++counters().disk_rejects;
-      if (debug_level() >= 1) std::cerr << "soma: ignoring a corrupt cache entry " << path << "\n";
-      std::remove(path.c_str());
       return nullptr;
     }
     ++counters().disk_hits;
-    return llvm::MemoryBuffer::getMemBufferCopy(payload, m->getModuleIdentifier());
+    return llvm::MemoryBuffer::getMemBufferCopy(r.payload, m->getModuleIdentifier());
   }
 
   void notifyObjectCompiled(const llvm::Module* m, llvm::MemoryBufferRef obj) override {
     Entry e;
     if (!lookup(m->getModuleIdentifier(), e)) return;
-    if (llvm::sys::fs::create_directories(e.dir)) return;  // best effort
-    std::string out(kMagic, sizeof kMagic);
-    auto u64 = [&](uint64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
-    u64(e.header.size());
-    out += e.header;
-    u64(obj.getBufferSize());
-    u64(llvm::xxh3_64bits(obj.getBuffer()));
-    out.append(obj.getBufferStart(), obj.getBufferSize());
-    // Atomic: write a private temporary in the same folder, then rename over the entry.
-    static std::atomic<uint64_t> seq{0};
-    std::string path = e.dir + "/" + m->getModuleIdentifier() + ".o";
-    std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++seq);
-    {
-      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-      if (!f) return;
-      f.write(out.data(), static_cast<std::streamsize>(out.size()));
-      f.close();
-      if (!f) {
-        std::remove(tmp.c_str());
-        return;
-      }
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      std::remove(tmp.c_str());
-      return;
-    }
-    ++counters().disk_writes;
+    if (write_cache_entry(e.dir, e.key,
+                          std::string_view(obj.getBufferStart(), obj.getBufferSize())))
+      ++counters().disk_writes;
   }
 
  private:
   struct Entry {
-    std::string dir, header;
+    std::string dir;
+    CacheKey key;
   };
 
   bool lookup(const std::string& id, Entry& e) {
@@ -265,32 +237,13 @@ class DiskCache : public llvm::ObjectCache {
     return true;
   }
 
-  static bool parse(const std::string& bytes, const std::string& header, std::string& payload) {
-    size_t pos = 0;
-    auto u64 = [&](uint64_t& v) {
-      if (bytes.size() - pos < sizeof v) return false;
-      std::memcpy(&v, bytes.data() + pos, sizeof v);
-      pos += sizeof v;
-      return true;
-    };
-    if (bytes.size() < sizeof kMagic || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
-      return false;
-    pos = sizeof kMagic;
-    uint64_t hlen = 0, plen = 0, hash = 0;
-    if (!u64(hlen) || hlen != header.size() || bytes.size() - pos < hlen) return false;
-    if (bytes.compare(pos, hlen, header) != 0) return false;
-    pos += hlen;
-    if (!u64(plen) || !u64(hash) || bytes.size() - pos != plen) return false;
-    llvm::StringRef data(bytes.data() + pos, plen);
-    if (llvm::xxh3_64bits(data) != hash) return false;
+  static bool valid_object(const std::string& data) {
     auto obj = llvm::object::ObjectFile::createObjectFile(llvm::MemoryBufferRef(data, "cached"));
     if (!obj) {
       llvm::consumeError(obj.takeError());
       return false;
     }
-    if ((*obj)->makeTriple().getArch() != llvm::Triple(host().triple).getArch()) return false;
-    payload.assign(data.data(), data.size());
-    return true;
+    return (*obj)->makeTriple().getArch() == llvm::Triple(host().triple).getArch();
   }
 
   std::mutex mu_;
@@ -306,7 +259,21 @@ class SomaCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
         tm_(std::move(tm)),
         cache_(cache) {}
 
+  // Runs inside LLVM (built without exceptions): a C++ exception must not unwind through it, so
+  // every failure becomes an llvm::Error that compile_program turns into a BackendError.
   llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> operator()(llvm::Module& m) override {
+    try {
+      return compile(m);
+    } catch (const std::bad_alloc&) {
+      return llvm::make_error<llvm::StringError>("out of memory compiling the module",
+                                                 llvm::inconvertibleErrorCode());
+    } catch (const std::exception& e) {
+      return llvm::make_error<llvm::StringError>(e.what(), llvm::inconvertibleErrorCode());
+    }
+  }
+
+ private:
+  std::unique_ptr<llvm::MemoryBuffer> compile(llvm::Module& m) {
     if (auto cached = cache_.getObject(&m)) return cached;
     ++counters().compiles;
     auto t0 = std::chrono::steady_clock::now();
@@ -328,7 +295,6 @@ class SomaCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
     return std::unique_ptr<llvm::MemoryBuffer>(std::move(obj));
   }
 
- private:
   std::unique_ptr<llvm::TargetMachine> tm_;
   DiskCache& cache_;
 };
@@ -340,7 +306,12 @@ struct JitState {
   DiskCache cache;
   std::unique_ptr<llvm::orc::LLJIT> jit;
   std::unique_ptr<llvm::TargetMachine> tool_tm;  // for emit_llvm_ir / emit_asm
-  std::map<std::string, std::shared_ptr<const CompiledProgram>> memo;
+  struct MemoEntry {
+    std::shared_ptr<const CompiledProgram> program;
+    uint64_t last_use = 0;
+  };
+  std::map<std::string, MemoEntry> memo;  // full key -> program, at most kMemoPrograms
+  uint64_t uses = 0;
   uint64_t dylibs = 0;
 };
 
@@ -379,6 +350,12 @@ CodegenTarget codegen_target(const CompileOptions& options) {
   return t;
 }
 
+// The producer of cache entries: what made the object code, on one line.
+std::string producer() {
+  return std::string("soma ") + SOMA_VERSION_STRING + " jit " + kJitStamp + " codegen " +
+         codegen_stamp() + " llvm " + LLVM_VERSION_STRING;
+}
+
 std::string target_description(const CompileOptions& options) {
   const HostTarget& h = host();
   std::ostringstream os;
@@ -405,22 +382,29 @@ std::shared_ptr<const CompiledProgram> compile_program(const kir::Program& progr
   std::string description = target_description(options);
   std::string full_key = codegen_key(program) + '\0' + description;
 
+  // Declared before the lock, so that whatever they hold is released after it: releasing a
+  // program locks st.mu (its JITDylib is removed), also when an exception unwinds from here.
+  std::shared_ptr<CompiledProgram> cp;
+  std::vector<std::shared_ptr<const CompiledProgram>> evicted;
   std::unique_lock<std::mutex> lock(st.mu);
   if (auto it = st.memo.find(full_key); it != st.memo.end()) {
     ++counters().memory_hits;
-    return it->second;
+    it->second.last_use = ++st.uses;
+    return it->second.program;
   }
 
-  llvm::SHA256 sha;
-  sha.update(llvm::StringRef(full_key));
-  auto digest_bytes = sha.final();
-  std::string digest = to_hex(digest_bytes.data(), digest_bytes.size());
-
+  std::string digest = sha256_hex(full_key);
   auto ctx = std::make_unique<llvm::LLVMContext>();
   std::vector<KernelInfo> info;
   std::unique_ptr<llvm::Module> module = build_module(program, options, *ctx, info);
   module->setModuleIdentifier(digest);
-  st.cache.expect(digest, disk_cache_dir(), description + "key " + digest + "\n");
+  CacheKey cache_key{"llvm-object", producer(), full_key};
+  st.cache.expect(digest, disk_cache_dir(), cache_key);
+  struct Forget {
+    DiskCache& c;
+    const std::string& id;
+    ~Forget() { c.forget(id); }
+  } forget{st.cache, digest};
   if (debug_level() >= 4)
     std::cerr << "; soma: generated LLVM IR\n" << print_module(*module) << std::flush;
 
@@ -429,15 +413,9 @@ std::shared_ptr<const CompiledProgram> compile_program(const kir::Program& progr
   auto jd_or = jit.createJITDylib(dylib_name);
   if (!jd_or) fail("cannot create a JITDylib", jd_or.takeError());
   llvm::orc::JITDylib& jd = *jd_or;
-  jd.addGenerator(check(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-                            jit.getDataLayout().getGlobalPrefix()),
-                        "cannot search the process for symbols"));
-  if (auto err =
-          jit.addIRModule(jd, llvm::orc::ThreadSafeModule(std::move(module), std::move(ctx))))
-    fail("cannot add the module", std::move(err));
-
-  auto cp = std::make_shared<CompiledProgram>();
+  cp = std::make_shared<CompiledProgram>();
   cp->key = digest;
+  cp->cache_file = cache_key.file_name();
   llvm::orc::JITDylib* jdp = &jd;
   cp->jit_resources = std::shared_ptr<void>(jdp, [](void* p) {
     JitState& s = state();
@@ -445,16 +423,26 @@ std::shared_ptr<const CompiledProgram> compile_program(const kir::Program& progr
     llvm::consumeError(
         s.jit->getExecutionSession().removeJITDylib(*static_cast<llvm::orc::JITDylib*>(p)));
   });
+  jd.addGenerator(check(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+                            jit.getDataLayout().getGlobalPrefix()),
+                        "cannot search the process for symbols"));
+  if (auto err =
+          jit.addIRModule(jd, llvm::orc::ThreadSafeModule(std::move(module), std::move(ctx))))
+    fail("cannot add the module", std::move(err));
   for (KernelInfo& ki : info) {
     auto addr = jit.lookup(jd, ki.symbol);
-    if (!addr) {
-      lock.unlock();
-      cp.reset();  // removes the dylib
-      fail("cannot compile kernel " + ki.symbol, addr.takeError());
-    }
+    if (!addr) fail("cannot compile kernel " + ki.symbol, addr.takeError());
     cp->kernels.push_back(CompiledKernel{addr->toPtr<KernelFn>(), std::move(ki)});
   }
-  st.memo[full_key] = cp;
+  // The memo keeps the most recently used programs (executables keep theirs alive anyway).
+  while (st.memo.size() >= kMemoPrograms) {
+    auto oldest = st.memo.begin();
+    for (auto it = st.memo.begin(); it != st.memo.end(); ++it)
+      if (it->second.last_use < oldest->second.last_use) oldest = it;
+    evicted.push_back(std::move(oldest->second.program));
+    st.memo.erase(oldest);
+  }
+  st.memo[full_key] = JitState::MemoEntry{cp, ++st.uses};
   return cp;
 }
 
@@ -492,7 +480,7 @@ void reset_jit_stats() {
 
 void clear_memory_cache() {
   JitState& st = state();
-  std::map<std::string, std::shared_ptr<const CompiledProgram>> old;
+  std::map<std::string, JitState::MemoEntry> old;
   {
     std::lock_guard<std::mutex> lock(st.mu);
     old.swap(st.memo);
@@ -500,12 +488,14 @@ void clear_memory_cache() {
   // `old` is destroyed here, outside the lock (releasing a program takes the lock).
 }
 
+size_t memory_cache_size() {
+  JitState& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  return st.memo.size();
+}
+
 std::string disk_cache_dir() {
-  if (const char* off = std::getenv("SOMA_DISK_CACHE"); off && std::string(off) == "0") return "";
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x == '/')
-    return std::string(x) + "/soma";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/soma";
-  return "";
+  return cache_dir("llvm");
 }
 
 std::string host_cpu_name() {

@@ -42,7 +42,8 @@ struct CompiledKernel {
 class CompiledProgram {
  public:
   std::vector<CompiledKernel> kernels;  // one per program kernel, in order
-  std::string key;                      // hex digest of program + target (the disk cache key)
+  std::string key;                      // hex digest of program + target
+  std::string cache_file;               // its disk cache entry's file name
   std::shared_ptr<void> jit_resources;  // releases the program's JIT code when the last user goes
 };
 
@@ -96,7 +97,9 @@ void reset_jit_stats();
 // Forgets the in-process memo (programs still in use stay alive), so that the next compile of a
 // known program goes to the disk cache as a fresh process would.
 void clear_memory_cache();
-// The disk cache folder: $XDG_CACHE_HOME/soma, else $HOME/.cache/soma; empty when disabled
+// Programs in the in-process memo (at most 64: the least recently used are dropped).
+size_t memory_cache_size();
+// The disk cache folder: cache_dir("llvm") of runtime/disk_cache.h; empty when disabled
 // ($SOMA_DISK_CACHE=0) or no folder can be determined. Read at each compile.
 std::string disk_cache_dir();
 // The host CPU name and whether it has AVX-512 (what the code is compiled for).

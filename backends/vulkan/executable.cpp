@@ -17,6 +17,7 @@
 #include "backends/vulkan/vulkan_backend.h"
 #include "graph/error.h"
 #include "runtime/kernel_profile.h"
+#include "runtime/sha256.h"
 
 namespace soma::vulkan {
 namespace {
@@ -101,8 +102,8 @@ class VulkanExecutable : public Executable {
         labels.push_back(k.shader.name);
         glsl += k.shader.glsl;
       }
-      profile_ = std::make_unique<profile::ProgramProfile>("vulkan:" + digest(glsl).substr(0, 8),
-                                                           std::move(labels));
+      profile_ = std::make_unique<profile::ProgramProfile>(
+          "vulkan:" + sha256_hex(glsl).substr(0, 8), std::move(labels));
     }
     undo.armed = false;
   }
@@ -425,8 +426,22 @@ class VulkanExecutable : public Executable {
       if (k.groups == 0) continue;
       if (!first) s.barrier(kCompute, VK_ACCESS_SHADER_WRITE_BIT, kCompute, kShaderRW);
       first = false;
-      s.dispatch(*k.pipeline, sets_[ki], push.data(), static_cast<uint32_t>(push.size() * 4),
-                 k.groups, k.groups_y);
+      if (k.shader.chunk) {
+        // A chunked sequential kernel: one dispatch per chunk of points, in order, each given
+        // its first point after the bindings' offsets.
+        std::vector<int32_t> chunk_push = push;
+        chunk_push.push_back(0);
+        const uint64_t points = k.shader.points;
+        for (uint64_t first_point = 0; first_point < points; first_point += k.shader.chunk) {
+          if (first_point) s.barrier(kCompute, VK_ACCESS_SHADER_WRITE_BIT, kCompute, kShaderRW);
+          chunk_push.back() = static_cast<int32_t>(first_point);
+          s.dispatch(*k.pipeline, sets_[ki], chunk_push.data(),
+                     static_cast<uint32_t>(chunk_push.size() * 4), k.groups, k.groups_y);
+        }
+      } else {
+        s.dispatch(*k.pipeline, sets_[ki], push.data(), static_cast<uint32_t>(push.size() * 4),
+                   k.groups, k.groups_y);
+      }
       s.timestamp(stamp++);
     }
     s.barrier(kCompute, VK_ACCESS_SHADER_WRITE_BIT, kTransfer | VK_PIPELINE_STAGE_HOST_BIT,

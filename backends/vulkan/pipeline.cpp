@@ -1,16 +1,14 @@
 // Compute pipelines and the pipeline caches (see pipeline.h).
 #include "backends/vulkan/pipeline.h"
 
-#include <unistd.h>
-
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <vector>
 
 #include "graph/error.h"
+#include "runtime/disk_cache.h"
+#include "runtime/sha256.h"
 
 namespace soma::vulkan {
 
@@ -21,7 +19,8 @@ struct State {
   std::map<std::string, std::unique_ptr<Pipeline>> pipelines;
   VkPipelineCache cache = VK_NULL_HANDLE;
   bool dirty = false;
-  std::string cache_path;
+  std::string cache_dir;  // empty: no disk cache
+  CacheKey cache_key;     // the device's pipeline cache entry
   PipelineStats stats;
 };
 
@@ -30,23 +29,32 @@ State& state() {
   return *s;
 }
 
+// The pipeline cache's key: the device and driver it was made by (the driver also checks its own
+// header, but a damaged or foreign blob must never reach it).
+CacheKey pipeline_cache_key(const Context& ctx) {
+  char id[128];
+  std::snprintf(id, sizeof id, "vendor %08x device %08x driver %08x uuid ", ctx.props.vendorID,
+                ctx.props.deviceID, ctx.props.driverVersion);
+  std::string key = id;
+  for (uint8_t b : ctx.props.pipelineCacheUUID) {
+    char h[3];
+    std::snprintf(h, sizeof h, "%02x", b);
+    key += h;
+  }
+  return CacheKey{"vk-pipeline-cache", "soma-pipelines-v1", key + " " + ctx.name()};
+}
+
 void init_cache(State& s, Context& ctx) {
   if (s.cache) return;
-  std::vector<char> data;
-  std::string dir = vulkan_cache_dir();
-  if (!dir.empty()) {
-    char name[128];
-    std::snprintf(name, sizeof name, "/pipelines-%08x-%08x-%08x.bin", ctx.props.vendorID,
-                  ctx.props.deviceID, ctx.props.driverVersion);
-    s.cache_path = dir + name;
-    std::ifstream f(s.cache_path, std::ios::binary);
-    if (f) data.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  }
+  std::string data;
+  s.cache_dir = vulkan_cache_dir();
+  s.cache_key = pipeline_cache_key(ctx);
+  CacheLookup hit = read_cache_entry(s.cache_dir, s.cache_key);
+  if (hit.status == CacheLookup::Status::Hit) data = std::move(hit.payload);
   VkPipelineCacheCreateInfo info{};
   info.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO;
   info.initialDataSize = data.size();
   info.pInitialData = data.empty() ? nullptr : data.data();
-  // The driver checks the header (vendor, device, cache UUID) and ignores foreign data.
   if (vk.vkCreatePipelineCache(ctx.device, &info, nullptr, &s.cache) != VK_SUCCESS) {
     info.initialDataSize = 0;
     info.pInitialData = nullptr;
@@ -57,12 +65,13 @@ void init_cache(State& s, Context& ctx) {
 
 }  // namespace
 
-const Pipeline& get_pipeline(const Spirv& spirv, uint32_t bindings, uint32_t local_size,
-                             const std::string& name) {
+const Pipeline& get_pipeline(const Spirv& spirv, uint32_t bindings, uint32_t push_words,
+                             uint32_t local_size, const std::string& name) {
   Context& ctx = Context::get();
   State& s = state();
   std::string key(reinterpret_cast<const char*>(spirv.data()), spirv.size() * sizeof(uint32_t));
-  key = digest(key) + "/" + std::to_string(bindings) + "/" + std::to_string(local_size);
+  key = sha256_hex(key) + "/" + std::to_string(bindings) + "/" + std::to_string(push_words) + "/" +
+        std::to_string(local_size);
   std::lock_guard<std::mutex> lock(s.mu);
   if (auto it = s.pipelines.find(key); it != s.pipelines.end()) {
     ++s.stats.hits;
@@ -89,12 +98,12 @@ const Pipeline& get_pipeline(const Spirv& spirv, uint32_t bindings, uint32_t loc
                  "vkCreateDescriptorSetLayout");
   VkPushConstantRange pc{};
   pc.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
-  pc.size = bindings * 4;
+  pc.size = push_words * 4;
   VkPipelineLayoutCreateInfo pl{};
   pl.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
   pl.setLayoutCount = 1;
   pl.pSetLayouts = &p->set_layout;
-  pl.pushConstantRangeCount = bindings ? 1 : 0;
+  pl.pushConstantRangeCount = push_words ? 1 : 0;
   pl.pPushConstantRanges = &pc;
   Context::check(vk.vkCreatePipelineLayout(dev, &pl, nullptr, &p->layout),
                  "vkCreatePipelineLayout");
@@ -133,23 +142,14 @@ const Pipeline& get_pipeline(const Spirv& spirv, uint32_t bindings, uint32_t loc
 void save_pipeline_cache() {
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mu);
-  if (!s.dirty || !s.cache || s.cache_path.empty()) return;
+  if (!s.dirty || !s.cache || s.cache_dir.empty()) return;
   VkDevice dev = Context::get().device;
   size_t size = 0;
   if (vk.vkGetPipelineCacheData(dev, s.cache, &size, nullptr) != VK_SUCCESS || size == 0) return;
-  std::vector<char> data(size);
+  std::string data(size, '\0');
   if (vk.vkGetPipelineCacheData(dev, s.cache, &size, data.data()) != VK_SUCCESS) return;
-  std::error_code ec;
-  std::filesystem::path path(s.cache_path);
-  std::filesystem::create_directories(path.parent_path(), ec);
-  std::string tmp = s.cache_path + "." + std::to_string(getpid()) + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f.write(data.data(), static_cast<std::streamsize>(size));
-    if (!f) return;
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) std::filesystem::remove(tmp, ec);
+  data.resize(size);
+  write_cache_entry(s.cache_dir, s.cache_key, data);  // best effort
   s.dirty = false;
 }
 

@@ -17,13 +17,15 @@
 #include <sstream>
 
 #include "graph/error.h"
+#include "runtime/disk_cache.h"
+#include "runtime/sha256.h"
 
 namespace soma::vulkan {
 
 namespace {
 
-// Bump when the compile settings change, so old disk entries are never reused.
-constexpr const char* kCacheVersion = "soma-spirv-v1 glslang-12 spv1.3";
+// The producer of disk cache entries: bump when the compile settings change.
+constexpr const char* kCacheVersion = "soma-spirv-v2 glslang-12 spv1.3 vulkan1.1";
 
 std::mutex& mu() {
   static std::mutex m;
@@ -94,60 +96,19 @@ Spirv run_glslang(const std::string& glsl, const std::string& name) {
   return spirv;
 }
 
-uint64_t fnv1a(const std::string& s, uint64_t h) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-bool read_file(const std::string& path, Spirv& out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (bytes.size() < 20 || bytes.size() % 4) return false;
-  out.resize(bytes.size() / 4);
-  std::memcpy(out.data(), bytes.data(), bytes.size());
-  return out[0] == 0x07230203u;  // the SPIR-V magic number
-}
-
-void write_file_atomically(const std::string& dir, const std::string& name, const void* data,
-                           size_t bytes) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return;
-  std::string tmp = dir + "/." + name + "." + std::to_string(getpid()) + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f) return;
-    f.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
-    if (!f) return;
-  }
-  std::filesystem::rename(tmp, dir + "/" + name, ec);
-  if (ec) std::filesystem::remove(tmp, ec);
+// The disk cache's entry of a shader: its full GLSL is the key.
+CacheKey spirv_key(const std::string& glsl) {
+  return CacheKey{"spirv", kCacheVersion, glsl};
 }
 
 }  // namespace
 
-std::string digest(const std::string& text) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx",
-                static_cast<unsigned long long>(fnv1a(text, 14695981039346656037ull)),
-                static_cast<unsigned long long>(fnv1a(text, 0x9e3779b97f4a7c15ull)));
-  return buf;
-}
-
 std::string vulkan_cache_dir() {
-  if (const char* off = std::getenv("SOMA_DISK_CACHE"); off && std::string(off) == "0") return "";
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x == '/')
-    return std::string(x) + "/soma/vulkan";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/soma/vulkan";
-  return "";
+  return cache_dir("vulkan");
 }
 
 std::shared_ptr<const Spirv> compile_glsl(const std::string& glsl, const std::string& name) {
-  const std::string key = digest(std::string(kCacheVersion) + "\n" + glsl);
+  const std::string key = sha256_hex(std::string(kCacheVersion) + "\n" + glsl);
   std::lock_guard<std::mutex> lock(mu());  // glslang 12 is not safe to run concurrently
   auto& cache = memory_cache();
   if (auto it = cache.find(key); it != cache.end()) {
@@ -156,12 +117,20 @@ std::shared_ptr<const Spirv> compile_glsl(const std::string& glsl, const std::st
   }
   const std::string dir = vulkan_cache_dir();
   auto spirv = std::make_shared<Spirv>();
-  if (!dir.empty() && read_file(dir + "/" + key + ".spv", *spirv)) {
+  const CacheKey disk_key = spirv_key(glsl);
+  CacheLookup hit = read_cache_entry(dir, disk_key);
+  if (hit.status == CacheLookup::Status::Hit && hit.payload.size() >= 20 &&
+      hit.payload.size() % 4 == 0) {
+    spirv->resize(hit.payload.size() / 4);
+    std::memcpy(spirv->data(), hit.payload.data(), hit.payload.size());
+  }
+  if (!spirv->empty() && (*spirv)[0] == 0x07230203u) {  // the SPIR-V magic number
     ++stats().disk_hits;
   } else {
     *spirv = run_glslang(glsl, name);
-    if (!dir.empty())
-      write_file_atomically(dir, key + ".spv", spirv->data(), spirv->size() * sizeof(uint32_t));
+    write_cache_entry(dir, disk_key,
+                      std::string_view(reinterpret_cast<const char*>(spirv->data()),
+                                       spirv->size() * sizeof(uint32_t)));
   }
   cache[key] = spirv;
   return spirv;

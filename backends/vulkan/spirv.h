@@ -1,6 +1,6 @@
 // GLSL -> SPIR-V with glslang's C++ API, with an in-process cache keyed by a hash of the source and
-// an on-disk cache of SPIR-V files ($XDG_CACHE_HOME/soma/vulkan, else ~/.cache/soma/vulkan;
-// SOMA_DISK_CACHE=0 turns it off). No Vulkan device is needed.
+// an on-disk cache (runtime/disk_cache.h: checked entries keyed by the full GLSL, in
+// cache_dir("vulkan"); SOMA_DISK_CACHE=0 turns it off). No Vulkan device is needed.
 #pragma once
 
 #include <cstdint>
@@ -19,9 +19,6 @@ std::shared_ptr<const Spirv> compile_glsl(const std::string& glsl, const std::st
 
 // SPIR-V as text (SPIRV-Tools' disassembler).
 std::string disassemble(const Spirv& spirv);
-
-// 128-bit hex digest of a string (two FNV-1a variants): cache keys.
-std::string digest(const std::string& text);
 
 // The folder of the on-disk caches; empty when disabled.
 std::string vulkan_cache_dir();

@@ -64,12 +64,12 @@ void expect_runs(const kir::Program& p, double tag) {
 
 std::string entry_path(const kir::Program& p) {
   auto code = jit::compile_program(p, CompileOptions{});
-  return jit::disk_cache_dir() + "/" + code->key + ".o";
+  return jit::disk_cache_dir() + "/" + code->cache_file;
 }
 
 TEST(LlvmDiskCache, LivesUnderXdgCacheHome) {
   ASSERT_FALSE(private_cache_home.dir.empty());
-  EXPECT_EQ(jit::disk_cache_dir(), private_cache_home.dir + "/soma");
+  EXPECT_EQ(jit::disk_cache_dir(), private_cache_home.dir + "/soma/llvm");
 }
 
 TEST(LlvmDiskCache, FreshJitHitsTheCache) {
@@ -90,7 +90,7 @@ TEST(LlvmDiskCache, FreshJitHitsTheCache) {
   EXPECT_EQ(s.disk_hits, 1);
   // No temporary files are left behind.
   for (const auto& e : fs::directory_iterator(jit::disk_cache_dir()))
-    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
+    EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();
 }
 
 void rewrite(const std::string& path, const std::function<void(std::string&)>& edit) {
@@ -137,10 +137,42 @@ TEST(LlvmDiskCache, TruncatedEntryIsRebuilt) {
 TEST(LlvmDiskCache, MismatchedHeaderIsRebuilt) {
   // An entry written for another LLVM version (same key by accident) must not be used.
   expect_rebuilt_after(4.125, [](std::string& b) {
-    size_t at = b.find("llvm ");
+    size_t at = b.find(" llvm ");
     ASSERT_NE(at, std::string::npos);
-    b[at + 5] = b[at + 5] == '9' ? '8' : '9';
+    b[at + 6] = b[at + 6] == '9' ? '8' : '9';
   });
+}
+
+TEST(LlvmDiskCache, AnotherProgramsValidEntryIsNotUsed) {
+  // The entry of program A copied over the entry of program B: the key check refuses it.
+  kir::Program a = tagged_program(7.5), b = tagged_program(8.5);
+  expect_runs(a, 7.5);
+  expect_runs(b, 8.5);
+  std::string pa = entry_path(a), pb = entry_path(b);
+  fs::copy_file(pa, pb, fs::copy_options::overwrite_existing);
+  jit::clear_memory_cache();
+  jit::reset_jit_stats();
+  expect_runs(b, 8.5);
+  EXPECT_EQ(jit::jit_stats().disk_rejects, 1);
+  EXPECT_EQ(jit::jit_stats().compiles, 1);
+}
+
+TEST(LlvmDiskCache, AnEntryReplacedByAFolderIsRebuiltNotAHang) {
+  kir::Program p = tagged_program(9.25);
+  expect_runs(p, 9.25);
+  std::string path = entry_path(p);
+  fs::remove(path);
+  fs::create_directory(path);
+  jit::clear_memory_cache();
+  jit::reset_jit_stats();
+  expect_runs(p, 9.25);  // compiled again; the folder stays (it is not ours to remove)
+  EXPECT_EQ(jit::jit_stats().disk_rejects, 1);
+  fs::remove_all(path);
+}
+
+TEST(LlvmDiskCache, TheMemoIsBounded) {
+  for (int i = 0; i < 80; ++i) expect_runs(tagged_program(100 + i), 100 + i);
+  EXPECT_LE(jit::memory_cache_size(), 64u);
 }
 
 TEST(LlvmDiskCache, GarbageIsRebuilt) {

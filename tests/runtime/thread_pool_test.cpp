@@ -1,6 +1,12 @@
 #include "runtime/thread_pool.h"
+#include "graph/error.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include <atomic>
 #include <chrono>
@@ -94,10 +100,42 @@ TEST(ThreadPool, GlobalPoolSizeFollowsSomaThreads) {
   EXPECT_GE(ThreadPool::global().size(), 1);
   ::setenv("SOMA_THREADS", "3", 1);
   EXPECT_EQ(ThreadPool::default_size(), 3);
-  ::setenv("SOMA_THREADS", "junk", 1);
-  EXPECT_GE(ThreadPool::default_size(), 1);
+  for (const char* bad : {"junk", "0", "99999999999999999999", "1025"}) {
+    ::setenv("SOMA_THREADS", bad, 1);
+    try {
+      ThreadPool::default_size();
+      ADD_FAILURE() << bad;
+    } catch (const ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find("SOMA_THREADS"), std::string::npos) << e.what();
+    }
+  }
   ::unsetenv("SOMA_THREADS");
 }
+
+#ifndef __SANITIZE_ADDRESS__
+TEST(ThreadPool, ThreadsTheSystemRefusesAreDoneWithout) {
+  // In a child: an address-space limit lets only a few 8 MiB thread stacks be mapped. The pool
+  // starts what it can, warns, and runs every task (no hang, no crash).
+  pid_t child = ::fork();
+  if (child == 0) {
+    struct rlimit lim;
+    ::getrlimit(RLIMIT_AS, &lim);
+    std::ifstream statm("/proc/self/statm");
+    long pages = 0;
+    statm >> pages;
+    lim.rlim_cur = static_cast<rlim_t>(pages) * 4096 + (64u << 20);
+    ::setrlimit(RLIMIT_AS, &lim);
+    ThreadPool pool(1024);
+    std::atomic<int> n{0};
+    pool.parallel_for(5000, 0, [&](int64_t, int) { n.fetch_add(1); });
+    ::_exit(n.load() == 5000 && pool.size() < 1024 ? 0 : 3);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child crashed (signal " << WTERMSIG(status) << ")";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+#endif
 
 }  // namespace
 }  // namespace soma

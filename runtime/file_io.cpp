@@ -1,0 +1,172 @@
+#include "runtime/file_io.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "graph/error.h"
+
+namespace soma {
+
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  // Closes now and reports the error (close can report a deferred write error).
+  int close() {
+    int r = ::close(fd_);
+    fd_ = -1;
+    return r;
+  }
+
+ private:
+  int fd_;
+};
+
+std::string base_of(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+const char* kind_of(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a pipe (FIFO)";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  return "not a regular file";
+}
+
+std::string format_size(uint64_t n) {
+  if (n >= (uint64_t{1} << 30)) return std::to_string(n >> 30) + " GiB";
+  if (n >= (uint64_t{1} << 20)) return std::to_string(n >> 20) + " MiB";
+  return std::to_string(n) + " bytes";
+}
+
+// Removes "<base>.tmp-<pid>-..." files in `dir` whose process is gone.
+void remove_orphans(const std::string& dir, const std::string& base) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  const std::string prefix = base + ".tmp-";
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still running
+    ::unlink((dir + "/" + name).c_str());
+  }
+  ::closedir(d);
+}
+
+}  // namespace
+
+std::string dir_of(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string read_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
+  auto fail = [&](const std::string& why) -> void {
+    SOMA_THROW(IOError, "cannot read " << what << " '" << path << "': " << why);
+  };
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) fail(std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) fail(std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(std::string("it is ") + kind_of(st.st_mode) + ", not a file");
+  if (static_cast<uint64_t>(st.st_size) > max_bytes)
+    fail("it has " + format_size(static_cast<uint64_t>(st.st_size)) + ", more than the limit of " +
+         format_size(max_bytes));
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags >= 0) ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+  std::string bytes;
+  try {
+    bytes.reserve(static_cast<size_t>(st.st_size));
+  } catch (const std::bad_alloc&) {
+    fail("out of memory allocating " + format_size(static_cast<uint64_t>(st.st_size)));
+  }
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(std::strerror(errno));
+    }
+    if (n == 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+    if (bytes.size() > max_bytes)  // a file that grows while we read it
+      fail("it grew past the limit of " + format_size(max_bytes) + " while being read");
+  }
+  return bytes;
+}
+
+bool try_write_file_atomic(const std::string& path, std::string_view bytes, std::string* why) {
+  const std::string dir = dir_of(path), base = base_of(path);
+  remove_orphans(dir, base);
+  static std::atomic<uint64_t> counter{0};
+  std::random_device rd;
+  std::string tmp;
+  int raw = -1;
+  for (int attempt = 0; attempt < 100 && raw < 0; ++attempt) {
+    tmp = dir + "/" + base + ".tmp-" + std::to_string(::getpid()) + "-" +
+          std::to_string(counter++) + "-" + std::to_string(rd() % 1000000);
+    // Mode 0666: the umask decides the permissions, as for any new file.
+    raw = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (raw < 0 && errno != EEXIST) break;
+  }
+  if (raw < 0) {
+    if (why)
+      *why = "cannot create a temporary file in folder '" + dir + "': " + std::strerror(errno);
+    return false;
+  }
+  Fd fd(raw);
+  auto abandon = [&](const std::string& msg) {
+    int err = errno;
+    if (fd.get() >= 0) fd.close();
+    ::unlink(tmp.c_str());
+    if (why) *why = msg + ": " + std::strerror(err);
+    return false;
+  };
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      return abandon("cannot write temporary file '" + tmp + "'");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0 && errno != EINVAL && errno != EROFS)
+    return abandon("cannot flush temporary file '" + tmp + "'");
+  if (fd.close() != 0) return abandon("cannot close temporary file '" + tmp + "'");
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    return abandon("cannot rename temporary file '" + tmp + "' to '" + path + "'");
+  return true;
+}
+
+void write_file_atomic(const std::string& path, std::string_view bytes, const std::string& what) {
+  std::string why;
+  if (!try_write_file_atomic(path, bytes, &why))
+    SOMA_THROW(IOError, "cannot save " << what << " '" << path << "': " << why);
+}
+
+}  // namespace soma

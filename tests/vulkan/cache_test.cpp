@@ -1,0 +1,120 @@
+// The Vulkan disk caches (SPIR-V modules, the pipeline cache) never run what they should not: an
+// entry holding another kernel's valid shader, a truncated entry or garbage is detected by its
+// key and digest, reported, rebuilt, and the results stay right.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "backends/vulkan/spirv.h"
+#include "tests/vulkan/vk_test_util.h"
+
+namespace soma::vktest {
+namespace {
+
+namespace fs = std::filesystem;
+using kir::BufferId;
+using kir::Kernel;
+using kir::Program;
+using kir::VarId;
+namespace kb = kir::test;
+
+// out0 = x + c over n elements.
+Program add_const(double c, int64_t n = 64) {
+  Program p;
+  BufferId x = kb::input(p, "x", {n});
+  BufferId o = kb::output(p, {n});
+  Kernel k;
+  k.name = "add_const";
+  VarId i = k.new_var(DType::i32, "i");
+  k.parallel = {{i, n}};
+  k.body = {
+      kb::store(o, k.var_ref(i),
+                k.binary(Op::Add, k.load(x, DType::f32, k.var_ref(i)), k.constant(c, DType::f32)))};
+  k.reads = {x};
+  k.writes = {o};
+  p.kernels.push_back(std::move(k));
+  return p;
+}
+
+class VulkanCache : public VulkanTest {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/soma-vk-cache-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ::setenv("SOMA_CACHE_DIR", dir_.c_str(), 1);
+    VulkanTest::SetUp();
+  }
+  void TearDown() override {
+    VulkanTest::TearDown();
+    ::unsetenv("SOMA_CACHE_DIR");
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::set<std::string> spirv_entries() const {
+    std::set<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir_ + "/vulkan", ec))
+      if (e.path().extension() == ".spirv") out.insert(e.path().string());
+    return out;
+  }
+  // Runs add_const(c) and returns the entry it added to the cache.
+  std::string run_and_find_entry(double c) {
+    auto before = spirv_entries();
+    check(c);
+    auto after = spirv_entries();
+    for (const std::string& e : after)
+      if (!before.count(e)) return e;
+    ADD_FAILURE() << "no new SPIR-V cache entry for c = " << c;
+    return "";
+  }
+  void check(double c) {
+    std::vector<double> xv(64);
+    for (size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<double>(i);
+    auto out = run_vulkan(add_const(c), {{"x", Array::from_doubles(DType::f32, Shape{64}, xv)}});
+    for (int64_t i = 0; i < 64; ++i)
+      ASSERT_EQ(out[0].get(i), static_cast<double>(i) + c) << "c = " << c << ", [" << i << "]";
+  }
+  std::string dir_;
+};
+
+TEST_F(VulkanCache, AnotherKernelsValidShaderIsNotRun) {
+  std::string a = run_and_find_entry(1.5), b = run_and_find_entry(2.5);
+  ASSERT_FALSE(a.empty());
+  ASSERT_FALSE(b.empty());
+  fs::copy_file(a, b, fs::copy_options::overwrite_existing);  // b's entry now holds a's shader
+  vulkan::clear_spirv_memory_cache();
+  auto before = vulkan::spirv_stats();
+  check(2.5);  // not 1.5
+  EXPECT_EQ(vulkan::spirv_stats().compiles, before.compiles + 1) << "the entry was not rebuilt";
+  vulkan::clear_spirv_memory_cache();
+  before = vulkan::spirv_stats();
+  check(2.5);
+  EXPECT_EQ(vulkan::spirv_stats().disk_hits, before.disk_hits + 1) << "the rebuilt entry is good";
+}
+
+TEST_F(VulkanCache, TruncatedAndGarbageEntriesAreRebuilt) {
+  std::string a = run_and_find_entry(3.5);
+  ASSERT_FALSE(a.empty());
+  for (int damage = 0; damage < 3; ++damage) {
+    std::string bytes;
+    {
+      std::ifstream in(a, std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    if (damage == 0) bytes.resize(bytes.size() - 7);
+    if (damage == 1) bytes[bytes.size() - 9] = static_cast<char>(bytes[bytes.size() - 9] ^ 1);
+    if (damage == 2) bytes.assign(300, '\x07');
+    std::ofstream(a, std::ios::binary | std::ios::trunc) << bytes;
+    vulkan::clear_spirv_memory_cache();
+    auto before = vulkan::spirv_stats();
+    check(3.5);
+    EXPECT_EQ(vulkan::spirv_stats().compiles, before.compiles + 1) << "damage " << damage;
+  }
+}
+
+}  // namespace
+}  // namespace soma::vktest
