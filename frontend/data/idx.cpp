@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "graph/error.h"
+#include "runtime/file_io.h"
 
 namespace soma::data {
 
@@ -44,36 +45,36 @@ int64_t IdxFile::numel() const {
 }
 
 std::string read_maybe_gzip(const std::string& path, int64_t max_bytes) {
-  {
-    std::ifstream probe(path, std::ios::binary);
-    if (!probe) SOMA_THROW(IOError, "cannot open '" << path << "': no such file or not readable");
-  }
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) SOMA_THROW(IOError, "cannot open '" << path << "'");
+  const std::string raw = read_file(path, "data file");
+  const size_t limit = max_bytes < 0 ? std::string::npos : static_cast<size_t>(max_bytes);
+  if (raw.size() < 2 || static_cast<uint8_t>(raw[0]) != 0x1f ||
+      static_cast<uint8_t>(raw[1]) != 0x8b)
+    return raw.substr(0, limit);
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+    SOMA_THROW(IOError, "cannot read '" << path << "': zlib cannot start");
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
+  z.avail_in = static_cast<uInt>(std::min<size_t>(raw.size(), UINT32_MAX));
   std::string out;
   char buf[1 << 16];
-  auto limit = max_bytes < 0 ? std::string::npos : static_cast<size_t>(max_bytes);
+  int rc = Z_OK;
   while (out.size() < limit) {
-    unsigned want = static_cast<unsigned>(std::min<size_t>(sizeof buf, limit - out.size()));
-    int n = gzread(f, buf, want);
-    if (n < 0) {
-      int err = 0;
-      std::string msg = gzerror(f, &err);
-      gzclose(f);
-      SOMA_THROW(IOError, "cannot read '" << path << "': " << msg << " (corrupt gzip file?)");
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+    if (rc == Z_STREAM_END) break;
+    if (rc != Z_OK) break;
+    if (z.avail_in == 0 && z.avail_out != 0) {  // all input used before the stream ended
+      rc = Z_BUF_ERROR;
+      break;
     }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
   }
-  // gzread stops quietly at a truncated gzip stream: check that the stream really ended.
-  int err = 0;
-  gzerror(f, &err);
-  int rc = gzclose(f);
-  if (err != Z_OK && err != Z_STREAM_END)
-    SOMA_THROW(IOError, "cannot read '" << path << "': corrupt gzip data");
+  inflateEnd(&z);
+  if (out.size() >= limit) return out.substr(0, limit);
   if (rc == Z_BUF_ERROR)
     SOMA_THROW(IOError, "cannot read '" << path << "': the gzip stream is truncated");
-  if (rc != Z_OK) SOMA_THROW(IOError, "cannot read '" << path << "': corrupt gzip data");
+  if (rc != Z_STREAM_END) SOMA_THROW(IOError, "cannot read '" << path << "': corrupt gzip data");
   return out;
 }
 

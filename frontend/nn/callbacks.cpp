@@ -1,6 +1,8 @@
 #include "frontend/nn/callbacks.h"
 
 #include <cmath>
+#include <iostream>
+#include <optional>
 
 #include "frontend/nn/model.h"
 #include "graph/error.h"
@@ -64,6 +66,14 @@ void EarlyStopping::on_train_end(Model& model) {
 void LearningRateScheduler::on_epoch_begin(Model& model, int epoch) {
   if (!model.optimizer()) return;
   model.optimizer()->set_learning_rate(schedule_(epoch, model.optimizer()->learning_rate()));
+}
+
+void TerminateOnNaN::on_batch_end(Model& model, int64_t batch, const Logs& logs) {
+  std::optional<double> loss = logs.get("loss");
+  if (!loss || std::isfinite(*loss)) return;
+  (out_ ? *out_ : std::cout) << "Batch " << batch << ": Invalid loss, terminating training"
+                             << std::endl;
+  model.set_stop_training(true);
 }
 
 }  // namespace soma::nn

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <iosfwd>
 #include <limits>
 #include <memory>
 #include <string>
@@ -54,6 +55,19 @@ class EarlyStopping : public Callback {
   int wait_ = 0, stopped_epoch_ = -1;
   bool have_best_ = false;
   std::vector<std::pair<std::string, Array>> best_weights_;
+};
+
+// Ends fit at the first batch whose loss is NaN or infinite, without an error (Keras's
+// TerminateOnNaN): prints "Batch N: Invalid loss, terminating training" to `out` (stdout by
+// default). fit puts the weights back as they were at the start of that epoch either way; without
+// this callback the non-finite loss is an error.
+class TerminateOnNaN : public Callback {
+ public:
+  explicit TerminateOnNaN(std::ostream* out = nullptr) : out_(out) {}
+  void on_batch_end(Model& model, int64_t batch, const Logs& logs) override;
+
+ private:
+  std::ostream* out_;
 };
 
 // Sets the learning rate at the start of each epoch to schedule(epoch, current lr).

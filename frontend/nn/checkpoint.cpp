@@ -1,20 +1,21 @@
 #include "frontend/nn/checkpoint.h"
 
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include "graph/error.h"
+#include "runtime/file_io.h"
+#include "runtime/sha256.h"
 
 namespace soma::nn {
 
 namespace {
 
-constexpr const char* kMagic = "soma-checkpoint 1";
+constexpr const char* kMagic = "soma-checkpoint 2";
+constexpr const char* kMagicV1 = "soma-checkpoint 1";  // read: no whole-file checksum
 
 uint32_t crc_of(const void* data, size_t n) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -80,6 +81,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
     head << "meta " << k << " " << v << "\n";
   }
   if (!ck.architecture.empty()) head << "architecture " << ck.architecture.size() << "\n";
+  size_t payload = ck.architecture.size();
   for (const auto& [name, a] : ck.tensors) {
     if (!plain_token(name))
       SOMA_THROW(ValueError, "checkpoint: tensor name '" << name << "' has spaces");
@@ -87,38 +89,28 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
     std::snprintf(crc, sizeof crc, "%08x", crc_of(a.raw(), a.nbytes()));
     head << "tensor " << name << " " << dtype_name(a.dtype()) << " " << a.shape().str() << " "
          << a.nbytes() << " " << crc << "\n";
+    payload += a.nbytes();
   }
-  head << "end\n";
-
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f)
-      SOMA_THROW(IOError, "cannot save checkpoint '" << path << "': cannot create '" << tmp
-                                                     << "' (does the folder exist?)");
-    std::string h = head.str();
-    f.write(h.data(), static_cast<std::streamsize>(h.size()));
-    f.write(ck.architecture.data(), static_cast<std::streamsize>(ck.architecture.size()));
-    for (const auto& [name, a] : ck.tensors)
-      f.write(static_cast<const char*>(a.raw()), static_cast<std::streamsize>(a.nbytes()));
-    f.flush();
-    if (!f) {
-      f.close();
-      std::remove(tmp.c_str());
-      SOMA_THROW(IOError, "cannot save checkpoint '" << path << "': write failed (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    SOMA_THROW(IOError, "cannot save checkpoint '" << path << "': renaming '" << tmp
-                                                   << "' failed: " << std::strerror(errno));
-  }
+  std::string h = head.str();
+  std::string bytes;
+  bytes.reserve(h.size() + 70 + payload);
+  bytes += h;
+  std::string body = ck.architecture;
+  body.reserve(payload);
+  for (const auto& [name, a] : ck.tensors)
+    body.append(static_cast<const char*>(a.raw()), a.nbytes());
+  // The end line carries the digest of every other byte of the file.
+  Sha256 digest;
+  digest.update(h);
+  digest.update(body);
+  auto d = digest.final();
+  bytes += "end " + to_hex(d.data(), d.size()) + "\n";
+  bytes += body;
+  write_file_atomic(path, bytes, "checkpoint");
 }
 
 Checkpoint read_checkpoint(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) bad(path, "no such file or not readable");
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string bytes = read_file(path, "checkpoint");
   size_t pos = 0;
   int line_no = 0;
   auto next_line = [&](std::string* line) {
@@ -130,11 +122,15 @@ Checkpoint read_checkpoint(const std::string& path) {
     return true;
   };
   std::string line;
-  if (!next_line(&line) || line != kMagic) {
+  if (!next_line(&line) || (line != kMagic && line != kMagicV1)) {
     if (bytes.rfind("soma-checkpoint ", 0) == 0)
-      bad(path, "unsupported format version (this soma reads \"" + std::string(kMagic) + "\")");
+      bad(path, "unsupported format version (this soma reads \"" + std::string(kMagic) +
+                    "\" and \"" + kMagicV1 + "\")");
     bad(path, "not a soma checkpoint (bad magic line)");
   }
+  const bool v1 = line == kMagicV1;
+  size_t end_line = 0;     // where the end line starts
+  std::string digest_hex;  // v2: the digest on the end line
   Checkpoint ck;
   struct Entry {
     std::string name;
@@ -146,10 +142,14 @@ Checkpoint read_checkpoint(const std::string& path) {
   std::vector<Entry> entries;
   uint64_t arch_bytes = 0;
   bool ended = false;
-  while (next_line(&line)) {
+  while (true) {
+    const size_t line_start = pos;
+    if (!next_line(&line)) break;
     std::string where = "header line " + std::to_string(line_no) + ": ";
-    if (line == "end") {
+    if ((v1 && line == "end") || (!v1 && line.rfind("end ", 0) == 0)) {
       ended = true;
+      end_line = line_start;
+      digest_hex = v1 ? "" : line.substr(4);
       break;
     }
     std::istringstream ls(line);
@@ -201,6 +201,7 @@ Checkpoint read_checkpoint(const std::string& path) {
                   std::to_string(need));
   if (have > need)
     bad(path, std::to_string(have - need) + " unexpected bytes after the last tensor");
+  const size_t payload_start = pos;
   ck.architecture = bytes.substr(pos, arch_bytes);
   pos += arch_bytes;
   for (const Entry& e : entries) {
@@ -210,6 +211,18 @@ Checkpoint read_checkpoint(const std::string& path) {
     if (crc_of(a.raw(), a.nbytes()) != e.crc)
       bad(path, "tensor '" + e.name + "' is corrupt (CRC-32 mismatch)");
     ck.tensors.emplace_back(e.name, a);
+  }
+  if (!v1) {
+    // Every byte but the end line's digest is covered: the header (metadata, architecture size,
+    // tensor entries) and the payload (architecture text, tensors).
+    Sha256 digest;
+    digest.update(std::string_view(bytes).substr(0, end_line));
+    digest.update(std::string_view(bytes).substr(payload_start));
+    auto d = digest.final();
+    if (to_hex(d.data(), d.size()) != digest_hex)
+      bad(path,
+          "corrupt: the SHA-256 checksum on its end line does not match its content (the file "
+          "was damaged or edited)");
   }
   return ck;
 }

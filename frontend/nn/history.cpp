@@ -1,13 +1,11 @@
 #include "frontend/nn/history.h"
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 
 #include "graph/error.h"
+#include "runtime/file_io.h"
 
 namespace soma::nn {
 
@@ -67,22 +65,7 @@ std::string History::to_csv() const {
 }
 
 void History::write_csv(const std::string& path) const {
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) SOMA_THROW(IOError, "cannot write '" << path << "': cannot create '" << tmp << "'");
-    std::string csv = to_csv();
-    f.write(csv.data(), static_cast<std::streamsize>(csv.size()));
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      SOMA_THROW(IOError, "cannot write '" << path << "' (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    SOMA_THROW(IOError, "cannot write '" << path << "': renaming the temporary file failed");
-  }
+  write_file_atomic(path, to_csv(), "history CSV");
 }
 
 }  // namespace soma::nn

@@ -57,6 +57,15 @@ struct CallContext {
   // then computes cross-entropies from them in a numerically stable form (as Keras does).
   Tensor logits;
   std::string logits_activation;  // "softmax", "sigmoid" or empty
+  // Index inputs that must lie in [0, bound) (an Embedding's token ids). Out-of-range ids would
+  // read zeros; when such a tensor is a model input, the model checks its data before running
+  // and reports the first bad id (as Keras does on the CPU).
+  struct IdCheck {
+    Tensor ids;
+    int64_t bound = 0;
+    std::string layer;  // "Embedding layer 'embedding'"
+  };
+  std::vector<IdCheck> id_checks;
 };
 
 class Layer : public std::enable_shared_from_this<Layer> {

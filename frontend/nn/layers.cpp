@@ -451,7 +451,8 @@ void Embedding::build_weights(const TensorType& input, uint64_t seed) {
       add_weight("embeddings", {input_dim_, output_dim_}, options_.embeddings_initializer, seed);
 }
 
-Tensor Embedding::call(const Tensor& x, CallContext&) {
+Tensor Embedding::call(const Tensor& x, CallContext& ctx) {
+  ctx.id_checks.push_back({x, input_dim_, "Embedding layer '" + name() + "'"});
   return embedding(x, embeddings_);
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <optional>
 
 #include "frontend/data/dataset.h"
@@ -134,7 +135,47 @@ int64_t Model::Impl::prepare_x(Model& m, const Arrays& xs, const char* what) {
       SOMA_THROW(TypeError, what << ": " << which(i) << "model '" << m.name_
                                  << "' expects i32 inputs (token ids), got " << xs[i].type_str());
   }
+  check_ids(m, xs, what);
   return rows;
+}
+
+void Model::Impl::check_ids(Model& m, const Arrays& xs, const char* what) {
+  Impl& impl = *m.impl_;
+  if (!impl.id_bounds) {
+    std::vector<std::vector<IdBound>> bounds(m.num_inputs_);
+    ContextScope scope(m.ctx_);
+    std::vector<Tensor> in;
+    for (size_t i = 0; i < m.num_inputs_; ++i)
+      in.push_back(
+          input(x_name(m, i), with_batch(1, m.input_types_[i].shape), m.input_types_[i].dtype));
+    CallContext cc;
+    m.forward(in, cc);
+    for (const CallContext::IdCheck& c : cc.id_checks)
+      for (size_t i = 0; i < in.size(); ++i)
+        if (c.ids.id() == in[i].id()) bounds[i].push_back({c.bound, c.layer});
+    impl.id_bounds = std::move(bounds);
+  }
+  for (size_t i = 0; i < xs.size() && i < impl.id_bounds->size(); ++i) {
+    if (xs[i].dtype() != DType::i32) continue;
+    const int32_t* ids = xs[i].data<int32_t>();
+    for (const IdBound& b : (*impl.id_bounds)[i]) {
+      for (int64_t k = 0; k < xs[i].numel(); ++k) {
+        if (ids[k] >= 0 && ids[k] < b.bound) continue;
+        std::string at;
+        int64_t rest = k;
+        const Shape& s = xs[i].shape();
+        for (int d = s.rank() - 1; d >= 0; --d) {
+          at = std::to_string(rest % s[d]) + (at.empty() ? "" : ", ") + at;
+          rest /= s[d];
+        }
+        SOMA_THROW(ValueError,
+                   what << ": " << b.layer << " got id " << ids[k] << " at "
+                        << (m.num_inputs_ == 1 ? "x" : "input '" + m.input_names_[i] + "'") << "["
+                        << at << "]; its input_dim is " << b.bound << ", so ids must be in [0, "
+                        << b.bound << ")");
+      }
+    }
+  }
 }
 
 std::vector<DType> Model::Impl::check_y(Model& m, const Arrays& ys, int64_t rows,
@@ -251,6 +292,10 @@ Compiled& Model::Impl::train_step(Model& m, int64_t batch, const std::vector<Ten
     m.optimizer_->build_updates(params, grads, g.lr, g.step, updates);
   }
   for (auto& u : g.cc.state_updates) updates.push_back(u);
+  // A step whose loss is NaN or infinite changes nothing: every update (weights, optimizer slots,
+  // moving statistics) keeps the old value, so one diverged batch never corrupts the model.
+  Tensor finite = abs(g.outputs[0]) < std::numeric_limits<double>::infinity();
+  for (auto& [p, v] : updates) v = where(finite, v, p);
   CompileOptions o = m.compile_options_;
   o.backend = m.backend_;
   return train.emplace(k, soma::compile(g.outputs, o, updates)).first->second;
@@ -310,7 +355,7 @@ Logs Model::Impl::train_batch(Model& m, const std::vector<Array>& x, const std::
   feeds.emplace("lr", Array::scalar(DType::f32, m.optimizer_->learning_rate()));
   feeds.emplace("step", Array::scalar(DType::i32, static_cast<double>(m.iterations_)));
   std::vector<Array> outs = train_step(m, batch, labels).run(feeds);
-  ++m.iterations_;
+  if (std::isfinite(outs.at(0).get(0))) ++m.iterations_;  // else the step was not applied
   return to_logs(m, outs);
 }
 
@@ -387,7 +432,8 @@ History Model::fit(const Arrays& x, const Arrays& y, const FitOptions& o) {
   stop_training_ = false;
   std::vector<Array> xb, yb;
   for (const CallbackPtr& cb : o.callbacks) cb->on_train_begin(*this);
-  for (int e = o.initial_epoch; e < o.initial_epoch + o.epochs; ++e) {
+  bool diverged = false;
+  for (int e = o.initial_epoch; e < o.initial_epoch + o.epochs && !diverged; ++e) {
     for (const CallbackPtr& cb : o.callbacks) cb->on_epoch_begin(*this, e);
     auto epoch_start = std::chrono::steady_clock::now();
     it.start_epoch(e);
@@ -400,7 +446,28 @@ History Model::fit(const Arrays& x, const Arrays& y, const FitOptions& o) {
       mean.add(logs, size);
       for (const CallbackPtr& cb : o.callbacks) cb->on_batch_end(*this, b, logs);
       if (bar) bar->update(b + 1, mean.result());
+      // A step whose loss is not finite is not applied (train_step), so the weights stay usable
+      // for predict, evaluate and checkpoints; training stops there.
+      const double loss = logs.get("loss").value_or(0.0);
+      if (std::isfinite(loss)) continue;
+      if (bar) bar->finish(mean.result());
+      if (!stop_training_) {
+        for (const CallbackPtr& cb : o.callbacks) cb->on_train_end(*this);
+        SOMA_THROW(ValueError, "fit: the loss became "
+                                   << loss << " at epoch " << e + 1 << ", batch " << b + 1 << " of "
+                                   << it.num_batches()
+                                   << "; training stopped there, and the weights and the "
+                                      "optimizer's state are those before that step (it "
+                                      "was not applied). Usual causes: a learning rate "
+                                      "too high, NaN or "
+                                      "infinite values in the data, or a loss given "
+                                      "values outside its domain. (TerminateOnNaN() in "
+                                      "the callbacks stops without an error.)");
+      }
+      diverged = true;
+      break;
     }
+    if (diverged) break;
     Logs epoch_logs = mean.result();
     if (validate) {
       Logs v = val ? impl_->evaluate(*this, val->first, val->second, o.batch_size, 0, out, false)

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,11 +15,19 @@ namespace soma::nn {
 
 struct Model::Impl {
   std::map<std::string, Compiled> train, test, predict;
+  // Per model input: the id ranges its data must respect ([0, bound), by layer), found once by a
+  // symbolic forward pass.
+  struct IdBound {
+    int64_t bound;
+    std::string layer;
+  };
+  std::optional<std::vector<std::vector<IdBound>>> id_bounds;
 
   void clear() {
     train.clear();
     test.clear();
     predict.clear();
+    id_bounds.reset();
   }
 
   // Checks the number of input arrays, their shapes and dtypes and that they have one number of
@@ -28,6 +37,9 @@ struct Model::Impl {
   // the dtypes the labels are fed as.
   static std::vector<DType> check_y(Model& m, const Arrays& ys, int64_t rows, const char* what);
   static void need_compiled(const Model& m, const char* what);
+  // Checks every id of every input that feeds an Embedding (or another layer with an id range):
+  // ValueError naming the layer, the id, where it is and the range.
+  static void check_ids(Model& m, const Arrays& xs, const char* what);
 
   // The graph inputs' names: "x"/"y" for one input/output, else "x0", "x1", ... / "y0", ...
   static std::string x_name(const Model& m, size_t i);

@@ -1,5 +1,8 @@
 // soma: the command-line tool — the REPL, `run`, `bench` and `emit` (see options.cpp's usage
 // text and docs/script.md).
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -12,6 +15,45 @@
 #define SOMA_VERSION "0.0.0"
 #endif
 
+namespace {
+
+// What the tool printed must all have reached stdout: a write error (a full disk, a closed pipe
+// that does not kill us) fails the command instead of exiting 0 with a cut output.
+int finish_output(int status) {
+  std::cout.flush();
+  errno = 0;
+  const bool flushed = std::fflush(stdout) == 0;
+  const int err = errno;
+  if (flushed && !std::ferror(stdout) && std::cout.good()) return status;
+  std::cerr << "soma: error: writing the output to stdout failed"
+            << (err ? std::string(": ") + std::strerror(err) : std::string(" (disk full?)"))
+            << "; the output is incomplete\n";
+  return status ? status : 1;
+}
+
+int run_mode(const soma::tool::Options& o) {
+  using namespace soma::tool;
+  switch (o.mode) {
+    case Mode::Help:
+      std::cout << usage_text();
+      return 0;
+    case Mode::Version:
+      std::cout << "soma " << SOMA_VERSION << "\n";
+      return 0;
+    case Mode::Run:
+      return cmd_run(o);
+    case Mode::Bench:
+      return cmd_bench(o);
+    case Mode::Emit:
+      return cmd_emit(o);
+    case Mode::Repl:
+      return cmd_repl(o);
+  }
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace soma::tool;
   std::ios::sync_with_stdio(true);
@@ -22,26 +64,12 @@ int main(int argc, char** argv) {
     std::cerr << "soma: " << e.what() << "\n(soma --help for the usage)\n";
     return 2;
   }
+  int status = 0;
   try {
-    switch (o.mode) {
-      case Mode::Help:
-        std::cout << usage_text();
-        return 0;
-      case Mode::Version:
-        std::cout << "soma " << SOMA_VERSION << "\n";
-        return 0;
-      case Mode::Run:
-        return cmd_run(o);
-      case Mode::Bench:
-        return cmd_bench(o);
-      case Mode::Emit:
-        return cmd_emit(o);
-      case Mode::Repl:
-        return cmd_repl(o);
-    }
+    status = run_mode(o);
   } catch (...) {
     soma::script::report_exception(std::cerr);
-    return 1;
+    status = 1;
   }
-  return 0;
+  return finish_output(status);
 }

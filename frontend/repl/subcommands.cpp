@@ -14,6 +14,7 @@
 #include "frontend/script/bench.h"
 #include "frontend/script/session.h"
 #include "frontend/script/stages.h"
+#include "runtime/file_io.h"
 #include "runtime/npy.h"
 
 #ifndef SOMA_VERSION
@@ -70,22 +71,20 @@ std::unique_ptr<script::Session> make_session(const Options& o, bool quiet, int&
   return s;
 }
 
-bool read_file(const std::string& path, std::string& text) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "soma: error: cannot read '" << path << "': " << std::strerror(errno) << "\n";
+bool read_script(const std::string& path, std::string& text) {
+  try {
+    text = read_file(path, "script", script::kMaxScriptBytes);
+  } catch (const IOError& e) {
+    std::cerr << "soma: error: " << e.what() << "\n";
     return false;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  text = ss.str();
   return true;
 }
 
 // Runs the whole file; false (after reporting) on an error.
 bool run_script(script::Session& s, const std::string& path) {
   std::string text;
-  if (!read_file(path, text)) return false;
+  if (!read_script(path, text)) return false;
   try {
     s.run(std::make_shared<const script::Source>(path, text));
   } catch (const script::QuitRequest&) {

@@ -285,6 +285,12 @@ void register_nn_builtins(Registry& r) {
                     c.number("min_delta"), c.str("mode"), c.boolean("restore_best_weights"));
                 return Value::object(std::make_shared<CallbackObject>("EarlyStopping", cb));
               });
+  add_builtin(r, "TerminateOnNaN()",
+              "Ends fit without an error at the first batch whose loss is NaN or infinite.",
+              [](Call&) {
+                auto cb = std::make_shared<nn::TerminateOnNaN>();
+                return Value::object(std::make_shared<CallbackObject>("TerminateOnNaN", cb));
+              });
 
   // ---- datasets
   // ------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include "frontend/script/session.h"
 #include "frontend/script/stages.h"
 #include "graph/dot.h"
+#include "runtime/file_io.h"
 
 extern char** environ;
 
@@ -205,9 +206,11 @@ void cmd_dot(Args& a) {
   Location at = a.at(a.offset + a.text.size() - file.size());
   std::string ext = file.substr(file.rfind('.') + 1);
   if (ext == "dot" || ext == "gv") {
-    std::ofstream out(file, std::ios::binary);
-    out << text;
-    if (!out) throw ScriptError(at, "cannot write '" + file + "': " + std::strerror(errno));
+    try {
+      write_file_atomic(file, text, "graph");
+    } catch (const IOError& e) {
+      throw ScriptError(at, e.what());
+    }
     s.out() << "wrote " << file << "\n";
     return;
   }

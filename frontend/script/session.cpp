@@ -13,6 +13,7 @@
 #include "frontend/script/builtins.h"
 #include "frontend/script/interrupt.h"
 #include "frontend/script/parser.h"
+#include "runtime/file_io.h"
 
 namespace soma::script {
 
@@ -33,15 +34,17 @@ void Session::run(const SourcePtr& source) {
 }
 
 void Session::run_file(const std::string& path, const Location& from) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ScriptError(from, "cannot read '" + path + "': " + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
+  std::string text;
+  try {
+    text = read_file(path, "script", kMaxScriptBytes);
+  } catch (const IOError& e) {
+    throw ScriptError(from, e.what());
+  }
   if (load_depth_ >= 32)
     throw ScriptError(from, "files load each other more than 32 levels deep (a :load loop?)");
   ++load_depth_;
   try {
-    run(std::make_shared<const Source>(path, ss.str()));
+    run(std::make_shared<const Source>(path, std::move(text)));
   } catch (...) {
     --load_depth_;
     throw;

@@ -12,6 +12,7 @@
 // that caused it was parsed (the REPL keeps every chunk it has run).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,6 +22,10 @@
 #include "graph/error.h"
 
 namespace soma::script {
+
+// The largest script file `soma run` and `:load` read (a script is text; anything bigger is a
+// mistake, such as a data file given by accident).
+constexpr uint64_t kMaxScriptBytes = uint64_t{64} << 20;
 
 // A named piece of script text: a file, or one chunk of REPL input. `first_line` numbers its
 // first line, so that REPL chunks and statements read from stdin keep the input's line numbers.

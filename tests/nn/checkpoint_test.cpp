@@ -66,7 +66,7 @@ TEST(Checkpoint, FileFormatRoundTrip) {
   std::string path = temp_path("format");
   write_checkpoint(path, ck);
   std::string bytes = read_all(path);
-  EXPECT_EQ(bytes.rfind("soma-checkpoint 1\n", 0), 0u);
+  EXPECT_EQ(bytes.rfind("soma-checkpoint 2\n", 0), 0u);
   EXPECT_NE(bytes.find("tensor a/kernel f32 [2,2] 16 "), std::string::npos);
   Checkpoint back = read_checkpoint(path);
   EXPECT_EQ(back.meta, ck.meta);
@@ -223,6 +223,65 @@ TEST(Checkpoint, ModelSaveRestoresArchitectureWeightsAndOptimizer) {
   // A weights-only file is not a model.
   a->save_weights(path);
   EXPECT_THROW(Sequential::load(path), IOError);
+  std::remove(path.c_str());
+}
+
+TEST(Checkpoint, EveryByteOfASavedModelIsChecked) {
+  // A trained model with its optimizer state: a byte changed anywhere (the architecture text,
+  // metadata such as the optimizer, tensor entries, the payload) is an error on load, never a
+  // model that loads with other weights, another activation or without its optimizer.
+  Data d;
+  auto a = net(4);
+  a->compile(std::make_shared<Adam>(0.01), get_loss("sparse_categorical_crossentropy"),
+             {"accuracy"});
+  a->fit(d.x, d.y, quiet(1));
+  std::string path = temp_path("every_byte");
+  a->save(path);
+  const std::string good = read_all(path);
+  ASSERT_NE(good.find("relu"), std::string::npos);
+  int loaded = 0;
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (unsigned char flip : {0x01, 0x20}) {
+      std::string bad = good;
+      bad[i] = static_cast<char>(static_cast<unsigned char>(bad[i]) ^ flip);
+      write_all(path, bad);
+      try {
+        read_checkpoint(path);
+        ++loaded;
+        ADD_FAILURE() << "byte " << i << " ^ " << int{flip} << " loaded silently";
+      } catch (const IOError&) {
+      }
+    }
+  }
+  EXPECT_EQ(loaded, 0);
+  // The edit of the report: relu -> selu in the architecture.
+  std::string edited = good;
+  edited.replace(edited.find("relu"), 4, "selu");
+  write_all(path, edited);
+  EXPECT_THROW(Sequential::load(path), IOError);
+  // The intact file loads.
+  write_all(path, good);
+  auto back = Sequential::load(path);
+  EXPECT_EQ(back->predict(d.x).to_doubles(), a->predict(d.x).to_doubles());
+  std::remove(path.c_str());
+}
+
+TEST(Checkpoint, ReadsVersionOneFiles) {
+  // A file written by the previous format: "soma-checkpoint 1", "end" without a checksum.
+  Checkpoint ck;
+  ck.meta["model"] = "m";
+  ck.tensors.emplace_back("w", f32({2}, {1.5, -2}));
+  std::string path = temp_path("v1");
+  write_checkpoint(path, ck);
+  std::string bytes = read_all(path);
+  bytes.replace(0, 17, "soma-checkpoint 1");
+  size_t end = bytes.find("\nend ");
+  ASSERT_NE(end, std::string::npos);
+  bytes.erase(end + 4, 65);  // " <64 hex digits>"
+  write_all(path, bytes);
+  Checkpoint back = read_checkpoint(path);
+  EXPECT_EQ(back.meta, ck.meta);
+  EXPECT_EQ(back.tensors[0].second.to_doubles(), (std::vector<double>{1.5, -2}));
   std::remove(path.c_str());
 }
 

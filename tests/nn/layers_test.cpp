@@ -406,3 +406,45 @@ TEST(LayerConfig, RoundTripsThroughLayerFromConfig) {
 
 }  // namespace
 }  // namespace soma::nn
+
+namespace soma::nn {
+namespace {
+
+TEST(Embedding, OutOfRangeIdsAreAnErrorNotZeros) {
+  // Keras (on the CPU): "indices[3,1] = 57 is not in [0, 50)". An id outside the table would
+  // read zeros and train silently wrong.
+  auto m = std::make_shared<Sequential>(
+      std::vector<LayerPtr>{std::make_shared<Embedding>(50, 4), std::make_shared<Flatten>(),
+                            std::make_shared<Dense>(2)},
+      "emb", 0);
+  m->compile(std::make_shared<SGD>(0.1), get_loss("sparse_categorical_crossentropy"), {});
+  Array x(DType::i32, {6, 3}), y(DType::i32, {6});
+  for (int64_t i = 0; i < 18; ++i) x.set(i, static_cast<double>(i % 50));
+  for (int64_t i = 0; i < 6; ++i) y.set(i, static_cast<double>(i % 2));
+  FitOptions o;
+  o.epochs = 1;
+  o.verbose = 0;
+  m->fit({x}, {y}, o);  // in range: fine
+  for (double bad : {57.0, -1.0}) {
+    Array xb = x.clone();
+    xb.set(3 * 3 + 1, bad);
+    for (int what = 0; what < 3; ++what) {
+      try {
+        if (what == 0) m->fit({xb}, {y}, o);
+        if (what == 1) m->predict({xb});
+        if (what == 2) m->evaluate({xb}, {y});
+        ADD_FAILURE() << "id " << bad << " was accepted (" << what << ")";
+      } catch (const ValueError& e) {
+        std::string msg = e.what();
+        EXPECT_NE(msg.find("Embedding layer 'embedding'"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("got id " + std::to_string(static_cast<int>(bad)) + " at x[3, 1]"),
+                  std::string::npos)
+            << msg;
+        EXPECT_NE(msg.find("[0, 50)"), std::string::npos) << msg;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace soma::nn

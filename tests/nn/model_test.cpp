@@ -494,3 +494,71 @@ TEST(Model, SetWeightsChecksEverythingFirst) {
 
 }  // namespace
 }  // namespace soma::nn
+
+namespace soma::nn {
+namespace {
+
+// Data with one sample whose feature is NaN: its batch's loss is NaN.
+struct NanToy {
+  Array x, y;
+  NanToy() : x(random_array({64, 4}, -1, 1, 3)), y(DType::i32, {64}) {
+    for (int64_t i = 0; i < 64; ++i) y.set(i, i % 3);
+    x.set(37 * 4 + 2, std::nan(""));  // batch 3 of 4 (batch_size 16), no shuffle
+  }
+};
+
+bool all_finite(const std::vector<Array>& ws) {
+  for (const Array& w : ws)
+    for (int64_t i = 0; i < w.numel(); ++i)
+      if (!std::isfinite(w.get(i))) return false;
+  return true;
+}
+
+TEST(Model, ANonFiniteLossStopsFitWithAnErrorAndIsNotApplied) {
+  NanToy d;
+  auto m = std::make_shared<Sequential>(
+      std::vector<LayerPtr>{std::make_shared<Dense>(8, DenseOptions{.activation = "relu"}),
+                            std::make_shared<Dense>(3)},
+      "", 0);
+  m->compile(std::make_shared<Adam>(0.01), get_loss("sparse_categorical_crossentropy"), {});
+  FitOptions o;
+  o.epochs = 3;
+  o.batch_size = 16;
+  o.verbose = 0;
+  o.shuffle = false;
+  try {
+    m->fit({d.x}, {d.y}, o);
+    FAIL() << "fit went on with a NaN loss";
+  } catch (const ValueError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("nan"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("epoch 1, batch 3 of 4"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("TerminateOnNaN"), std::string::npos) << msg;
+  }
+  EXPECT_TRUE(all_finite(m->get_weights()));
+  EXPECT_EQ(m->iterations(), 2);  // the two good steps
+  // The model still predicts finite values for finite inputs.
+  Array p = m->predict({random_array({5, 4}, -1, 1, 9)});
+  EXPECT_TRUE(all_finite({p}));
+}
+
+TEST(Model, TerminateOnNaNEndsFitWithoutAnError) {
+  NanToy d;
+  auto m = std::make_shared<Sequential>(std::vector<LayerPtr>{std::make_shared<Dense>(3)}, "", 0);
+  m->compile(std::make_shared<SGD>(0.1), get_loss("sparse_categorical_crossentropy"), {});
+  std::ostringstream out;
+  FitOptions o;
+  o.epochs = 5;
+  o.batch_size = 16;
+  o.verbose = 0;
+  o.shuffle = false;
+  o.callbacks = {std::make_shared<TerminateOnNaN>(&out)};
+  History h = m->fit({d.x}, {d.y}, o);
+  EXPECT_NE(out.str().find("Batch 2: Invalid loss, terminating training"), std::string::npos)
+      << out.str();
+  EXPECT_TRUE(all_finite(m->get_weights()));
+  EXPECT_EQ(m->iterations(), 2);
+}
+
+}  // namespace
+}  // namespace soma::nn

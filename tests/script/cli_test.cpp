@@ -68,6 +68,32 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
+TEST_F(Cli, AnOutputThatCannotBeWrittenFailsTheCommand) {
+  // stdout on a full disk (/dev/full: every write fails with ENOSPC): not exit 0 with a cut file.
+  write("big.soma", "for i in range(2000):\n    print(i)\n");
+  std::string cmd = "cd '" + dir_.string() + "' && SOMA_HISTORY= SOMA_BACKEND=interp '" +
+                    std::string(SOMA_CLI_PATH) + "' run big.soma > /dev/full 2> stderr.txt";
+  int rc = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(rc));
+  EXPECT_EQ(WEXITSTATUS(rc), 1);
+  std::string err = read(dir_ / "stderr.txt");
+  EXPECT_TRUE(contains(err, "writing the output to stdout failed")) << err;
+  EXPECT_TRUE(contains(err, "the output is incomplete")) << err;
+}
+
+TEST_F(Cli, ScriptsThatAreNotFilesAreRefusedAtOnce) {
+  fs::create_directory(dir_ / "folder");
+  for (const std::string& f :
+       {std::string("/dev/zero"), std::string("/dev/urandom"), std::string("folder")}) {
+    Result r = soma("run " + f);
+    EXPECT_EQ(r.status, 1) << f;
+    EXPECT_TRUE(contains(r.err, "cannot read script '" + f + "'")) << r.err;
+    EXPECT_TRUE(contains(r.err, "not a file")) << r.err;
+  }
+  Result r = soma("", ":load folder\n");
+  EXPECT_TRUE(contains(r.err, "cannot read script 'folder'")) << r.err;
+}
+
 TEST_F(Cli, VersionAndHelp) {
   Result r = soma("--version");
   EXPECT_EQ(r.status, 0);
@@ -109,7 +135,7 @@ TEST_F(Cli, ScriptErrorsExitWith1WithLocationAndCaret) {
 
   r = soma("run missing.soma");
   EXPECT_EQ(r.status, 1);
-  EXPECT_TRUE(contains(r.err, "cannot read 'missing.soma'")) << r.err;
+  EXPECT_TRUE(contains(r.err, "cannot read script 'missing.soma'")) << r.err;
 }
 
 TEST_F(Cli, FeedsAndFetchesRoundTrip) {
