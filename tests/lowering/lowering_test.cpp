@@ -177,9 +177,10 @@ TEST_P(Lowering, MatchesInterpreter) {
   const Case& c = GetParam();
   Lowered l = run_case(c);
   expect_close(c, l);
-  if (c.max_kernels >= 0)
+  if (c.max_kernels >= 0) {
     EXPECT_LE(static_cast<int>(l.program.kernels.size()), c.max_kernels)
         << kir::print_program(l.program);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, Lowering, ::testing::ValuesIn(cases()),
