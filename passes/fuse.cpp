@@ -13,6 +13,10 @@ namespace {
 // The most nodes a recomputed (inlined-everywhere) value may take, its recomputed inputs
 // included.
 constexpr int kMaxRecomputedSize = 16;
+// The deepest a node may sit below its kernel's root in the kernel's expression: a longer chain
+// of fused nodes (x = f(x) a hundred thousand times) is cut into kernels of this depth, so that
+// no kernel's expression is deeper than this (every walker of the kernel IR recurses over it).
+constexpr int kMaxFusedDepth = 128;
 
 // Ops cheap enough to recompute in every kernel that uses them (index arithmetic and one-cycle
 // arithmetic), rather than writing them to memory and reading them back.
@@ -77,6 +81,7 @@ Fusion fuse(const Module& m, const std::set<NodeId>& force_realize) {
   for (auto& [p, v] : m.updates) must[static_cast<size_t>(v)] = 1;
   for (NodeId id : force_realize) must[static_cast<size_t>(id)] = 1;
 
+  std::vector<int> depth(n, 0);  // below the root of its kernel
   // Reverse topological order: every consumer is decided before its producers.
   for (NodeId id = g.size() - 1; id >= 0; --id) {
     size_t k = static_cast<size_t>(id);
@@ -104,7 +109,13 @@ Fusion fuse(const Module& m, const std::set<NodeId>& force_realize) {
     // A scatter's inputs and a contraction's operands are evaluated in another shape of loop:
     // reductions never fuse into them.
     if (!realize && g.node(target).op == Op::ScatterAdd) realize = true;
+    if (!realize) {
+      for (NodeId c : f.consumers[k])
+        depth[k] = std::max(depth[k], depth[static_cast<size_t>(c)] + 1);
+      if (depth[k] > kMaxFusedDepth) realize = true;
+    }
     if (realize) {
+      depth[k] = 0;
       f.realized[k] = 1;
       f.group[k] = id;
     } else {

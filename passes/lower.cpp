@@ -1,8 +1,10 @@
 #include "passes/lower.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "graph/error.h"
 #include "passes/fuse.h"
@@ -156,7 +158,18 @@ class GroupLowering {
     return best;
   }
 
+  // The value of node n at index idx (under mask) as an expression of the kernel. Memoized: a
+  // node read several times at one index (x * x, a diamond of fused nodes) is emitted once, so a
+  // chain of such nodes costs linear, not exponential, time.
   ExprId emit(NodeId n, const std::vector<ExprId>& idx, ExprId mask) {
+    EmitKey key{n, idx, mask};
+    if (auto it = emitted_.find(key); it != emitted_.end()) return it->second;
+    ExprId e = emit_uncached(n, idx, mask);
+    emitted_.emplace(std::move(key), e);
+    return e;
+  }
+
+  ExprId emit_uncached(NodeId n, const std::vector<ExprId>& idx, ExprId mask) {
     const Node& node = g_.node(n);
     const DType t = node.type.dtype;
     if (n == acc_node_) {  // inside a contraction's epilogue the matmul is its accumulator
@@ -250,28 +263,25 @@ class GroupLowering {
       case Op::Concat: {
         int axis = static_cast<int>(node.attrs.get_int("axis"));
         size_t ax = static_cast<size_t>(axis);
-        ExprId result = -1;
-        int64_t off = g_.node(node.inputs[0]).type.shape[axis];
-        // Build from the last part backwards: select(in part k, v_k, rest).
-        std::vector<int64_t> offsets{0};
-        for (size_t i = 0; i + 1 < node.inputs.size(); ++i) {
-          offsets.push_back(off);
-          off += g_.node(node.inputs[i + 1]).type.shape[axis];
-        }
-        for (size_t i = node.inputs.size(); i-- > 0;) {
-          int64_t len = g_.node(node.inputs[i]).type.shape[axis];
-          std::vector<ExprId> j = idx;
-          j[ax] = k_.binary(Op::Sub, idx[ax], k_.index_const(offsets[i]));
-          if (result < 0) {
-            result = emit(node.inputs[i], j, mask);
-            if (node.inputs.size() > 1)
-              result = emit(node.inputs[i], j, and_mask(mask, in_range(j[ax], 0, len)));
-            continue;
+        std::vector<int64_t> offsets{0};  // where each part starts along the axis, then the end
+        for (NodeId part : node.inputs)
+          offsets.push_back(offsets.back() + g_.node(part).type.shape[axis]);
+        if (node.inputs.size() == 1) return emit(in(0), idx, mask);
+        // A balanced tree of selects on the position along the axis (depth log2 of the parts,
+        // so thousands of parts do not make a deep expression); each part's loads are masked to
+        // its own range.
+        std::function<ExprId(size_t, size_t)> part = [&](size_t lo, size_t hi) -> ExprId {
+          if (hi - lo == 1) {
+            std::vector<ExprId> j = idx;
+            j[ax] = k_.binary(Op::Sub, idx[ax], k_.index_const(offsets[lo]));
+            int64_t len = offsets[lo + 1] - offsets[lo];
+            return emit(node.inputs[lo], j, and_mask(mask, in_range(j[ax], 0, len)));
           }
-          ExprId m = in_range(j[ax], 0, len);
-          result = k_.select(m, emit(node.inputs[i], j, and_mask(mask, m)), result);
-        }
-        return result;
+          size_t mid = (lo + hi) / 2;
+          ExprId left = part(lo, mid), right = part(mid, hi);
+          return k_.select(k_.binary(Op::Lt, idx[ax], k_.index_const(offsets[mid])), left, right);
+        };
+        return part(0, node.inputs.size());
       }
       case Op::Window: {
         const auto& kernel = node.attrs.get_ints("kernel");
@@ -601,6 +611,8 @@ class GroupLowering {
   NodeId root_;
   Kernel k_;
   std::vector<Scope> scopes_;
+  using EmitKey = std::tuple<NodeId, std::vector<ExprId>, ExprId>;
+  std::map<EmitKey, ExprId> emitted_;
   std::set<VarId> parallel_vars_;
   NodeId acc_node_ = -1;
   std::vector<ExprId> acc_index_;

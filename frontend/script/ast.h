@@ -46,7 +46,12 @@ struct Expr {
   double float_value = 0;
   std::vector<ExprPtr> items;  // children; null entries only in Slice
   std::vector<Keyword> keywords;
+  int height = 1;  // of the tree under this node (the parser caps it: kMaxExprHeight)
 };
+
+// The tallest expression tree a statement may hold (a 20,000-term sum, or x[:] ten thousand times
+// in one expression, is an error, not a stack overflow in the evaluator).
+constexpr int kMaxExprHeight = 1000;
 
 struct Stmt;
 using StmtPtr = std::unique_ptr<Stmt>;

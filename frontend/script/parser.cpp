@@ -105,6 +105,16 @@ class Parser {
   }
 
   StmtPtr for_statement() {
+    // Blocks nest by recursion here, in the evaluator and in the tree's destructor.
+    struct Nesting {
+      Parser& p;
+      Nesting(Parser& parser, const Location& loc) : p(parser) {
+        if (++p.blocks_ > kMaxBlockDepth)
+          p.fail(loc, "for loops nested too deeply (over " + std::to_string(kMaxBlockDepth) +
+                          " levels)");
+      }
+      ~Nesting() { --p.blocks_; }
+    } nesting(*this, peek().loc);
     auto s = std::make_unique<Stmt>();
     s->kind = StmtKind::For;
     s->loc = next().loc;  // 'for'
@@ -237,7 +247,7 @@ class Parser {
       if (!starts_expression()) break;
       list->items.push_back(expr());
     }
-    return list;
+    return sealed(std::move(list));
   }
 
   bool starts_expression() const {
@@ -265,12 +275,28 @@ class Parser {
     return e;
   }
 
+  // Sets a composite node's height from its children's; an expression taller than
+  // kMaxExprHeight is an error here, while building it (the evaluator and the tree's destructor
+  // recurse over its height).
+  ExprPtr sealed(ExprPtr e) {
+    int h = 0;
+    for (const ExprPtr& c : e->items)
+      if (c) h = std::max(h, c->height);
+    for (const Keyword& k : e->keywords)
+      if (k.value) h = std::max(h, k.value->height);
+    e->height = h + 1;
+    if (e->height > kMaxExprHeight)
+      fail(e->loc, "expression too deep (more than " + std::to_string(kMaxExprHeight) +
+                       " nested operations); split it into several statements");
+    return e;
+  }
+
   ExprPtr binary(const Token& op, ExprPtr a, ExprPtr b) {
     auto e = node(ExprKind::Binary, op.loc);
     e->text = op.text;
     e->items.push_back(std::move(a));
     e->items.push_back(std::move(b));
-    return e;
+    return sealed(std::move(e));
   }
 
   // Guards against stack overflow on deeply nested input ("((((((...").
@@ -311,7 +337,7 @@ class Parser {
       auto e = node(ExprKind::Unary, next().loc);
       e->text = "not";
       e->items.push_back(not_test());
-      return e;
+      return sealed(std::move(e));
     }
     return comparison();
   }
@@ -384,7 +410,7 @@ class Parser {
       auto e = node(ExprKind::Unary, op.loc);
       e->text = op.text;
       e->items.push_back(factor());
-      return e;
+      return sealed(std::move(e));
     }
     return power();
   }
@@ -413,7 +439,7 @@ class Parser {
         auto a = node(ExprKind::Attr, peek().loc);
         a->text = next().text;
         a->items.push_back(std::move(e));
-        e = std::move(a);
+        e = sealed(std::move(a));
       } else {
         return e;
       }
@@ -446,7 +472,7 @@ class Parser {
       if (!accept(",")) break;
     }
     expect(")", "to close the call's arguments");
-    return e;
+    return sealed(std::move(e));
   }
 
   ExprPtr arg_expr() {
@@ -464,7 +490,7 @@ class Parser {
       if (!accept(",")) break;
     }
     expect("]", "to close the index");
-    return e;
+    return sealed(std::move(e));
   }
 
   ExprPtr subscript_item() {
@@ -484,7 +510,7 @@ class Parser {
     s->items.push_back(std::move(start));
     s->items.push_back(std::move(stop));
     s->items.push_back(std::move(step));
-    return s;
+    return sealed(std::move(s));
   }
 
   ExprPtr atom() {
@@ -551,7 +577,7 @@ class Parser {
         }
         expect(")",
                "to close the '(' at " + std::to_string(loc.line) + ":" + std::to_string(loc.col));
-        return list;
+        return sealed(std::move(list));
       }
       expect(")",
              "to close the '(' at " + std::to_string(loc.line) + ":" + std::to_string(loc.col));
@@ -571,7 +597,7 @@ class Parser {
         if (!accept(",")) break;
       }
       expect("]", "to close the list");
-      return list;
+      return sealed(std::move(list));
     }
     if (t.text == "{") fail(t.loc, "dictionaries and sets ({...}) are not supported");
     if (t.text == "*" || t.text == "/" || t.text == "@" || t.text == "**" || t.text == "%" ||
@@ -580,9 +606,12 @@ class Parser {
     fail(t.loc, "expected an expression, got " + describe(t));
   }
 
+  static constexpr int kMaxBlockDepth = 100;
+
   std::vector<Token> t_;
   size_t pos_ = 0;
   int depth_ = 0;
+  int blocks_ = 0;
 };
 
 }  // namespace

@@ -104,6 +104,31 @@ TEST(Parser, DeepNestingIsAnErrorNotACrash) {
   EXPECT_NE(e.message().find("nested too deeply"), std::string::npos);
 }
 
+TEST(Parser, TallExpressionsAreAnErrorNotACrash) {
+  // Chains that the parser builds in loops: a 20,000-term sum, 10,000 indexings, 30,000 .T.
+  std::string sum = "x = a";
+  for (int i = 0; i < 20000; ++i) sum += " + a";
+  ScriptError e = parse_error(sum);
+  EXPECT_NE(e.message().find("expression too deep"), std::string::npos) << e.message();
+  std::string idx = "x = a";
+  for (int i = 0; i < 10000; ++i) idx += "[:]";
+  EXPECT_NE(parse_error(idx).message().find("expression too deep"), std::string::npos);
+  std::string t = "x = a";
+  for (int i = 0; i < 30000; ++i) t += ".T";
+  EXPECT_NE(parse_error(t).message().find("expression too deep"), std::string::npos);
+  // Just under the limit: fine.
+  std::string ok = "x = a";
+  for (int i = 1; i < kMaxExprHeight - 1; ++i) ok += " + a";
+  EXPECT_NO_THROW(parse1(ok));
+}
+
+TEST(Parser, DeeplyNestedLoopsAreAnError) {
+  std::string text;
+  for (int i = 0; i < 150; ++i) text += std::string(static_cast<size_t>(i), ' ') + "for i in r:\n";
+  text += std::string(150, ' ') + "x = 1\n";
+  EXPECT_NE(parse_error(text).message().find("nested too deeply"), std::string::npos);
+}
+
 TEST(Parser, ExpressionOfACommand) {
   auto src = std::make_shared<const Source>("t", ":time x @ w");
   ExprPtr e = parse_expression(src, 6, src->text().size());

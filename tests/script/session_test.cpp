@@ -73,6 +73,21 @@ TEST_F(SessionTest, LoopsReuseTheirGraphs) {
   EXPECT_NEAR(s_.lookup("w0")->as_float(), std::pow(0.8, 50), 1e-9);
 }
 
+TEST_F(SessionTest, TheTallestExpressionEvaluates) {
+  // The parser's height limit leaves the evaluator (and the tree's destructor) enough stack.
+  std::string text = "x = const([1.0, 2.0])\ny = x";
+  for (int i = 1; i < kMaxExprHeight - 1; ++i) text += " + x";
+  run(text + "\n");
+  EXPECT_EQ(run("print(float(sum(y)))"), std::to_string(3 * (kMaxExprHeight - 1)) + ".0\n");
+}
+
+TEST_F(SessionTest, LongGraphChainsCompile) {
+  // A loop that builds a chain of 100,000 nodes: compiled (in kernels of bounded depth) and run.
+  run("x = const([0.5, -0.25])\ny = x\nfor i in range(50000):\n    y = tanh(y) * 0.5 + x\n\n");
+  std::string out = run("print(y)");
+  EXPECT_NE(out.find("["), std::string::npos) << out;
+}
+
 TEST_F(SessionTest, AssignUpdatesAllAtOnce) {
   run("a = param(\"a\", [], init=1.0)\nb = param(\"b\", [], init=2.0)\nassign([a, b], [b, a])");
   EXPECT_EQ(run("print(a, b)"), "2.0 1.0\n");
