@@ -8,6 +8,7 @@
 #include "backends/llvm/llvm_backend.h"
 #include "backends/vulkan/vulkan_backend.h"
 #include "graph/error.h"
+#include "runtime/env.h"
 
 namespace soma {
 
@@ -45,9 +46,18 @@ std::vector<std::string> backend_names() {
 }
 
 std::string default_backend_name() {
-  const char* env = std::getenv("SOMA_BACKEND");
-  if (env && *env) return env;
-  return "llvm";
+  auto env = env_value("SOMA_BACKEND");
+  if (!env) return "llvm";
+  std::vector<std::string> names = backend_names();
+  if (std::find(names.begin(), names.end(), *env) == names.end()) {
+    std::string all;
+    for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
+    SOMA_THROW(NameError, "environment variable SOMA_BACKEND='" << *env
+                                                                << "' names no backend; the "
+                                                                   "backends are: "
+                                                                << all);
+  }
+  return *env;
 }
 
 void check_feed(const std::string& name, const TensorType& expected, const Feeds& feeds) {

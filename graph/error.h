@@ -38,6 +38,10 @@ class BackendError : public Error {  // a backend that is unavailable or failed
  public:
   using Error::Error;
 };
+class ResourceError : public Error {  // out of memory, or another limit of the machine reached
+ public:
+  using Error::Error;
+};
 
 // A parse error in some text (the IR's text form, a script): carries a 1-based line and column.
 class ParseError : public Error {

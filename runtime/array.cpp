@@ -6,18 +6,15 @@
 #include <new>
 
 #include "graph/error.h"
+#include "runtime/host_memory.h"
 
 namespace soma {
 
 namespace {
-std::shared_ptr<std::byte[]> allocate(size_t nbytes) {
-  size_t n = (nbytes + 63) / 64 * 64;
-  if (n == 0) n = 64;
-  void* p = std::aligned_alloc(64, n);
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, n);
-  return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p),
-                                      [](std::byte* q) { std::free(q); });
+std::shared_ptr<std::byte[]> allocate(size_t nbytes, DType dtype, const Shape& shape) {
+  AlignedBytes p =
+      allocate_zeroed(nbytes, std::string("an array ") + dtype_name(dtype) + shape.str());
+  return std::shared_ptr<std::byte[]>(p.release(), [](std::byte* q) { std::free(q); });
 }
 
 int32_t to_i32(double v) {
@@ -41,7 +38,7 @@ void check_shape(const Shape& shape, DType dtype) {
 
 Array::Array(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   check_shape(shape_, dtype_);
-  data_ = allocate(nbytes());
+  data_ = allocate(nbytes(), dtype_, shape_);
 }
 
 double Array::get(int64_t i) const {

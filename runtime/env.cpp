@@ -21,6 +21,10 @@ std::string range_text(int64_t lo, int64_t hi) {
 
 }  // namespace
 
+int debug_level() {
+  return static_cast<int>(env_int("SOMA_DEBUG", 0, 0, 99));
+}
+
 std::optional<std::string> env_value(const char* name) {
   const char* v = std::getenv(name);
   if (!v || !*v) return std::nullopt;

@@ -22,6 +22,9 @@ bool env_flag(const char* name, bool fallback);
 // Exactly `count` comma-separated integers, each in [lo, hi]; empty when unset.
 std::vector<int64_t> env_ints(const char* name, size_t count, int64_t lo, int64_t hi);
 
+// SOMA_DEBUG: 0 (off); 1 timings, 2 the IR after each pass, 3 kernel IR, 4 LLVM IR / GLSL.
+int debug_level();
+
 // Parses `text` as a decimal integer in [lo, hi] (no sign other than a leading '-', no spaces,
 // no trailing characters); nullopt otherwise.
 std::optional<int64_t> parse_int(const std::string& text, int64_t lo, int64_t hi);

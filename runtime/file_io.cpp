@@ -12,6 +12,7 @@
 #include <random>
 
 #include "graph/error.h"
+#include "runtime/host_memory.h"
 
 namespace soma {
 
@@ -51,12 +52,6 @@ const char* kind_of(mode_t m) {
   return "not a regular file";
 }
 
-std::string format_size(uint64_t n) {
-  if (n >= (uint64_t{1} << 30)) return std::to_string(n >> 30) + " GiB";
-  if (n >= (uint64_t{1} << 20)) return std::to_string(n >> 20) + " MiB";
-  return std::to_string(n) + " bytes";
-}
-
 // Removes "<base>.tmp-<pid>-..." files in `dir` whose process is gone.
 void remove_orphans(const std::string& dir, const std::string& base) {
   DIR* d = ::opendir(dir.c_str());
@@ -93,15 +88,15 @@ std::string read_file(const std::string& path, const std::string& what, uint64_t
   if (::fstat(fd.get(), &st) != 0) fail(std::strerror(errno));
   if (!S_ISREG(st.st_mode)) fail(std::string("it is ") + kind_of(st.st_mode) + ", not a file");
   if (static_cast<uint64_t>(st.st_size) > max_bytes)
-    fail("it has " + format_size(static_cast<uint64_t>(st.st_size)) + ", more than the limit of " +
-         format_size(max_bytes));
+    fail("it has " + format_bytes(st.st_size) + ", more than the limit of " +
+         format_bytes(static_cast<int64_t>(max_bytes)));
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags >= 0) ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
   std::string bytes;
   try {
     bytes.reserve(static_cast<size_t>(st.st_size));
   } catch (const std::bad_alloc&) {
-    fail("out of memory allocating " + format_size(static_cast<uint64_t>(st.st_size)));
+    fail("out of memory allocating " + format_bytes(st.st_size));
   }
   char buf[1 << 16];
   for (;;) {
@@ -113,7 +108,8 @@ std::string read_file(const std::string& path, const std::string& what, uint64_t
     if (n == 0) break;
     bytes.append(buf, static_cast<size_t>(n));
     if (bytes.size() > max_bytes)  // a file that grows while we read it
-      fail("it grew past the limit of " + format_size(max_bytes) + " while being read");
+      fail("it grew past the limit of " + format_bytes(static_cast<int64_t>(max_bytes)) +
+           " while being read");
   }
   return bytes;
 }

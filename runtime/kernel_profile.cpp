@@ -1,4 +1,5 @@
 #include "runtime/kernel_profile.h"
+#include "runtime/env.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -38,10 +39,7 @@ Report& global_report() {
 }  // namespace
 
 bool enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("SOMA_PROFILE");
-    return v && *v && std::string(v) != "0";
-  }();
+  static const bool on = [] { return env_flag("SOMA_PROFILE", false); }();
   return on;
 }
 

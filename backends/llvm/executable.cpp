@@ -1,7 +1,5 @@
 // The llvm backend's Executable: binds buffers, launches the compiled kernels in order over the
 // thread pool, applies parameter updates. No LLVM headers here.
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +10,7 @@
 #include "backends/llvm/jit.h"
 #include "backends/llvm/llvm_backend.h"
 #include "graph/error.h"
+#include "runtime/host_memory.h"
 
 namespace soma {
 
@@ -19,20 +18,6 @@ namespace {
 
 using kir::Buffer;
 using kir::BufferId;
-
-struct AlignedFree {
-  void operator()(std::byte* p) const { std::free(p); }
-};
-using AlignedBytes = std::unique_ptr<std::byte[], AlignedFree>;
-
-AlignedBytes allocate(size_t bytes) {
-  size_t n = std::max<size_t>((bytes + 63) / 64 * 64, 64);
-  auto* p = static_cast<std::byte*>(std::aligned_alloc(64, n));
-  if (!p) throw std::bad_alloc();
-  if (n >= (size_t{2} << 20)) madvise(p, n, MADV_HUGEPAGE);  // a hint; failure is harmless
-  std::memset(p, 0, n);
-  return AlignedBytes(p);
-}
 
 class LlvmExecutable : public Executable {
  public:
@@ -82,7 +67,7 @@ class LlvmExecutable : public Executable {
                  (b.kind != Buffer::Kind::Input && b.kind != Buffer::Kind::Param))
           << "input/param buffer " << i << " has no name";
     }
-    arena_ = allocate(static_cast<size_t>(extra));
+    arena_ = allocate_zeroed(static_cast<size_t>(extra), "the arena of the program's temporaries");
     for (size_t i = 0; i < nb; ++i) {
       const Buffer& b = p.buffers[i];
       if (b.kind == Buffer::Kind::Temp) ptrs_[i] = arena_.get() + at[i];

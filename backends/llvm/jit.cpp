@@ -19,6 +19,7 @@
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Object/ObjectFile.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/ErrorHandling.h>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/SmallVectorMemoryBuffer.h>
@@ -44,6 +45,7 @@
 #include "backends/llvm/program_key.h"
 #include "graph/error.h"
 #include "runtime/disk_cache.h"
+#include "runtime/env.h"
 #include "runtime/sha256.h"
 #include "runtime/thread_pool.h"
 
@@ -68,11 +70,6 @@ struct Counters {
 Counters& counters() {
   static Counters c;
   return c;
-}
-
-int debug_level() {
-  const char* d = std::getenv("SOMA_DEBUG");
-  return d && *d ? std::atoi(d) : 0;
 }
 
 [[noreturn]] void fail(const std::string& what, llvm::Error err) {
@@ -315,9 +312,27 @@ struct JitState {
   uint64_t dylibs = 0;
 };
 
+// LLVM reports running out of memory, and errors it cannot recover from, to handlers that must
+// not return into LLVM: say so clearly and end the process (LLVM's own handler aborts with
+// "LLVM ERROR: ...").
+[[noreturn]] void llvm_out_of_memory(void*, const char* reason, bool) {
+  std::fprintf(stderr, "soma: error: out of memory in the LLVM backend (%s)\n",
+               reason ? reason : "allocation failed");
+  std::fflush(stderr);
+  std::_Exit(1);
+}
+
+[[noreturn]] void llvm_fatal(void*, const char* reason, bool) {
+  std::fprintf(stderr, "soma: error: the LLVM backend failed: %s\n", reason ? reason : "?");
+  std::fflush(stderr);
+  std::_Exit(1);
+}
+
 JitState& state() {
   // Never destroyed: executables may outlive static destruction order.
   static JitState* s = [] {
+    llvm::install_bad_alloc_error_handler(llvm_out_of_memory);
+    llvm::install_fatal_error_handler(llvm_fatal);
     auto* st = new JitState;
     const HostTarget& h = host();
     auto jit =

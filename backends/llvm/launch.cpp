@@ -1,5 +1,4 @@
 // jit::Launcher: how compiled kernels are split over the thread pool. No LLVM headers here.
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
@@ -8,6 +7,7 @@
 #include <new>
 
 #include "backends/llvm/jit.h"
+#include "runtime/host_memory.h"
 #include "runtime/thread_pool.h"
 
 namespace soma::jit {
@@ -32,11 +32,11 @@ void* Launcher::scratch(int participant, int64_t bytes) {
   Scratch& s = scratch_[p];
   if (s.bytes < bytes) {
     std::free(s.data);
+    s.data = nullptr;
+    s.bytes = 0;
     size_t n = static_cast<size_t>((bytes + 63) / 64 * 64);
-    s.data = std::aligned_alloc(64, n);
-    if (!s.data) throw std::bad_alloc();
-    if (n >= (size_t{2} << 20)) madvise(s.data, n, MADV_HUGEPAGE);
-    std::memset(s.data, 0, n);  // fault the pages in once, here
+    // Zero-filled: the pages are faulted in once, here.
+    s.data = allocate_zeroed(n, "a kernel's scratch (packed GEMM panels)").release();
     s.bytes = static_cast<int64_t>(n);
   }
   return s.data;

@@ -1,14 +1,19 @@
 // The Vulkan device context (see context.h).
 #include "backends/vulkan/context.h"
 
+#include <dlfcn.h>
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <sstream>
 
 #include "graph/error.h"
+#include "runtime/env.h"
 
 namespace soma::vulkan {
 
@@ -16,11 +21,8 @@ namespace {
 
 constexpr const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
 constexpr const char* kUnavailable = "backend 'vulkan' is unavailable: ";
-
-bool env_on(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v && std::string(v) != "0";
-}
+// Below this much free space, Mesa's own shader cache is turned off (see below).
+constexpr uint64_t kMesaCacheMinFree = uint64_t{256} << 20;
 
 VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                           VkDebugUtilsMessageTypeFlagsEXT,
@@ -32,7 +34,7 @@ VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT
     ctx->add_validation_message(m);
     std::cerr << "soma: vulkan validation error: " << m << "\n";
   } else if (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) {
-    if (env_on("SOMA_DEBUG") && data && data->pMessage)
+    if (debug_level() >= 1 && data && data->pMessage)
       std::cerr << "soma: vulkan validation warning: " << data->pMessage << "\n";
   }
   return VK_FALSE;
@@ -122,7 +124,7 @@ void Context::shutdown_at_exit() {
   Context* c = instance_ptr();
   if (!c) return;
   if (live_objects.load() > 0) {
-    if (env_on("SOMA_DEBUG"))
+    if (debug_level() >= 1)
       std::cerr << "soma: vulkan: " << live_objects.load()
                 << " executables outlive the process; the device is left to the OS\n";
     return;
@@ -168,7 +170,55 @@ Context& Context::get() {
   return *ctx;
 }
 
+// Mesa's drivers keep their own shader cache (~/.cache/mesa_shader_cache) and write it from a
+// thread that dies with SIGBUS when the disk is full. When the folder's file system has little
+// room left and the user has not configured Mesa's cache, it is turned off for this process.
+static void keep_mesa_cache_off_a_full_disk() {
+  if (env_value("MESA_SHADER_CACHE_DISABLE") || env_value("MESA_SHADER_CACHE_DIR") ||
+      env_value("MESA_DISK_CACHE_SINGLE_FILE"))
+    return;
+  std::string dir;
+  if (auto x = env_value("XDG_CACHE_HOME"); x && (*x)[0] == '/')
+    dir = *x;
+  else if (auto h = env_value("HOME"))
+    dir = *h;
+  else
+    return;
+  struct statvfs fs;
+  if (::statvfs(dir.c_str(), &fs) != 0) return;
+  const uint64_t free_bytes = uint64_t{fs.f_bavail} * fs.f_frsize;
+  if (free_bytes >= kMesaCacheMinFree) return;
+  ::setenv("MESA_SHADER_CACHE_DISABLE", "true", 0);
+  if (debug_level() >= 1)
+    std::cerr << "soma: " << dir << " has " << (free_bytes >> 20)
+              << " MiB free: Mesa's shader cache is off for this process\n";
+}
+
+#ifdef __SANITIZE_ADDRESS__
+// Sanitizer builds: the Vulkan loader unloads drivers and layers when the instance goes away,
+// and what a driver keeps in its globals for the life of the process (Mesa 22.3's lavapipe: 128
+// bytes of once-initialized state) then looks to LeakSanitizer like a leak of an unknown module.
+// Marked never-unloaded, their globals stay mapped and such blocks stay reachable, while soma's
+// own leaks are still reported.
+static void keep_drivers_loaded() {
+  std::FILE* maps = std::fopen("/proc/self/maps", "r");
+  if (!maps) return;
+  char line[4096];
+  while (std::fgets(line, sizeof line, maps)) {
+    const char* path = std::strchr(line, '/');
+    if (!path) continue;
+    std::string p(path);
+    while (!p.empty() && (p.back() == '\n' || p.back() == ' ')) p.pop_back();
+    if (p.find("libvulkan_") == std::string::npos && p.find("libVkLayer") == std::string::npos)
+      continue;
+    ::dlopen(p.c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);  // no new load: a flag only
+  }
+  std::fclose(maps);
+}
+#endif
+
 void Context::init() {
+  keep_mesa_cache_off_a_full_disk();
   if (std::string e = load_vulkan(); !e.empty()) throw BackendError(kUnavailable + e);
 
   uint32_t loader_version = VK_API_VERSION_1_0;
@@ -181,7 +231,9 @@ void Context::init() {
 
   // Validation layer and messenger.
   std::vector<const char*> layers, extensions;
-  bool want_validation = env_on("SOMA_VULKAN_VALIDATION");
+  // SOMA_VULKAN_VALIDATION: 1 (core checks), sync (also synchronization), 0 or unset: off.
+  const std::string validation_mode = env_value("SOMA_VULKAN_VALIDATION").value_or("0");
+  bool want_validation = validation_mode == "sync" || env_flag("SOMA_VULKAN_VALIDATION", false);
   bool sync_validation = false;
   if (want_validation) {
     uint32_t n = 0;
@@ -199,7 +251,7 @@ void Context::init() {
       extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
       validation = true;
       if (has_extension(layer, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME) &&
-          std::string(std::getenv("SOMA_VULKAN_VALIDATION")) == "sync") {
+          validation_mode == "sync") {
         extensions.push_back(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
         sync_validation = true;
       }
@@ -243,6 +295,9 @@ void Context::init() {
     if (sync_validation) mci.pNext = &features_ext;
   }
   VkResult r = vk.vkCreateInstance(&ici, nullptr, &instance);
+#ifdef __SANITIZE_ADDRESS__
+  keep_drivers_loaded();
+#endif
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED)
     SOMA_THROW(BackendError,
                kUnavailable << "no Vulkan driver was found (vkCreateInstance: " << result_name(r)
@@ -297,13 +352,15 @@ void Context::init() {
     return type_rank(a.props.deviceType) < type_rank(b.props.deviceType);
   });
   const Candidate* chosen = &usable[0];
-  if (const char* sel = std::getenv("SOMA_VULKAN_DEVICE"); sel && *sel) {
+  if (auto sel = env_value("SOMA_VULKAN_DEVICE")) {
     chosen = nullptr;
-    std::string s = sel;
+    std::string s = *sel;
     bool numeric = std::all_of(s.begin(), s.end(),
                                [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    // A number too large for any index matches nothing (reported below, with the devices).
+    const int64_t index = numeric ? parse_int(s, 0, INT32_MAX).value_or(-1) : -1;
     for (const Candidate& c : usable)
-      if (numeric ? c.index == std::stoul(s)
+      if (numeric ? static_cast<int64_t>(c.index) == index
                   : lower(c.props.deviceName).find(lower(s)) != std::string::npos) {
         chosen = &c;
         break;
@@ -335,7 +392,7 @@ void Context::init() {
   vk.vkGetPhysicalDeviceFeatures2(physical, &f2);
   int8_storage = (core12 || ext8) && s8.storageBuffer8BitAccess;
   float64 = f2.features.shaderFloat64;
-  if (const char* no8 = std::getenv("SOMA_VULKAN_NO_INT8"); no8 && std::string(no8) == "1")
+  if (env_flag("SOMA_VULKAN_NO_INT8", false))
     int8_storage = false;  // exercise the packed-bool path
 
   VkPhysicalDeviceSubgroupProperties sg{};
@@ -406,7 +463,10 @@ void Context::init() {
                                           << " failed: " << result_name(r));
   load_device(device);
   vk.vkGetDeviceQueue(device, queue_family, 0, &queue);
-  if (env_on("SOMA_DEBUG"))
+#ifdef __SANITIZE_ADDRESS__
+  keep_drivers_loaded();
+#endif
+  if (debug_level() >= 1)
     std::cerr << "soma: vulkan device: " << describe() << (validation ? " (validation on)" : "")
               << "\n";
 }

@@ -16,6 +16,7 @@
 #include "backends/vulkan/spirv.h"
 #include "backends/vulkan/vulkan_backend.h"
 #include "graph/error.h"
+#include "runtime/env.h"
 #include "runtime/kernel_profile.h"
 #include "runtime/sha256.h"
 
@@ -43,8 +44,7 @@ std::vector<KernelTime>& last_profile_store() {
 
 // Timestamps around every kernel: SOMA_VULKAN_PROFILE=1, SOMA_PROFILE=1 or SOMA_DEBUG >= 1.
 bool profiling() {
-  const char* p = std::getenv("SOMA_VULKAN_PROFILE");
-  return (p && std::string(p) == "1") || profile::enabled() || debug_level() >= 1;
+  return env_flag("SOMA_VULKAN_PROFILE", false) || profile::enabled() || debug_level() >= 1;
 }
 
 class VulkanExecutable : public Executable {
@@ -535,8 +535,7 @@ std::unique_ptr<Executable> make_executable(const kir::Program& program,
 }
 
 int debug_level() {
-  const char* d = std::getenv("SOMA_DEBUG");
-  return d && *d ? std::atoi(d) : 0;
+  return soma::debug_level();
 }
 
 std::vector<KernelTime> last_profile() {

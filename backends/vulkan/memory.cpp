@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "graph/error.h"
+#include "runtime/env.h"
 
 namespace soma::vulkan {
 
@@ -15,17 +16,6 @@ VkDeviceSize align_up(VkDeviceSize x, VkDeviceSize a) {
 }
 
 }  // namespace
-
-std::string format_bytes(int64_t bytes) {
-  char buf[64];
-  if (bytes >= (int64_t{1} << 30))
-    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1 << 30));
-  else if (bytes >= (int64_t{1} << 20))
-    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  else
-    std::snprintf(buf, sizeof buf, "%lld bytes", static_cast<long long>(bytes));
-  return buf;
-}
 
 Allocator*& Allocator::instance_ptr() {
   static Allocator* a = nullptr;
@@ -65,8 +55,7 @@ Allocator::Allocator(Context& ctx) : ctx_(ctx) {
   device_mappable_ =
       (f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) && (f & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
   // Tests: take the staging paths of discrete GPUs on a unified-memory device.
-  if (const char* s = std::getenv("SOMA_VULKAN_FORCE_STAGING"); s && std::string(s) == "1")
-    device_mappable_ = false;
+  if (env_flag("SOMA_VULKAN_FORCE_STAGING", false)) device_mappable_ = false;
 }
 
 uint32_t Allocator::choose_type(MemoryUse use, uint32_t type_bits) const {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backends/vulkan/context.h"
+#include "runtime/host_memory.h"
 
 namespace soma::vulkan {
 
@@ -84,7 +85,5 @@ class Buffer {
   VkDeviceSize size_ = 0;
   Allocation alloc_;
 };
-
-std::string format_bytes(int64_t bytes);
 
 }  // namespace soma::vulkan

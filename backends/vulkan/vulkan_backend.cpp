@@ -17,6 +17,7 @@
 #include "backends/vulkan/spirv.h"
 #include "backends/vulkan/vulkan_backend.h"
 #include "graph/error.h"
+#include "runtime/env.h"
 
 namespace soma {
 
@@ -47,21 +48,17 @@ ShaderFeatures shader_features(const Context& ctx) {
     if (s.find("no_tiled") != std::string::npos) f.tiled_matmul = false;
     if (s.find("no_subgroups") != std::string::npos) f.subgroup_arithmetic = false;
   }
-  if (const char* t = std::getenv("SOMA_VULKAN_TILES")) {  // tuning: bm,bn,bk,tm,tn
-    MatmulTiles m;
-    if (std::sscanf(t, "%d,%d,%d,%d,%d", &m.bm, &m.bn, &m.bk, &m.tm, &m.tn) == 5 && m.tm > 0 &&
-        m.tn > 0 && m.bm % m.tm == 0 && m.bn % m.tn == 0 && m.bk > 0 &&
-        (m.bm / m.tm) * (m.bn / m.tn) <= 1024)
-      f.tiles = m;
+  // Tuning: bm,bn,bk,tm,tn (register tiles must divide the block; at most 1024 invocations).
+  if (std::vector<int64_t> t = env_ints("SOMA_VULKAN_TILES", 5, 1, 1024); !t.empty()) {
+    MatmulTiles m{static_cast<int>(t[0]), static_cast<int>(t[1]), static_cast<int>(t[2]),
+                  static_cast<int>(t[3]), static_cast<int>(t[4])};
+    if (m.bm % m.tm != 0 || m.bn % m.tn != 0 || (m.bm / m.tm) * (m.bn / m.tn) > 1024)
+      SOMA_THROW(ValueError,
+                 "environment variable SOMA_VULKAN_TILES: tm must divide bm and tn "
+                 "bn, with (bm/tm)*(bn/tn) <= 1024 invocations");
+    f.tiles = m;
   }
   return f;
-}
-
-uint32_t env_u32(const char* name, uint32_t fallback) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return fallback;
-  long x = std::atol(v);
-  return x > 0 ? static_cast<uint32_t>(x) : fallback;
 }
 
 // On a device with a loop limit, the graph passes keep every reduction and contraction this
@@ -124,9 +121,11 @@ class VulkanBackend : public Backend {
     // Points kernels: the workgroup size, and a cap on the workgroups of their 2-D grid (the
     // shader's grid-stride loop covers the rest). SOMA_VULKAN_LOCAL_SIZE and
     // SOMA_VULKAN_MAX_GROUPS override them (tuning).
-    const uint32_t local = std::min(env_u32("SOMA_VULKAN_LOCAL_SIZE", ctx.is_cpu() ? 64 : 256),
-                                    lim.maxComputeWorkGroupInvocations);
-    const uint64_t max_groups = env_u32("SOMA_VULKAN_MAX_GROUPS", 1u << 22);
+    const uint32_t local = std::min(
+        static_cast<uint32_t>(env_int("SOMA_VULKAN_LOCAL_SIZE", ctx.is_cpu() ? 64 : 256, 1, 1024)),
+        lim.maxComputeWorkGroupInvocations);
+    const uint64_t max_groups =
+        static_cast<uint64_t>(env_int("SOMA_VULKAN_MAX_GROUPS", 1 << 22, 1, int64_t{1} << 31));
     const auto before = spirv_stats();
     std::vector<CompiledKernel> kernels;
     kernels.reserve(p.kernels.size());

@@ -110,13 +110,16 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
 }
 
 Checkpoint read_checkpoint(const std::string& path) {
-  const std::string bytes = read_file(path, "checkpoint");
+  return parse_checkpoint(read_file(path, "checkpoint"), path);
+}
+
+Checkpoint parse_checkpoint(std::string_view bytes, const std::string& path) {
   size_t pos = 0;
   int line_no = 0;
   auto next_line = [&](std::string* line) {
     size_t nl = bytes.find('\n', pos);
     if (nl == std::string::npos) return false;
-    *line = bytes.substr(pos, nl - pos);
+    *line = std::string(bytes.substr(pos, nl - pos));
     pos = nl + 1;
     ++line_no;
     return true;
@@ -202,7 +205,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   if (have > need)
     bad(path, std::to_string(have - need) + " unexpected bytes after the last tensor");
   const size_t payload_start = pos;
-  ck.architecture = bytes.substr(pos, arch_bytes);
+  ck.architecture = std::string(bytes.substr(pos, arch_bytes));
   pos += arch_bytes;
   for (const Entry& e : entries) {
     Array a(e.dtype, e.shape);

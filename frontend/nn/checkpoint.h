@@ -22,6 +22,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -37,5 +38,7 @@ struct Checkpoint {
 
 void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 Checkpoint read_checkpoint(const std::string& path);
+// The checkpoint in `bytes` (the content of file `path`, named in errors).
+Checkpoint parse_checkpoint(std::string_view bytes, const std::string& path);
 
 }  // namespace soma::nn

@@ -3,11 +3,15 @@
 // files.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <thread>
 
 #include "frontend/nn/checkpoint.h"
 #include "frontend/nn/model.h"
@@ -283,6 +287,45 @@ TEST(Checkpoint, ReadsVersionOneFiles) {
   EXPECT_EQ(back.meta, ck.meta);
   EXPECT_EQ(back.tensors[0].second.to_doubles(), (std::vector<double>{1.5, -2}));
   std::remove(path.c_str());
+}
+
+TEST(Checkpoint, KilledWhileSavingLeavesALoadableFileAndNoTemporaries) {
+  // A writer killed (SIGKILL) at random points while saving over and over: the file is always
+  // either absent or a complete checkpoint, and the next save removes the dead writer's
+  // temporary file.
+  const std::string dir = ::testing::TempDir() + "/soma_ckpt_kill_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/model.soma-weights";
+  std::mt19937 rng(5);
+  for (int round = 0; round < 12; ++round) {
+    pid_t child = ::fork();
+    if (child == 0) {
+      Checkpoint ck;
+      for (int i = 0;; ++i) {
+        ck.tensors.clear();
+        ck.tensors.emplace_back("w",
+                                f32({1 << 20}, std::vector<float>(1 << 20, static_cast<float>(i))));
+        write_checkpoint(path, ck);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 80));
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    if (std::filesystem::exists(path)) {
+      Checkpoint back = read_checkpoint(path);  // complete, or this throws
+      ASSERT_EQ(back.tensors.size(), 1u);
+      const Array& w = back.tensors[0].second;
+      EXPECT_EQ(w.get(0), w.get(w.numel() - 1)) << "a mix of two saves";
+    }
+  }
+  Checkpoint ck;
+  ck.tensors.emplace_back("w", f32({2}, {1, 2}));
+  write_checkpoint(path, ck);
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    left.push_back(e.path().filename());
+  EXPECT_EQ(left, std::vector<std::string>{"model.soma-weights"});
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
