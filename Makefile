@@ -2,10 +2,12 @@
 # build, and run; both work on a fresh Debian 12 machine.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run test test-release test-asan bench format clean
+.PHONY: all deps configure build run test test-release test-asan test-long fuzz-build fuzz-smoke \
+	fuzz-long bench format clean
 
 all: build
 
@@ -24,8 +26,12 @@ build: configure
 run: build
 	./$(BUILD)/soma run examples/fashion_mnist_mlp.soma
 
-# Every test: the release build, then the fast suites under ASan + UBSan.
-test: test-release test-asan
+# Every test: the release build, then the fast suites under ASan + UBSan, then 30 seconds of each
+# fuzzer.
+test: test-release test-asan fuzz-smoke
+
+# The long runs: every test, then each fuzzer for 10 minutes.
+test-long: test-release test-asan fuzz-long
 
 test-release: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -37,8 +43,21 @@ test-asan: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -L fast
 
+# libFuzzer targets (tests/fuzz), built with clang 19 under ASan + UBSan.
+fuzz-build: deps
+	CC=clang-19 CXX=clang++-19 cmake -S . -B $(FUZZ_BUILD) -G Ninja \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOMA_FUZZ=ON -DSOMA_BUILD_TESTS=OFF \
+	  -DSOMA_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) --target fuzz -j $(JOBS)
+
+fuzz-smoke: fuzz-build
+	bash scripts/fuzz.sh $(FUZZ_BUILD) 30
+
+fuzz-long: fuzz-build
+	bash scripts/fuzz.sh $(FUZZ_BUILD) 600
+
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -6,8 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential g++ make cmake ninja-build pkg-config git ca-certificates
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks; clang and its runtimes for the libFuzzer targets
+  libgtest-dev libgmock-dev libbenchmark-dev clang-19 libclang-rt-19-dev
   # libraries
   zlib1g-dev libzstd-dev libedit-dev
   # LLVM JIT backend

@@ -9,6 +9,7 @@
 #include "backends/llvm/llvm_backend.h"
 #include "graph/philox.h"
 #include "tests/llvm/llvm_test_util.h"
+#include "tests/sanitizer.h"
 
 namespace soma::test {
 namespace {
@@ -1029,7 +1030,8 @@ TEST(LlvmCodegen, GemmPackingPaths) {
   d.b_trans = true;
   d.a_fused = true;
   cases.push_back(d);
-  for (const GemmCase& g : cases) check_gemm(g);
+  for (size_t i = 0; i < cases.size(); ++i)
+    if (!soma::testing::kSanitized || i % 3 == 0) check_gemm(cases[i]);  // a third under sanitizers
 }
 
 }  // namespace

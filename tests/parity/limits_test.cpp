@@ -14,6 +14,7 @@
 #include "autodiff/gradcheck.h"
 #include "backends/backend.h"
 #include "backends/vulkan/vulkan_backend.h"
+#include "tests/sanitizer.h"
 
 namespace soma::testing {
 namespace {
@@ -88,7 +89,7 @@ Array random_array(DType t, const Shape& s, uint64_t seed, double lo = -1, doubl
 // The kernel-IR evaluator has no device limits and takes seconds (minutes under sanitizers) for
 // 2^24 elements: the largest cases run on the code generators only.
 bool large_cases(const std::string& backend) {
-  return backend != "interp-kernels";
+  return backend != "interp-kernels" && !kSanitized;
 }
 
 TEST_P(Limits, FullReductionsOfRampsAroundTwoToTheSixteen) {

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "tests/vulkan/vk_test_util.h"
+#include "tests/sanitizer.h"
 
 namespace soma::vktest {
 namespace {
@@ -422,6 +423,7 @@ TEST_F(Kernels, ArenaTemporariesAtOddOffsets) {
 
 // More points than 65535 workgroups of any size can cover without a grid-stride loop.
 TEST_F(Kernels, LargeGridStride) {
+  if (soma::testing::kSanitized) GTEST_SKIP() << "2^24 elements: the release run";
   const int64_t n = (int64_t{1} << 24) + 77;
   Program p = elementwise({DType::f32}, DType::f32, n, [](Kernel& k, auto& x) {
     return k.binary(Op::Add, k.binary(Op::Mul, x[0], k.constant(2, DType::f32)),
