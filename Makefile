@@ -3,11 +3,15 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
+# The tests that run threads: the pool, the caches and the store, the llvm backend's launches.
+TSAN_SMOKE ?= ^(ThreadPool|DiskCache|WriteFileAtomic|ParamStore)\.
+TSAN_LONG ?= ^(ThreadPool|DiskCache|WriteFileAtomic|ParamStore|LlvmExecutable|LlvmLowered|LlvmDiskCache|Launcher)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps configure build run test test-release test-asan test-long fuzz-build fuzz-smoke \
-	fuzz-long bench format clean
+	fuzz-long tsan-configure tsan-smoke tsan-long bench format clean
 
 all: build
 
@@ -26,12 +30,13 @@ build: configure
 run: build
 	./$(BUILD)/soma run examples/fashion_mnist_mlp.soma
 
-# Every test: the release build, then the fast suites under ASan + UBSan, then 30 seconds of each
-# fuzzer.
-test: test-release test-asan fuzz-smoke
+# Every test: the release build, then the fast suites under ASan + UBSan, 30 seconds of each
+# fuzzer, and the thread pool's, caches' and parameter store's tests under ThreadSanitizer.
+test: test-release test-asan fuzz-smoke tsan-smoke
 
-# The long runs: every test, then each fuzzer for 10 minutes.
-test-long: test-release test-asan fuzz-long
+# The long runs: every test, each fuzzer for 10 minutes, and every multi-threaded suite
+# (including the llvm backend's parallel kernels) under ThreadSanitizer.
+test-long: test-release test-asan fuzz-long tsan-long
 
 test-release: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -56,8 +61,22 @@ fuzz-smoke: fuzz-build
 fuzz-long: fuzz-build
 	bash scripts/fuzz.sh $(FUZZ_BUILD) 600
 
+tsan-configure: deps
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOMA_TSAN=ON \
+	  -DSOMA_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+
+tsan-smoke: tsan-configure
+	cmake --build $(TSAN_BUILD) --target soma_runtime_tests -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_BUILD) --output-on-failure \
+	  -j $(JOBS) -R '$(TSAN_SMOKE)'
+
+tsan-long: tsan-configure
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_BUILD) --output-on-failure \
+	  -j $(JOBS) -R '$(TSAN_LONG)'
+
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "frontend/check_numerics.h"
+
 #include "frontend/fold.h"
 #include "frontend/tensor_util.h"
 #include "passes/pipeline.h"
@@ -77,7 +79,10 @@ Compiled compile(const std::vector<Tensor>& outputs, const CompileOptions& optio
   }
   *graph = std::move(module.graph);
   req.graph = graph.get();
-  c.exe_ = be.compile(req, ctx->params_ptr());
+  std::unique_ptr<Executable> exe = be.compile(req, ctx->params_ptr());
+  if (check_numerics_enabled())
+    exe = check_numerics(std::move(exe), graph, req.outputs, req.updates, ctx->params_ptr());
+  c.exe_ = std::move(exe);
   c.graph_ = graph;
   c.outputs_ = req.outputs;
   c.backend_ = backend;

@@ -1,5 +1,7 @@
 #include "backends/interp/interp.h"
 
+#include <cmath>
+
 #include "backends/interp/eval_ops.h"
 #include "graph/error.h"
 
@@ -92,6 +94,14 @@ std::vector<Array> run_graph(const Graph& g, const std::vector<NodeId>& outputs,
   return out;
 }
 
+// The first non-finite element of a float array (-1: none).
+int64_t first_non_finite_element(const Array& a) {
+  if (!is_float(a.dtype())) return -1;
+  for (int64_t i = 0; i < a.numel(); ++i)
+    if (!std::isfinite(a.get(i))) return i;
+  return -1;
+}
+
 class InterpExecutable : public Executable {
  public:
   InterpExecutable(const CompileRequest& req, std::shared_ptr<ParamStore> params)
@@ -138,6 +148,63 @@ std::unique_ptr<Backend> make_interp_backend() {
 std::vector<Array> interpret(const Graph& g, const std::vector<NodeId>& outputs, const Feeds& feeds,
                              const ParamStore& params) {
   return run_graph(g, outputs, {}, feeds, const_cast<ParamStore&>(params), false);
+}
+
+NonFinite first_non_finite(const Graph& g, const std::vector<NodeId>& outputs,
+                           const std::vector<std::pair<NodeId, NodeId>>& updates,
+                           const Feeds& feeds, const ParamStore& params) {
+  std::vector<NodeId> roots = outputs;
+  for (auto& [p, v] : updates) roots.push_back(v);
+  std::vector<NodeId> order = reachable(g, roots);
+  std::vector<int> last_use(static_cast<size_t>(g.size()), -1);
+  for (NodeId id : order)
+    for (NodeId i : g.node(id).inputs) last_use[static_cast<size_t>(i)] = id;
+  std::vector<Array> values(static_cast<size_t>(g.size()));
+  // Per node: its first non-finite element and value (element -1: none).
+  std::vector<std::pair<int64_t, double>> bad(static_cast<size_t>(g.size()), {-1, 0.0});
+  std::vector<const Array*> ins;
+  for (NodeId id : order) {
+    const Node& n = g.node(id);
+    Array v;
+    if (n.op == Op::Input) {
+      const std::string& name = n.attrs.get_str("name");
+      check_feed(name, n.type, feeds);
+      v = feeds.at(name);
+    } else if (n.op == Op::Param) {
+      v = params.get(n.attrs.get_str("name"));
+    } else {
+      ins.clear();
+      for (NodeId i : n.inputs) ins.push_back(&values[static_cast<size_t>(i)]);
+      v = eval_node(n, ins);
+    }
+    if (int64_t e = first_non_finite_element(v); e >= 0)
+      bad[static_cast<size_t>(id)] = {e, v.get(e)};
+    values[static_cast<size_t>(id)] = std::move(v);
+    for (NodeId i : n.inputs)
+      if (last_use[static_cast<size_t>(i)] == id) values[static_cast<size_t>(i)] = Array();
+  }
+  // From a root that holds one, back through inputs that hold one, to where it first appears
+  // (values that hold one but never reach a root, such as -inf padding under a max, are not
+  // followed).
+  for (NodeId r : roots) {
+    if (bad[static_cast<size_t>(r)].first < 0) continue;
+    NodeId at = r;
+    for (;;) {
+      NodeId next = -1;
+      for (NodeId i : g.node(at).inputs)
+        if (bad[static_cast<size_t>(i)].first >= 0) {
+          next = i;
+          break;
+        }
+      if (next < 0) break;
+      at = next;
+    }
+    const Op op = g.node(at).op;
+    const bool source = op == Op::Input || op == Op::Param || op == Op::Const;
+    return NonFinite{at, bad[static_cast<size_t>(at)].first, bad[static_cast<size_t>(at)].second,
+                     !source};
+  }
+  return {};
 }
 
 }  // namespace soma

@@ -26,6 +26,8 @@ namespace {
 
 // The producer of disk cache entries: bump when the compile settings change.
 constexpr const char* kCacheVersion = "soma-spirv-v2 glslang-12 spv1.3 vulkan1.1";
+// Shaders the in-process cache holds at most.
+constexpr size_t kMemoryCacheShaders = 4096;
 
 std::mutex& mu() {
   static std::mutex m;
@@ -132,6 +134,9 @@ std::shared_ptr<const Spirv> compile_glsl(const std::string& glsl, const std::st
                       std::string_view(reinterpret_cast<const char*>(spirv->data()),
                                        spirv->size() * sizeof(uint32_t)));
   }
+  // A bound on the in-process cache: a program that keeps generating new shaders (a new random
+  // seed every step) must not grow without end; the disk cache still has them.
+  if (cache.size() >= kMemoryCacheShaders) cache.clear();
   cache[key] = spirv;
   return spirv;
 }

@@ -218,6 +218,7 @@ const Compiled& Session::compiled(const std::vector<Tensor>& outputs,
   auto it = cache_.find(key);
   if (it != cache_.end()) {
     if (stats) *stats = {it->second->compile_ms, true};
+    it->second->last_use = ++uses_;
     return it->second->exe;
   }
   auto entry = std::make_shared<Entry>();
@@ -235,6 +236,13 @@ const Compiled& Session::compiled(const std::vector<Tensor>& outputs,
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   ++compile_count_;
   if (stats) *stats = {entry->compile_ms, false};
+  entry->last_use = ++uses_;
+  while (cache_.size() >= kMaxCompiled) {
+    auto oldest = cache_.begin();
+    for (auto e = cache_.begin(); e != cache_.end(); ++e)
+      if (e->second->last_use < oldest->second->last_use) oldest = e;
+    cache_.erase(oldest);
+  }
   return (cache_[key] = entry)->exe;
 }
 

@@ -158,8 +158,13 @@ class Session {
   struct Entry {
     Compiled exe;
     double compile_ms = 0;
+    uint64_t last_use = 0;
   };
+  // Compiled executables by outputs and updates; the least recently used are dropped beyond
+  // kMaxCompiled (a loop that builds a new graph every iteration must not grow without bound).
+  static constexpr size_t kMaxCompiled = 64;
   std::map<std::string, std::shared_ptr<Entry>> cache_;
+  uint64_t uses_ = 0;
   int compile_count_ = 0;
   std::map<std::string, Value> memo_;
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -77,6 +78,35 @@ TEST(DiskCache, PruneDropsTheLeastRecentlyUsed) {
   EXPECT_EQ(read_cache_entry(d.path, keys[1]).status, CacheLookup::Status::Miss);
   EXPECT_EQ(read_cache_entry(d.path, keys[2]).status, CacheLookup::Status::Miss);
   EXPECT_EQ(read_cache_entry(d.path, keys[5]).status, CacheLookup::Status::Hit);
+}
+
+TEST(DiskCache, ConcurrentWritersAndReadersNeverSeeAPartialEntry) {
+  // Several threads (as several processes would) write and read the same few entries: a reader
+  // finds an entry complete or not at all, never a damaged one.
+  TempDir d;
+  std::vector<std::thread> threads;
+  std::atomic<int> rejected{0}, hits{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        CacheKey k{"spirv", "p", "key " + std::to_string(i % 3)};
+        if ((i + t) % 2) {
+          write_cache_entry(d.path, k,
+                            std::string(20000 + 1000 * (i % 3), static_cast<char>('a' + i % 3)));
+        } else {
+          CacheLookup r = read_cache_entry(d.path, k);
+          if (r.status == CacheLookup::Status::Rejected) ++rejected;
+          if (r.status == CacheLookup::Status::Hit) {
+            ++hits;
+            EXPECT_EQ(r.payload,
+                      std::string(20000 + 1000 * (i % 3), static_cast<char>('a' + i % 3)));
+          }
+        }
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(rejected.load(), 0);
+  EXPECT_GT(hits.load(), 0);
 }
 
 TEST(DiskCache, SizeLimitFromTheEnvironment) {

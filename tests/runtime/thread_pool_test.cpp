@@ -112,7 +112,7 @@ TEST(ThreadPool, GlobalPoolSizeFollowsSomaThreads) {
   ::unsetenv("SOMA_THREADS");
 }
 
-#ifndef __SANITIZE_ADDRESS__
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 TEST(ThreadPool, ThreadsTheSystemRefusesAreDoneWithout) {
   // In a child: an address-space limit lets only a few 8 MiB thread stacks be mapped. The pool
   // starts what it can, warns, and runs every task (no hang, no crash).

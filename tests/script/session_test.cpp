@@ -11,6 +11,7 @@
 #include "frontend/script/batch.h"
 #include "frontend/script/completion.h"
 #include "frontend/script/stages.h"
+#include "tests/sanitizer.h"
 
 namespace soma::script {
 namespace {
@@ -83,7 +84,9 @@ TEST_F(SessionTest, TheTallestExpressionEvaluates) {
 
 TEST_F(SessionTest, LongGraphChainsCompile) {
   // A loop that builds a chain of 100,000 nodes: compiled (in kernels of bounded depth) and run.
-  run("x = const([0.5, -0.25])\ny = x\nfor i in range(50000):\n    y = tanh(y) * 0.5 + x\n\n");
+  const int steps = soma::testing::kSanitized ? 5000 : 50000;
+  run("x = const([0.5, -0.25])\ny = x\nfor i in range(" + std::to_string(steps) +
+      "):\n    y = tanh(y) * 0.5 + x\n\n");
   std::string out = run("print(y)");
   EXPECT_NE(out.find("["), std::string::npos) << out;
 }
