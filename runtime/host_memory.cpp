@@ -1,9 +1,12 @@
 #include "runtime/host_memory.h"
 
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "graph/error.h"
 
@@ -33,6 +36,41 @@ std::string format_bytes(int64_t bytes) {
   else
     std::snprintf(buf, sizeof buf, "%lld bytes", static_cast<long long>(bytes));
   return buf;
+}
+
+uint64_t memory_limit_bytes() {
+  uint64_t limit = UINT64_MAX;
+  {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key, unit;
+    uint64_t kb = 0, total = 0;
+    while (meminfo >> key >> kb >> unit)
+      if (key == "MemTotal:" || key == "SwapTotal:") total += kb * 1024;
+    if (total) limit = total;
+  }
+  {
+    std::ifstream cgroup("/sys/fs/cgroup/memory.max");
+    std::string v;
+    if (cgroup >> v && v != "max") {
+      uint64_t b = std::strtoull(v.c_str(), nullptr, 10);
+      if (b) limit = std::min(limit, b);
+    }
+  }
+  struct rlimit as;
+  if (::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+    limit = std::min<uint64_t>(limit, as.rlim_cur);
+  return limit;
+}
+
+void check_fits_in_memory(uint64_t bytes, const std::string& what) {
+  const uint64_t limit = memory_limit_bytes();
+  if (bytes <= limit) return;
+  SOMA_THROW(ResourceError,
+             what << " needs "
+                  << format_bytes(static_cast<int64_t>(std::min<uint64_t>(bytes, INT64_MAX)))
+                  << ", more than the "
+                  << format_bytes(static_cast<int64_t>(std::min<uint64_t>(limit, INT64_MAX)))
+                  << " this process can have (memory and swap, its cgroup's limit, ulimit -v)");
 }
 
 }  // namespace soma

@@ -67,6 +67,10 @@ class LlvmExecutable : public Executable {
                  (b.kind != Buffer::Kind::Input && b.kind != Buffer::Kind::Param))
           << "input/param buffer " << i << " has no name";
     }
+    // A program that cannot fit is refused now, with what it needs, rather than failing later.
+    uint64_t planned = static_cast<uint64_t>(extra);
+    for (size_t i : output_slots_) planned += static_cast<uint64_t>(slots_[i].bytes);
+    check_fits_in_memory(planned, "this program (its planned temporaries and outputs)");
     arena_ = allocate_zeroed(static_cast<size_t>(extra), "the arena of the program's temporaries");
     for (size_t i = 0; i < nb; ++i) {
       const Buffer& b = p.buffers[i];

@@ -8,6 +8,7 @@
 #include "backends/llvm/jit.h"
 #include "backends/llvm/llvm_backend.h"
 #include "graph/error.h"
+#include "runtime/host_memory.h"
 #include "runtime/thread_pool.h"
 #include "tests/llvm/llvm_test_util.h"
 
@@ -264,6 +265,28 @@ TEST(LlvmExecutable, IdenticalProgramsShareCompiledCode) {
   CompileOptions fast;
   fast.fast_math = true;
   EXPECT_NE(jit::compile_program(p, fast).get(), a.get()) << "fast math is part of the key";
+}
+
+TEST(LlvmExecutable, AProgramThatCannotFitIsRefusedAtCompileTime) {
+  // 2^31 - 1 f32 elements of output per buffer, five of them: 40 GiB, more than this machine's
+  // memory, swap and limits — refused with what it needs, before anything is allocated.
+  const int64_t n = (int64_t{1} << 31) - 1;
+  if (memory_limit_bytes() > uint64_t{5} * 4 * static_cast<uint64_t>(n))
+    GTEST_SKIP() << "this machine could hold 40 GiB";
+  ProgramBuilder b;
+  Kernel& k = b.kernel("big");
+  ExprId i = parallel_axis(k, n);
+  for (int o = 0; o < 5; ++o) store(k, b.output(DType::f32, Shape{n}), i, k.cast(i, DType::f32));
+  try {
+    CompileRequest req;
+    req.program = &b.p;
+    get_backend("llvm").compile(req, std::make_shared<ParamStore>());
+    FAIL() << "a 40 GiB program was accepted";
+  } catch (const ResourceError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("needs 40.00 GiB"), std::string::npos) << m;
+    EXPECT_NE(m.find("this process can have"), std::string::npos) << m;
+  }
 }
 
 }  // namespace
