@@ -1,6 +1,7 @@
 #include "graph/kernel_ir.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <sstream>
 #include <utility>
@@ -127,6 +128,25 @@ ExprId Kernel::rand(int64_t seed, ExprId counter, ExprId offset, DType t) {
 
 // ---- printing ----
 
+std::string scalar_text(double v, DType t) {
+  if (t == DType::boolean) return v != 0 ? "true" : "false";
+  if (t == DType::i32) return std::to_string(static_cast<int64_t>(v));
+  return t == DType::f64 ? format_float(v) + "d" : format_float(v);
+}
+
+bool is_plain_name(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '/' &&
+        c != '-')
+      return false;
+  return true;
+}
+
+std::string name_text(const std::string& name) {
+  return is_plain_name(name) ? name : quote_string(name);
+}
+
 namespace {
 
 // Expressions print in infix with C-like precedence and only the parentheses the tree needs
@@ -161,11 +181,7 @@ struct Printer {
 
   std::string var(VarId v) { return k.vars[static_cast<size_t>(v)].name; }
 
-  static std::string scalar(double v, DType t) {
-    if (t == DType::boolean) return v != 0 ? "true" : "false";
-    if (t == DType::i32) return std::to_string(static_cast<int64_t>(v));
-    return format_float(v);
-  }
+  std::string buffer_name(BufferId b) { return name_text(p.buffers[static_cast<size_t>(b)].name); }
 
   // `id` printed where an expression of precedence >= min binds without parentheses.
   std::string expr(ExprId id, int min = kTop) {
@@ -177,14 +193,14 @@ struct Printer {
     const Expr& e = k.expr(id);
     switch (e.kind) {
       case ExprKind::Const:
-        return {scalar(e.value, e.dtype), kAtom};
+        return {scalar_text(e.value, e.dtype), kAtom};
       case ExprKind::Var:
         return {var(e.var), kAtom};
       case ExprKind::Load: {
-        std::string s =
-            "load " + p.buffers[static_cast<size_t>(e.buffer)].name + "[" + expr(e.a[0]) + "]";
+        std::string s = "load " + buffer_name(e.buffer) + "[" + expr(e.a[0]) + "]";
         if (e.a[1] >= 0)  // a masked load is one unit: always parenthesized
-          s = "(" + expr(e.a[1], kOr) + " ? " + s + " : " + scalar(e.value, e.dtype) + ")";
+          s = "(" + s + " if " + expr(e.a[1], kSelect) + " else " + scalar_text(e.value, e.dtype) +
+              ")";
         return {s, kAtom};
       }
       case ExprKind::Unary:
@@ -211,7 +227,8 @@ struct Printer {
         return {expr(e.a[0], kOr) + " ? " + expr(e.a[1], kOr) + " : " + expr(e.a[2], kSelect),
                 kSelect};
       case ExprKind::Rand:
-        return {"rand(" + std::to_string(e.seed) + ", " + expr(e.a[0]) + ", " + expr(e.a[1]) + ")",
+        return {"rand(" + std::to_string(e.seed) + ", " + expr(e.a[0]) + ", " + expr(e.a[1]) +
+                    (e.dtype == DType::f32 ? "" : std::string(", ") + dtype_name(e.dtype)) + ")",
                 kAtom};
     }
     return {"?", kAtom};
@@ -247,8 +264,8 @@ struct Printer {
           stmts(s.body, indent + 2);
           break;
         case Stmt::Kind::Store:
-          os << pad << "store " << p.buffers[static_cast<size_t>(s.buffer)].name << "["
-             << expr(s.index) << "] = " << expr(s.value) << "\n";
+          os << pad << "store " << buffer_name(s.buffer) << "[" << expr(s.index)
+             << "] = " << expr(s.value) << "\n";
           break;
       }
     }
@@ -256,11 +273,11 @@ struct Printer {
 
   std::string buffer_decl(BufferId b) {
     const Buffer& buf = p.buffers[static_cast<size_t>(b)];
-    return buf.name + ": " + dtype_name(buf.dtype) + buf.shape.str();
+    return name_text(buf.name) + ": " + dtype_name(buf.dtype) + buf.shape.str();
   }
 
   void kernel() {
-    os << "kernel " << k.name << "(";
+    os << "kernel " << name_text(k.name) << "(";
     // Buffers the kernel only reads, then those it writes ("out"), or reads and writes ("inout").
     bool first = true;
     auto has = [](const std::vector<BufferId>& v, BufferId b) {
@@ -294,6 +311,8 @@ struct Printer {
   }
 };
 
+}  // namespace
+
 const char* kind_name(Buffer::Kind k) {
   switch (k) {
     case Buffer::Kind::Input:
@@ -310,44 +329,42 @@ const char* kind_name(Buffer::Kind k) {
   return "?";
 }
 
-}  // namespace
-
 std::string print_kernel(const Program& p, const Kernel& k) {
   Printer pr{p, k, {}};
   pr.kernel();
   return pr.os.str();
 }
 
-std::string print_program(const Program& p) {
+std::string print_program(const Program& p, bool all_data) {
   std::ostringstream os;
   os << "program {\n  buffers:\n";
   for (size_t i = 0; i < p.buffers.size(); ++i) {
     const Buffer& b = p.buffers[i];
-    os << "    " << b.name << ": " << kind_name(b.kind) << " " << dtype_name(b.dtype)
+    os << "    " << name_text(b.name) << ": " << kind_name(b.kind) << " " << dtype_name(b.dtype)
        << b.shape.str();
     if (b.kind == Buffer::Kind::Temp && b.offset >= 0) os << " @" << b.offset;
     if (b.kind == Buffer::Kind::Constant) {
-      // One value is a splat; long data is elided after a few values.
-      constexpr size_t kShown = 8;
+      // One value is a splat; long data is elided after a few values unless all are wanted.
+      const size_t shown = all_data ? b.data.size() : 8;
       if (b.data.size() == 1) {
-        os << " = " << Printer::scalar(b.data[0], b.dtype);
+        os << " = " << scalar_text(b.data[0], b.dtype);
       } else {
         os << " = [";
-        for (size_t j = 0; j < b.data.size() && j < kShown; ++j)
-          os << (j ? ", " : "") << Printer::scalar(b.data[j], b.dtype);
-        if (b.data.size() > kShown) os << ", ... (" << b.data.size() << " values)";
+        for (size_t j = 0; j < b.data.size() && j < shown; ++j)
+          os << (j ? ", " : "") << scalar_text(b.data[j], b.dtype);
+        if (b.data.size() > shown) os << ", ... (" << b.data.size() << " values)";
         os << "]";
       }
     }
     os << "\n";
   }
   os << "  outputs:";
-  for (BufferId b : p.outputs) os << " " << p.buffers[static_cast<size_t>(b)].name;
+  for (BufferId b : p.outputs) os << " " << name_text(p.buffers[static_cast<size_t>(b)].name);
   os << "\n";
   for (auto& [param, value] : p.updates)
-    os << "  update " << p.buffers[static_cast<size_t>(param)].name << " <- "
-       << p.buffers[static_cast<size_t>(value)].name << (param == value ? " (in place)" : "")
-       << "\n";
+    os << "  update " << name_text(p.buffers[static_cast<size_t>(param)].name) << " <- "
+       << name_text(p.buffers[static_cast<size_t>(value)].name)
+       << (param == value ? " (in place)" : "") << "\n";
   os << "  arena: " << p.arena_bytes << " bytes (" << p.unplanned_bytes << " without reuse)\n}\n";
   for (const Kernel& k : p.kernels) os << print_kernel(p, k);
   return os.str();

@@ -170,7 +170,25 @@ struct Program {
   int64_t unplanned_bytes = 0;  // what the temps would need without reuse (for reports)
 };
 
+// The first difference between two programs, or nullopt when they are equal: buffers, outputs,
+// updates, the arena, and each kernel's axes, statements and expressions compared as trees
+// (expression ids, unused expressions and vars, the order of a kernel's reads and writes and the
+// extents recorded on vars do not count).
+std::optional<std::string> difference(const Program& a, const Program& b);
+
+// "input", "param", "output", "temp", "const": the words the printed form uses.
+const char* kind_name(Buffer::Kind k);
+
 std::string print_kernel(const Program& p, const Kernel& k);
-std::string print_program(const Program& p);
+// The program as text (the form parse_program reads, graph/kernel_parser.h). Constants with more
+// than 8 values are elided unless `all_data`; an elided program does not parse back.
+std::string print_program(const Program& p, bool all_data = false);
+
+// A constant as the printed form writes it: true/false, i32 as an integer, f32 as a float with a
+// '.' or an exponent (or nan, inf, -inf), f64 the same with the suffix d (0.5d, infd).
+std::string scalar_text(double v, DType t);
+// A buffer or kernel name as printed: as it is when it is made of letters, digits and _ . / -,
+// else quoted with graph/printer.h's escapes.
+std::string name_text(const std::string& name);
 
 }  // namespace soma::kir

@@ -5,6 +5,10 @@
 #include "passes/pipeline.h"
 
 #include <algorithm>
+#include <optional>
+
+#include "graph/kernel_parser.h"
+#include "graph/kernel_verify.h"
 
 #include "passes/cse.h"
 #include "passes/dce.h"
@@ -60,10 +64,30 @@ kir::Program lower_to_kernels(const Module& m, const PipelineOptions& options) {
   check_pass_names(options.disabled, pipeline_pass_names());
   // Group nodes into kernels, lower each group to loops, then plan the arena and in-place updates.
   kir::Program p = lower_module(m, /*fuse=*/options.disabled.count("fuse") == 0);
+  if (options.verify) {
+    // A program lowering makes must be valid, and its text must read back as the same program
+    // (so that every dump is a replayable input).
+    try {
+      kir::verify(p);
+    } catch (const VerifyError& e) {
+      SOMA_CHECK(false) << "lowering made an invalid kernel program: " << e.what() << "\n"
+                        << kir::print_program(p);
+    }
+    const std::string text = kir::print_program(p, /*all_data=*/true);
+    std::optional<std::string> diff;
+    try {
+      diff = kir::difference(kir::parse_program(text), p);
+    } catch (const ParseError& e) {
+      diff = std::string("it does not parse: ") + e.what();
+    }
+    SOMA_CHECK(!diff) << "the kernel program's text does not read back as the program: " << *diff
+                      << "\n"
+                      << text;
+  }
   if (options.debug_level >= 3 && options.log)
     *options.log << "--- kernels (" << p.kernels.size() << ") ---\n" << kir::print_program(p);
   if (!options.dump_dir.empty())
-    write_stage_dump(options.dump_dir, "kernels", kir::print_program(p), ".kir");
+    write_stage_dump(options.dump_dir, "kernels", kir::print_program(p, /*all_data=*/true), ".kir");
   return p;
 }
 

@@ -11,6 +11,7 @@
 
 #include "backends/interp/scalar_ops.h"
 #include "graph/error.h"
+#include "graph/kernel_verify.h"
 #include "graph/philox.h"
 
 namespace soma {
@@ -29,22 +30,6 @@ using kir::VarId;
 namespace {
 
 constexpr unsigned char kPoison = 0xFF;  // f32/f64: NaN; i32: -1; bool: true
-
-const char* kind_name(Buffer::Kind k) {
-  switch (k) {
-    case Buffer::Kind::Input:
-      return "input";
-    case Buffer::Kind::Param:
-      return "param";
-    case Buffer::Kind::Output:
-      return "output";
-    case Buffer::Kind::Temp:
-      return "temp";
-    case Buffer::Kind::Constant:
-      return "constant";
-  }
-  return "?";
-}
 
 // One buffer's memory for one run: owned by the run, a feed, the ParamStore or the arena.
 struct Storage {
@@ -136,19 +121,7 @@ class KernelRun {
         memo_gen_(k.exprs.size(), 0) {}
 
   void run() {
-    check_structure();
-    check_types();
     track_races_ = !k_.sequential;
-    readable_.assign(bufs_.size(), 0);
-    writable_.assign(bufs_.size(), 0);
-    for (BufferId b : k_.reads) readable_[static_cast<size_t>(b)] = 1;
-    for (BufferId b : k_.writes) {
-      readable_[static_cast<size_t>(b)] = writable_[static_cast<size_t>(b)] = 1;
-      const Storage& s = bufs_[static_cast<size_t>(b)];
-      if (!s.writable)
-        fail("writes " + name(b) + ", a " + kind_name(buffer(b).kind) +
-             " buffer that no kernel may write");
-    }
     if (track_races_) {
       writer_.assign(bufs_.size(), {});
       reader_.assign(bufs_.size(), {});
@@ -182,7 +155,6 @@ class KernelRun {
   std::vector<double> memo_;
   std::vector<uint64_t> memo_gen_;
   uint64_t gen_ = 1;
-  std::vector<uint8_t> readable_, writable_;
   // Race detection in parallel kernels, for each written buffer and element: the point that
   // wrote it (-1: none) and the point that read it (-1: none, -2: several).
   bool track_races_ = false;
@@ -195,10 +167,6 @@ class KernelRun {
   DType var_type(VarId v) const { return k_.vars[static_cast<size_t>(v)].dtype; }
 
   // ---- failures (internal bugs in whatever produced the program) ----
-
-  [[noreturn]] void fail_plain(const std::string& what) const {
-    die("kernel-IR evaluator: kernel " + k_.name + ": " + what);
-  }
 
   [[noreturn]] void fail(const std::string& what) const {
     std::ostringstream os;
@@ -213,204 +181,6 @@ class KernelRun {
     if (!at.empty()) os << "\n  where " << at;
     os << "\n" << kir::print_kernel(p_, k_);
     die(os.str());
-  }
-
-  // ---- structure and types, checked once before running ----
-
-  void check_var(VarId v, const char* what) const {
-    if (v < 0 || static_cast<size_t>(v) >= k_.vars.size())
-      fail_plain(std::string(what) + " names var " + std::to_string(v) + " of " +
-                 std::to_string(k_.vars.size()));
-  }
-  void check_expr_id(ExprId e, const char* what) const {
-    if (e < 0 || static_cast<size_t>(e) >= k_.exprs.size())
-      fail_plain(std::string(what) + " names expression " + std::to_string(e) + " of " +
-                 std::to_string(k_.exprs.size()));
-  }
-  void check_buffer_id(BufferId b, const char* what) const {
-    if (b < 0 || static_cast<size_t>(b) >= p_.buffers.size())
-      fail_plain(std::string(what) + " names buffer " + std::to_string(b) + " of " +
-                 std::to_string(p_.buffers.size()));
-  }
-  void check_axes(const std::vector<Axis>& axes) const {
-    for (const Axis& a : axes) {
-      check_var(a.var, "an axis");
-      if (a.extent < 0) fail_plain("axis " + var_name(a.var) + " has a negative extent");
-    }
-  }
-
-  void check_structure() const {
-    for (BufferId b : k_.reads) check_buffer_id(b, "reads");
-    for (BufferId b : k_.writes) check_buffer_id(b, "writes");
-    for (size_t i = 0; i < k_.exprs.size(); ++i) {
-      const Expr& e = k_.exprs[i];
-      int arity = 0;
-      switch (e.kind) {
-        case ExprKind::Const:
-          break;
-        case ExprKind::Var:
-          check_var(e.var, "a var expression");
-          break;
-        case ExprKind::Load:
-          check_buffer_id(e.buffer, "a load");
-          arity = 2;  // index, mask (-1: none)
-          break;
-        case ExprKind::Unary:
-        case ExprKind::Cast:
-          arity = 1;
-          break;
-        case ExprKind::Binary:
-        case ExprKind::IDiv:
-        case ExprKind::IMod:
-        case ExprKind::Rand:
-          arity = 2;
-          break;
-        case ExprKind::Select:
-          arity = 3;
-          break;
-      }
-      for (int j = 0; j < 3; ++j) {
-        ExprId a = e.a[j];
-        bool optional_mask = e.kind == ExprKind::Load && j == 1 && a == -1;
-        if (j < arity && !optional_mask && (a < 0 || static_cast<size_t>(a) >= i))
-          fail_plain("expression " + std::to_string(i) + " has operand " + std::to_string(a) +
-                     " (operands must be earlier expressions)");
-      }
-    }
-    check_stmts(k_.body);
-    if (k_.is_contraction) {
-      const kir::Contraction& c = k_.contraction;
-      check_var(c.acc, "the contraction's acc");
-      check_axes({c.k});
-      check_axes(c.batch);
-      check_expr_id(c.a, "the contraction's a");
-      check_expr_id(c.b, "the contraction's b");
-      bool ok = k_.parallel.size() == c.batch.size() + 2;
-      for (size_t i = 0; ok && i < c.batch.size(); ++i)
-        ok = c.batch[i].var == k_.parallel[i].var && c.batch[i].extent == k_.parallel[i].extent;
-      if (!ok) fail_plain("a contraction's parallel axes must be its batch axes, then i and j");
-    }
-    check_axes(k_.parallel);
-  }
-
-  void check_stmts(const std::vector<Stmt>& body) const {
-    for (const Stmt& s : body) {
-      switch (s.kind) {
-        case Stmt::Kind::Let:
-          check_var(s.var, "a let");
-          check_expr_id(s.value, "a let");
-          break;
-        case Stmt::Kind::Reduce:
-          check_var(s.var, "a reduce");
-          check_expr_id(s.value, "a reduce");
-          check_axes(s.axes);
-          break;
-        case Stmt::Kind::Loop:
-          check_axes(s.axes);
-          break;
-        case Stmt::Kind::Store:
-          check_buffer_id(s.buffer, "a store");
-          check_expr_id(s.index, "a store's index");
-          check_expr_id(s.value, "a store's value");
-          break;
-      }
-      check_stmts(s.body);
-    }
-  }
-
-  void expect_type(ExprId id, DType t, const char* what) const {
-    if (k_.expr(id).dtype != t)
-      fail(std::string(what) + " must be " + dtype_name(t) + ", not " +
-           dtype_name(k_.expr(id).dtype));
-  }
-
-  void check_types() const {
-    for (size_t i = 0; i < k_.exprs.size(); ++i) {
-      const Expr& e = k_.exprs[i];
-      auto type_of = [&](int j) { return k_.expr(e.a[j]).dtype; };
-      std::string at = "expression " + std::to_string(i);
-      switch (e.kind) {
-        case ExprKind::Const:
-          break;
-        case ExprKind::Var:
-          if (e.dtype != var_type(e.var))
-            fail(at + " reads " + var_name(e.var) + " (" + dtype_name(var_type(e.var)) + ") as " +
-                 dtype_name(e.dtype));
-          break;
-        case ExprKind::Load:
-          if (e.dtype != buffer(e.buffer).dtype)
-            fail(at + " loads " + dtype_name(e.dtype) + " from " + name(e.buffer) + " (" +
-                 dtype_name(buffer(e.buffer).dtype) + ")");
-          expect_type(e.a[0], DType::i32, "a load index");
-          if (e.a[1] >= 0) expect_type(e.a[1], DType::boolean, "a load mask");
-          break;
-        case ExprKind::Unary:
-          if (e.op == Op::Not) {
-            expect_type(e.a[0], DType::boolean, "the operand of not");
-            expect_type(static_cast<ExprId>(i), DType::boolean, "not");
-          } else if (e.dtype != type_of(0)) {
-            fail(at + ": " + op_name(e.op) + " changes the dtype");
-          }
-          break;
-        case ExprKind::Cast:
-          break;
-        case ExprKind::Binary: {
-          if (type_of(0) != type_of(1)) fail(at + ": operands of different dtypes");
-          bool logical = e.op == Op::And || e.op == Op::Or;
-          if (logical) expect_type(e.a[0], DType::boolean, "an operand of and/or");
-          DType want = is_comparison(e.op) || logical ? DType::boolean : type_of(0);
-          if (e.dtype != want) fail(at + ": " + op_name(e.op) + " has the wrong result dtype");
-          break;
-        }
-        case ExprKind::IDiv:
-        case ExprKind::IMod:
-          expect_type(static_cast<ExprId>(i), DType::i32, "idiv/imod");
-          expect_type(e.a[0], DType::i32, "an idiv/imod operand");
-          expect_type(e.a[1], DType::i32, "an idiv/imod operand");
-          break;
-        case ExprKind::Select:
-          expect_type(e.a[0], DType::boolean, "a select condition");
-          if (type_of(1) != e.dtype || type_of(2) != e.dtype) fail(at + ": select arms' dtypes");
-          break;
-        case ExprKind::Rand:
-          expect_type(e.a[0], DType::i32, "a rand counter");
-          expect_type(e.a[1], DType::i32, "a rand offset");
-          if (!is_float(e.dtype)) fail(at + ": rand must be f32 or f64");
-          break;
-      }
-    }
-    check_stmt_types(k_.body);
-    for (const Axis& a : k_.parallel) check_axis_type(a);
-    if (k_.is_contraction) check_axis_type(k_.contraction.k);
-  }
-
-  void check_axis_type(const Axis& a) const {
-    if (var_type(a.var) != DType::i32) fail("axis " + var_name(a.var) + " must be i32");
-  }
-
-  void check_stmt_types(const std::vector<Stmt>& body) const {
-    for (const Stmt& s : body) {
-      for (const Axis& a : s.axes) check_axis_type(a);
-      switch (s.kind) {
-        case Stmt::Kind::Let:
-          if (k_.expr(s.value).dtype != var_type(s.var))
-            fail("let " + var_name(s.var) + " (" + dtype_name(var_type(s.var)) + ") = a " +
-                 dtype_name(k_.expr(s.value).dtype) + " value");
-          break;
-        case Stmt::Kind::Reduce:
-          if (s.reduce_op != Op::ReduceSum && s.reduce_op != Op::ReduceMax)
-            fail(std::string("reduce with ") + op_name(s.reduce_op));
-          if (var_type(s.var) == DType::i32)
-            expect_type(s.value, DType::i32, "an i32 reduce's value");
-          break;
-        case Stmt::Kind::Loop:
-          break;
-        case Stmt::Kind::Store:
-          expect_type(s.index, DType::i32, "a store index");
-          break;
-      }
-      check_stmt_types(s.body);
-    }
   }
 
   // ---- variables ----
@@ -558,7 +328,6 @@ class KernelRun {
 
   double load(BufferId b, int64_t i) {
     size_t bi = static_cast<size_t>(b);
-    if (!readable_[bi]) fail("loads from " + name(b) + ", which is not in the kernel's reads");
     check_access(b, i, "load");
     if (track_races_ && !writer_[bi].empty()) {
       size_t e = static_cast<size_t>(i);
@@ -574,7 +343,6 @@ class KernelRun {
 
   void store(BufferId b, int64_t i, double v) {
     size_t bi = static_cast<size_t>(b);
-    if (!writable_[bi]) fail("stores to " + name(b) + ", which is not in the kernel's writes");
     check_access(b, i, "store");
     if (track_races_) {
       size_t e = static_cast<size_t>(i);
@@ -659,25 +427,12 @@ class KernelRun {
   }
 };
 
+// A program that breaks the kernel IR's rules is a bug in whatever produced it.
 void check_program(const Program& p) {
-  auto valid = [&](BufferId b) { return b >= 0 && static_cast<size_t>(b) < p.buffers.size(); };
-  for (BufferId b : p.outputs)
-    if (!valid(b)) die("kernel-IR evaluator: output buffer " + std::to_string(b) + " out of range");
-  for (auto& [pb, vb] : p.updates) {
-    if (!valid(pb) || !valid(vb))
-      die("kernel-IR evaluator: update buffer " + std::to_string(pb) + " <- " + std::to_string(vb) +
-          " out of range");
-    const Buffer& param = p.buffers[static_cast<size_t>(pb)];
-    const Buffer& value = p.buffers[static_cast<size_t>(vb)];
-    SOMA_CHECK(param.kind == Buffer::Kind::Param)
-        << "kernel-IR evaluator: update target " << param.name << " is a " << kind_name(param.kind)
-        << " buffer, not a param\n"
-        << kir::print_program(p);
-    SOMA_CHECK(param.dtype == value.dtype && param.numel() == value.numel())
-        << "kernel-IR evaluator: update " << param.name << " (" << dtype_name(param.dtype)
-        << param.shape.str() << ") <- " << value.name << " (" << dtype_name(value.dtype)
-        << value.shape.str() << ")\n"
-        << kir::print_program(p);
+  try {
+    kir::verify(p);
+  } catch (const VerifyError& e) {
+    die(std::string(e.what()) + "\n" + kir::print_program(p));
   }
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "backends/llvm/codegen_internal.h"
+#include "graph/kernel_verify.h"
 
 namespace soma::jit {
 
@@ -404,6 +405,7 @@ std::unique_ptr<llvm::Module> generate_module(const kir::Program& program,
                                               const CodegenTarget& target,
                                               llvm::LLVMContext& context,
                                               std::vector<KernelInfo>& info) {
+  kir::verify(program);
   auto m = std::make_unique<llvm::Module>("soma", context);
   if (!target.triple.empty()) m->setTargetTriple(target.triple);
   if (!target.data_layout.empty()) m->setDataLayout(target.data_layout);

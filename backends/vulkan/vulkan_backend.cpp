@@ -17,6 +17,7 @@
 #include "backends/vulkan/spirv.h"
 #include "backends/vulkan/vulkan_backend.h"
 #include "graph/error.h"
+#include "graph/kernel_verify.h"
 #include "runtime/env.h"
 
 namespace soma {
@@ -126,6 +127,7 @@ class VulkanBackend : public Backend {
         lim.maxComputeWorkGroupInvocations);
     const uint64_t max_groups =
         static_cast<uint64_t>(env_int("SOMA_VULKAN_MAX_GROUPS", 1 << 22, 1, int64_t{1} << 31));
+    kir::verify(p);
     const auto before = spirv_stats();
     std::vector<CompiledKernel> kernels;
     kernels.reserve(p.kernels.size());
@@ -229,6 +231,7 @@ std::string comment_lines(const std::string& text) {
 }  // namespace
 
 std::string emit_glsl(const kir::Program& program) {
+  kir::verify(program);
   vulkan::ShaderFeatures f;
   std::string out;
   for (const kir::Kernel& k : program.kernels) {
@@ -250,6 +253,7 @@ std::string emit_glsl(const kir::Program& program) {
 }
 
 std::string emit_spirv_text(const kir::Program& program) {
+  kir::verify(program);
   vulkan::ShaderFeatures f;
   std::string out;
   for (const kir::Kernel& k : program.kernels) {

@@ -107,7 +107,7 @@ Options parse_options(const std::vector<std::string>& args) {
       o.file = positional[1];
       if (positional.size() > 2) o.name = positional[2];
     } else if (cmd == "emit") {
-      arity(2, 3, "soma emit STAGE FILE.soma [NAME]");
+      arity(2, 3, "soma emit STAGE FILE.soma [NAME] (or soma emit STAGE FILE.kir)");
       o.mode = Mode::Emit;
       o.stage = positional[1];
       bool known = false;
@@ -152,6 +152,9 @@ std::string usage_text() {
          "  soma emit STAGE FILE.soma [NAME]      STAGE: " +
          stages +
          "\n"
+         "  soma emit STAGE FILE.kir              a kernel program (a SOMA_DUMP_DIR dump): "
+         "kernel, llvm,\n"
+         "                                        asm, glsl, spirv\n"
          "  soma --version | --help\n"
          "\n"
          "options:\n"

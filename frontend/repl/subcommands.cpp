@@ -14,6 +14,7 @@
 #include "frontend/script/bench.h"
 #include "frontend/script/session.h"
 #include "frontend/script/stages.h"
+#include "graph/kernel_parser.h"
 #include "runtime/file_io.h"
 #include "runtime/npy.h"
 
@@ -211,7 +212,30 @@ int cmd_bench(const Options& o) {
   return failed ? 1 : 0;
 }
 
+// `soma emit STAGE FILE.kir`: a kernel program (a SOMA_DUMP_DIR dump) replayed through the
+// stages after lowering.
+int emit_kernel_file(const Options& o) {
+  try {
+    kir::Program p = kir::parse_program(read_file(o.file, "kernel program"));
+    CompileOptions co;
+    co.backend = o.backend;
+    std::string text = script::emit_program_stage(o.stage, p, co);
+    std::cout << text;
+    if (!text.empty() && text.back() != '\n') std::cout << "\n";
+  } catch (const ParseError& e) {
+    std::cerr << o.file << ":" << e.line() << ":" << e.col() << ": error: " << e.bare_message()
+              << "\n";
+    return 1;
+  } catch (const Error& e) {
+    std::cerr << o.file << ": error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 int cmd_emit(const Options& o) {
+  if (o.file.size() > 4 && o.file.compare(o.file.size() - 4, 4, ".kir") == 0)
+    return emit_kernel_file(o);
   NullBuffer null;
   std::ostream quiet(&null);
   int status = 0;

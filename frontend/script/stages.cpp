@@ -9,7 +9,6 @@
 #include "graph/printer.h"
 #include "passes/fuse.h"
 #include "passes/grad.h"
-#include "passes/lower.h"
 #include "passes/pipeline.h"
 
 #if __has_include("backends/llvm/llvm_backend.h")
@@ -107,55 +106,81 @@ std::string render_fused(const Tensor& t, const CompileOptions&) {
   return os.str();
 }
 
-std::string render_kernel(const Tensor& t, const CompileOptions&) {
-  return kir::print_program(lower_module(optimized(t)));
+// The kernel program of `t`, made as compile() makes it: the same pipeline and switches
+// (SOMA_DISABLE_PASSES, SOMA_DUMP_DIR).
+kir::Program kernels_of(const Tensor& t) {
+  Module m = module_of(t);
+  PipelineOptions o = PipelineOptions::from_env();
+  o.fold = make_interp_fold_fn();
+  optimize_graph(m, o);
+  return lower_to_kernels(m, o);
+}
+
+std::string show_kernel(const kir::Program& p, const CompileOptions&) {
+  return kir::print_program(p);
 }
 
 #ifdef SOMA_HAVE_LLVM_EMIT
-std::string render_llvm(const Tensor& t, const CompileOptions& options) {
-  return emit_llvm_ir(lower_module(optimized(t)), options);
+std::string show_llvm(const kir::Program& p, const CompileOptions& options) {
+  return emit_llvm_ir(p, options);
 }
-std::string render_asm(const Tensor& t, const CompileOptions& options) {
-  return emit_asm(lower_module(optimized(t)), options);
+std::string show_asm(const kir::Program& p, const CompileOptions& options) {
+  return emit_asm(p, options);
 }
 #endif
 
 #ifdef SOMA_HAVE_VULKAN_EMIT
-std::string render_glsl(const Tensor& t, const CompileOptions&) {
-  return emit_glsl(lower_module(optimized(t)));
+std::string show_glsl(const kir::Program& p, const CompileOptions&) {
+  return emit_glsl(p);
 }
-std::string render_spirv(const Tensor& t, const CompileOptions&) {
-  return emit_spirv_text(lower_module(optimized(t)));
+std::string show_spirv(const kir::Program& p, const CompileOptions&) {
+  return emit_spirv_text(p);
 }
 #endif
 
 using Render = std::function<std::string(const Tensor&, const CompileOptions&)>;
+using ProgramRender = std::function<std::string(const kir::Program&, const CompileOptions&)>;
 
 struct StageEntry {
   EmitStage info;
-  Render render;  // empty: not built yet
+  Render render;               // empty: not built yet
+  ProgramRender from_program;  // the stages after lowering: from a kernel program
 };
+
+// A stage after lowering: shown from the program compile() would run.
+StageEntry kernel_stage(EmitStage info, ProgramRender r) {
+  StageEntry e{std::move(info), nullptr, r};
+  if (r) e.render = [r](const Tensor& t, const CompileOptions& o) { return r(kernels_of(t), o); };
+  return e;
+}
 
 const std::vector<StageEntry>& table() {
   static const std::vector<StageEntry> t = {
-      {{"graph", "the tensor graph of the expression", "", true}, render_graph},
-      {{"grad", "the graph with the gradients a training step computes", "", true}, render_grad},
-      {{"opt", "the graph after the optimization passes", "", true}, render_opt},
-      {{"fused", "the optimized graph grouped into kernels", "", true}, render_fused},
-      {{"kernel", "the kernel IR (loop nests over planned buffers)", "", true}, render_kernel},
+      {{"graph", "the tensor graph of the expression", "", true}, render_graph, nullptr},
+      {{"grad", "the graph with the gradients a training step computes", "", true},
+       render_grad,
+       nullptr},
+      {{"opt", "the graph after the optimization passes", "", true}, render_opt, nullptr},
+      {{"fused", "the optimized graph grouped into kernels", "", true}, render_fused, nullptr},
+      kernel_stage({"kernel", "the kernel IR (loop nests over planned buffers)", "", true},
+                   show_kernel),
 #ifdef SOMA_HAVE_LLVM_EMIT
-      {{"llvm", "the LLVM IR of the llvm backend", "llvm", true}, render_llvm},
-      {{"asm", "the host assembly of the llvm backend", "llvm", true}, render_asm},
+      kernel_stage({"llvm", "the LLVM IR of the llvm backend", "llvm", true}, show_llvm),
+      kernel_stage({"asm", "the host assembly of the llvm backend", "llvm", true}, show_asm),
 #else
-      {{"llvm", "the LLVM IR of the llvm backend", "llvm", false}, nullptr},
-      {{"asm", "the host assembly of the llvm backend", "llvm", false}, nullptr},
+      kernel_stage({"llvm", "the LLVM IR of the llvm backend", "llvm", false}, nullptr),
+      kernel_stage({"asm", "the host assembly of the llvm backend", "llvm", false}, nullptr),
 #endif
 #ifdef SOMA_HAVE_VULKAN_EMIT
-      {{"glsl", "the GLSL compute shaders of the vulkan backend", "vulkan", true}, render_glsl},
-      {{"spirv", "the SPIR-V of the vulkan backend (disassembled)", "vulkan", true}, render_spirv},
+      kernel_stage({"glsl", "the GLSL compute shaders of the vulkan backend", "vulkan", true},
+                   show_glsl),
+      kernel_stage({"spirv", "the SPIR-V of the vulkan backend (disassembled)", "vulkan", true},
+                   show_spirv),
 #else
-      {{"glsl", "the GLSL compute shaders of the vulkan backend", "vulkan", false}, nullptr},
-      {{"spirv", "the SPIR-V of the vulkan backend (disassembled)", "vulkan", false}, nullptr},
+      kernel_stage({"glsl", "the GLSL compute shaders of the vulkan backend", "vulkan", false},
+                   nullptr),
+      kernel_stage({"spirv", "the SPIR-V of the vulkan backend (disassembled)", "vulkan", false},
+                   nullptr),
 #endif
   };
   return t;
@@ -172,17 +197,38 @@ const std::vector<EmitStage>& emit_stages() {
   return s;
 }
 
-std::string emit_stage(const std::string& stage, const Tensor& t, const CompileOptions& options) {
+namespace {
+
+const StageEntry& entry(const std::string& stage) {
   for (const StageEntry& e : table()) {
     if (e.info.name != stage) continue;
     if (!e.render)
       SOMA_THROW(BackendError, "stage '" << stage << "' needs the " << e.info.backend
                                          << " backend, which is not built yet");
-    return e.render(t, options);
+    return e;
   }
   std::string names;
   for (const StageEntry& e : table()) names += (names.empty() ? "" : ", ") + e.info.name;
   SOMA_THROW(ValueError, "unknown stage '" << stage << "'; the stages are: " << names);
+}
+
+}  // namespace
+
+std::string emit_stage(const std::string& stage, const Tensor& t, const CompileOptions& options) {
+  return entry(stage).render(t, options);
+}
+
+std::string emit_program_stage(const std::string& stage, const kir::Program& p,
+                               const CompileOptions& options) {
+  const StageEntry& e = entry(stage);
+  if (!e.from_program) {
+    std::string names;
+    for (const StageEntry& x : table())
+      if (x.from_program) names += (names.empty() ? "" : ", ") + x.info.name;
+    SOMA_THROW(ValueError, "stage '" << stage << "' shows a tensor graph, which a kernel program "
+                                     << "does not have; from a kernel program: " << names);
+  }
+  return e.from_program(p, options);
 }
 
 }  // namespace soma::script

@@ -8,6 +8,7 @@
 
 #include "backends/backend.h"
 #include "frontend/tensor.h"
+#include "graph/kernel_ir.h"
 
 namespace soma::script {
 
@@ -25,5 +26,10 @@ const std::vector<EmitStage>& emit_stages();
 // needs a backend which is not built yet.
 std::string emit_stage(const std::string& stage, const Tensor& t,
                        const CompileOptions& options = {});
+
+// The text of a stage after lowering (kernel, llvm, asm, glsl, spirv) for a kernel program, e.g.
+// one read from a `.kir` dump. Throws ValueError for a stage before lowering.
+std::string emit_program_stage(const std::string& stage, const kir::Program& p,
+                               const CompileOptions& options = {});
 
 }  // namespace soma::script

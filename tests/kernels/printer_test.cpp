@@ -83,7 +83,8 @@ Program small_program() {
 
 TEST(KernelPrinter, Program) {
   // Infix with only the parentheses the tree needs (a - (b - c) keeps its own), masked loads as
-  // (mask ? load : other), i32 floor division as //, constants' values, in/out/inout buffers.
+  // (load b[i] if mask else other), i32 floor division as //, constants' values, in/out/inout
+  // buffers.
   const std::string want = R"(program {
   buffers:
     x: input f32[4]
@@ -98,7 +99,7 @@ TEST(KernelPrinter, Program) {
 }
 kernel pad_scale(x: f32[4], c: i32[3], s: f32[], out t: f32[2,3]) {
   parallel i0 in 0..2, j1 in 0..3
-    store t[i0*3 + j1] = ((i0*3 + j1 >= 1 && i0*3 + j1 < 5 ? load x[i0*3 + j1 - 1] : 0.0) + f32(load c[j1]))*load s[0]
+    store t[i0*3 + j1] = ((load x[i0*3 + j1 - 1] if i0*3 + j1 >= 1 && i0*3 + j1 < 5 else 0.0) + f32(load c[j1]))*load s[0]
 }
 kernel row_max_relu(t: f32[2,3], out out0: f32[2]) {
   parallel i0 in 0..2

@@ -143,6 +143,7 @@ TEST(LlvmExecutable, UnsupportedIrIsABackendError) {
   auto y = b.output(DType::i32, Shape{3});
   Kernel& k = b.kernel("bad");
   ExprId i = parallel_axis(k, 3);
+  k.reads = {x};
   store(k, y, i, k.unary(Op::Exp, k.load(x, DType::i32, i)));  // exp of an i32
   EXPECT_THROW(run_llvm(b.p, {{"x", Array(DType::i32, Shape{3})}}), BackendError);
 }

@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "backends/interp/interp.h"
 #include "backends/interp/kernel_eval.h"
 #include "frontend/compile.h"
 #include "graph/kernel_ir.h"
+#include "graph/kernel_parser.h"
 #include "graph/printer.h"
 #include "passes/lower.h"
 
@@ -109,8 +111,16 @@ TEST(LoweringFuzz, RandomGraphsMatchInterpreter) {
         feeds[n.attrs.get_str("name")] = a;
       }
     kir::Program p = lower_module(m);
+    // Its text reads back as the same program, which computes the same values.
+    kir::Program back = kir::parse_program(kir::print_program(p, true));
+    auto diff = kir::difference(back, p);
+    ASSERT_FALSE(diff) << "seed " << seed << ": " << *diff << "\n" << kir::print_program(p, true);
     auto expected = interpret(m.graph, m.outputs, feeds, ctx->params());
     auto actual = run_program(p, feeds, ctx->params(), false);
+    auto replayed = run_program(back, feeds, ctx->params(), false);
+    for (size_t o = 0; o < actual.size(); ++o)
+      ASSERT_EQ(0, std::memcmp(actual[o].raw(), replayed[o].raw(), actual[o].nbytes()))
+          << "seed " << seed << " output " << o;
     ASSERT_EQ(expected.size(), actual.size());
     for (size_t o = 0; o < expected.size(); ++o)
       for (int64_t i = 0; i < expected[o].numel(); ++i) {

@@ -10,6 +10,7 @@
 #include "backends/interp/kernel_eval.h"
 #include "frontend/compile.h"
 #include "graph/kernel_ir.h"
+#include "graph/kernel_parser.h"
 #include "passes/lower.h"
 
 namespace soma {
@@ -54,6 +55,9 @@ Lowered run_case(const Case& c) {
     if (n.op == Op::Input) feeds[n.attrs.get_str("name")] = random_array(n.type, seed++);
   Lowered l;
   l.program = lower_module(m);
+  // The program's text reads back as the same program (the dumps are replayable).
+  auto diff = kir::difference(kir::parse_program(kir::print_program(l.program, true)), l.program);
+  EXPECT_FALSE(diff) << c.name << ": " << *diff;
   l.expected = interpret(m.graph, m.outputs, feeds, ctx->params());
   l.actual = run_program(l.program, feeds, ctx->params(), false);
   return l;
