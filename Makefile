@@ -41,9 +41,11 @@ test-long: test-release test-asan fuzz-long tsan-long
 test-release: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
+# Debug (assertions and the IR verifiers on) at -O1 with line tables: ASan's recommended level,
+# about twice as fast to run as -O0 and quicker to link than full debug information.
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOMA_SANITIZE=ON \
-	  -DSOMA_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DSOMA_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -L fast

@@ -18,6 +18,42 @@ bool Expr::operator==(const Expr& o) const {
          seed == o.seed;
 }
 
+Stmt Stmt::let(VarId var, ExprId value) {
+  Stmt s;
+  s.kind = Kind::Let;
+  s.var = var;
+  s.value = value;
+  return s;
+}
+
+Stmt Stmt::store(BufferId buffer, ExprId index, ExprId value) {
+  Stmt s;
+  s.kind = Kind::Store;
+  s.buffer = buffer;
+  s.index = index;
+  s.value = value;
+  return s;
+}
+
+Stmt Stmt::reduce(VarId var, Op op, std::vector<Axis> axes, ExprId value, std::vector<Stmt> body) {
+  Stmt s;
+  s.kind = Kind::Reduce;
+  s.var = var;
+  s.reduce_op = op;
+  s.axes = std::move(axes);
+  s.value = value;
+  s.body = std::move(body);
+  return s;
+}
+
+Stmt Stmt::loop(std::vector<Axis> axes, std::vector<Stmt> body) {
+  Stmt s;
+  s.kind = Kind::Loop;
+  s.axes = std::move(axes);
+  s.body = std::move(body);
+  return s;
+}
+
 ExprId Kernel::add(const Expr& e) {
   // Hash-consing by a backwards scan over recent entries keeps this simple; kernels hold at most
   // a few thousand expressions.

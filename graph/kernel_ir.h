@@ -86,6 +86,13 @@ struct Stmt {
   std::vector<Stmt> body;
   BufferId buffer = -1;
   ExprId index = -1;
+
+  // The statements, whole.
+  static Stmt let(VarId var, ExprId value);
+  static Stmt store(BufferId buffer, ExprId index, ExprId value);
+  static Stmt reduce(VarId var, Op op, std::vector<Axis> axes, ExprId value,
+                     std::vector<Stmt> body = {});
+  static Stmt loop(std::vector<Axis> axes, std::vector<Stmt> body = {});
 };
 
 struct Contraction {

@@ -76,6 +76,9 @@ class Checker {
       }
       if (b.kind == Buffer::Kind::Temp) {
         (b.offset >= 0 ? any_planned : any_unplanned) = true;
+        if (b.offset >= 0 && b.offset % static_cast<int64_t>(dtype_size(b.dtype)) != 0)
+          problem(at + "arena offset " + std::to_string(b.offset) + " is not a multiple of " +
+                  std::to_string(dtype_size(b.dtype)));
         if (b.offset >= 0 && b.offset + b.bytes() > p_.arena_bytes)
           problem(at + "bytes [" + std::to_string(b.offset) + ", " +
                   std::to_string(b.offset + b.bytes()) + ") lie outside the arena of " +

@@ -19,7 +19,8 @@
 //   updated in place;
 // - program: a contraction's parallel axes are its batch axes, then i and j; outputs and update
 //   pairs name buffers, an update's target is a param of its value's dtype and size; constants
-//   hold one value or one per element; planned temps lie inside the arena.
+//   hold one value or one per element; planned temps lie inside the arena, aligned to their
+//   dtype.
 #pragma once
 
 #include <string>

@@ -63,8 +63,7 @@ class GroupLowering {
     }
     scopes_.push_back({&k_.body, parallel_vars_, {}});
     if (!row_axes.empty()) {
-      Stmt loop;
-      loop.kind = Stmt::Kind::Loop;
+      Stmt loop = Stmt::loop({});
       std::set<VarId> loop_vars;
       for (int a : row_axes) {
         VarId v = k_.new_var(DType::i32, "j", shape[a]);
@@ -99,13 +98,9 @@ class GroupLowering {
   void emit_store(const std::vector<ExprId>& idx) {
     const Node& r = g_.node(root_);
     ExprId value = emit(root_, idx, -1);
-    Stmt s;
-    s.kind = Stmt::Kind::Store;
-    s.buffer = buffer(root_);
-    s.index = linear(idx, r.type.shape);
-    s.value = k_.cast(value, r.type.dtype);
-    scopes_.back().stmts->push_back(s);
-    add_write(s.buffer);
+    scopes_.back().stmts->push_back(
+        Stmt::store(buffer(root_), linear(idx, r.type.shape), k_.cast(value, r.type.dtype)));
+    add_write(buffer(root_));
   }
 
   void finish() {}
@@ -375,11 +370,7 @@ class GroupLowering {
     auto it = scopes_[s].reduced.find({n, key});
     if (it != scopes_[s].reduced.end()) return k_.var_ref(it->second);
 
-    Stmt red;
-    red.kind = Stmt::Kind::Reduce;
-    red.reduce_op = node.op;
-    DType acc_t = node.type.dtype;
-    red.var = k_.new_var(acc_t, "v");
+    Stmt red = Stmt::reduce(k_.new_var(node.type.dtype, "v"), node.op, {}, -1);
     std::vector<ExprId> j = idx;
     std::set<VarId> rvars;
     for (int64_t a : node.attrs.get_ints("axes")) {
@@ -411,9 +402,7 @@ class GroupLowering {
     const auto& lo = node.attrs.get_ints("pad_lo");
     const Shape gs = g_.node(node.inputs[0]).type.shape;
     size_t kw = kernel.size(), lead = idx.size() - kw;
-    Stmt red;
-    red.kind = Stmt::Kind::Reduce;
-    red.reduce_op = Op::ReduceSum;
+    Stmt red = Stmt::reduce(-1, Op::ReduceSum, {}, -1);  // its var comes after its taps
     std::set<VarId> rvars;
     std::vector<ExprId> gi(idx.begin(), idx.begin() + static_cast<long>(lead)), taps;
     ExprId m = -1;
@@ -558,13 +547,9 @@ class GroupLowering {
     // Within the epilogue, the matmul node is the accumulator.
     const Node& r = g_.node(root_);
     ExprId value = emit(root_, idx, -1);
-    Stmt st;
-    st.kind = Stmt::Kind::Store;
-    st.buffer = buffer(root_);
-    st.index = linear(idx, r.type.shape);
-    st.value = k_.cast(value, r.type.dtype);
-    k_.body.push_back(st);
-    add_write(st.buffer);
+    k_.body.push_back(
+        Stmt::store(buffer(root_), linear(idx, r.type.shape), k_.cast(value, r.type.dtype)));
+    add_write(buffer(root_));
   }
 
   Kernel lower_scatter() {
@@ -594,12 +579,7 @@ class GroupLowering {
     ExprId at = linear(oi, r.type.shape);
     ExprId old = k_.load(out, r.type.dtype, at);
     ExprId add = k_.binary(Op::Add, old, k_.load(ub, r.type.dtype, linear(ui, upd)));
-    Stmt st;
-    st.kind = Stmt::Kind::Store;
-    st.buffer = out;
-    st.index = at;
-    st.value = k_.select(ok, add, old);
-    k_.body.push_back(st);
+    k_.body.push_back(Stmt::store(out, at, k_.select(ok, add, old)));
     add_write(out);
     return std::move(k_);
   }
@@ -625,12 +605,7 @@ Kernel fill_kernel(kir::Program& p, BufferId b, double value, const std::string&
   const kir::Buffer& buf = p.buffers[static_cast<size_t>(b)];
   VarId v = k.new_var(DType::i32, "i", buf.numel());
   k.parallel.push_back({v, buf.numel()});
-  Stmt s;
-  s.kind = Stmt::Kind::Store;
-  s.buffer = b;
-  s.index = k.var_ref(v);
-  s.value = k.constant(value, buf.dtype);
-  k.body.push_back(s);
+  k.body.push_back(Stmt::store(b, k.var_ref(v), k.constant(value, buf.dtype)));
   k.writes.push_back(b);
   return k;
 }
@@ -642,12 +617,7 @@ Kernel copy_kernel(kir::Program& p, BufferId dst, BufferId src, const std::strin
   const kir::Buffer& buf = p.buffers[static_cast<size_t>(dst)];
   VarId v = k.new_var(DType::i32, "i", buf.numel());
   k.parallel.push_back({v, buf.numel()});
-  Stmt s;
-  s.kind = Stmt::Kind::Store;
-  s.buffer = dst;
-  s.index = k.var_ref(v);
-  s.value = k.load(src, buf.dtype, k.var_ref(v));
-  k.body.push_back(s);
+  k.body.push_back(Stmt::store(dst, k.var_ref(v), k.load(src, buf.dtype, k.var_ref(v))));
   k.reads.push_back(src);
   k.writes.push_back(dst);
   return k;

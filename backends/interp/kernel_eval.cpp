@@ -36,7 +36,6 @@ struct Storage {
   std::byte* base = nullptr;
   DType dtype = DType::f32;
   int64_t numel = 0;
-  bool writable = false;
 
   double get(int64_t i) const {
     const std::byte* q = base + static_cast<size_t>(i) * dtype_size(dtype);
@@ -483,13 +482,9 @@ std::vector<Array> run_program(const Program& p, const Feeds& feeds, ParamStore&
                                                << dtype_name(b.dtype) << b.shape.str());
         held[i] = in_place[i] && !write_updates ? v.clone() : v;
         s.base = static_cast<std::byte*>(held[i].raw());
-        s.writable = in_place[i] != 0;
         break;
       }
       case Buffer::Kind::Constant: {
-        SOMA_CHECK(b.data.size() == 1 || static_cast<int64_t>(b.data.size()) == b.numel())
-            << "kernel-IR evaluator: constant " << b.name << " " << b.shape.str() << " has "
-            << b.data.size() << " values";
         held[i] = Array(b.dtype, b.shape);
         for (int64_t j = 0; j < b.numel(); ++j)
           held[i].set(j, b.data[b.data.size() == 1 ? 0 : static_cast<size_t>(j)]);
@@ -499,22 +494,14 @@ std::vector<Array> run_program(const Program& p, const Feeds& feeds, ParamStore&
       case Buffer::Kind::Output:
         held[i] = fresh(b);
         s.base = static_cast<std::byte*>(held[i].raw());
-        s.writable = true;
         break;
       case Buffer::Kind::Temp:
         if (b.offset >= 0) {
-          SOMA_CHECK(b.offset % static_cast<int64_t>(dtype_size(b.dtype)) == 0 &&
-                     b.offset + b.bytes() <= p.arena_bytes)
-              << "kernel-IR evaluator: temp " << b.name << " (" << b.bytes() << " bytes at "
-              << b.offset << ") is misaligned or outside the arena of " << p.arena_bytes
-              << " bytes\n"
-              << kir::print_program(p);
           s.base = static_cast<std::byte*>(arena.raw()) + b.offset;
         } else {
           held[i] = fresh(b);
           s.base = static_cast<std::byte*>(held[i].raw());
         }
-        s.writable = true;
         break;
     }
   }

@@ -45,38 +45,19 @@ inline BufferId constant(Program& p, std::string name, Shape shape, std::vector<
   return b;
 }
 
+// The statement constructors, by their short names.
 inline Stmt let(VarId v, ExprId value) {
-  Stmt s;
-  s.kind = Stmt::Kind::Let;
-  s.var = v;
-  s.value = value;
-  return s;
+  return Stmt::let(v, value);
 }
 inline Stmt store(BufferId b, ExprId index, ExprId value) {
-  Stmt s;
-  s.kind = Stmt::Kind::Store;
-  s.buffer = b;
-  s.index = index;
-  s.value = value;
-  return s;
+  return Stmt::store(b, index, value);
 }
 inline Stmt reduce(VarId v, Op op, std::vector<Axis> axes, ExprId value,
                    std::vector<Stmt> body = {}) {
-  Stmt s;
-  s.kind = Stmt::Kind::Reduce;
-  s.var = v;
-  s.reduce_op = op;
-  s.axes = std::move(axes);
-  s.value = value;
-  s.body = std::move(body);
-  return s;
+  return Stmt::reduce(v, op, std::move(axes), value, std::move(body));
 }
 inline Stmt loop(std::vector<Axis> axes, std::vector<Stmt> body) {
-  Stmt s;
-  s.kind = Stmt::Kind::Loop;
-  s.axes = std::move(axes);
-  s.body = std::move(body);
-  return s;
+  return Stmt::loop(std::move(axes), std::move(body));
 }
 
 // sum of var * stride (+ offset), as i32 index arithmetic.
