@@ -29,8 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   }
   if (kir::print_program(q, true) != printed) {
-    std::fprintf(stderr, "the printed program does not print back the same:\n%s",
-                 printed.c_str());
+    std::fprintf(stderr, "the printed program does not print back the same:\n%s", printed.c_str());
     std::abort();
   }
   return 0;
