@@ -292,7 +292,7 @@ class Parser {
     return s;
   }
 
-  // A literal of dtype t (or the dtype its text says, when t is nullopt); returns value, dtype.
+  // A literal and the dtype its text says (3 i32, 3.0 f32, 3.0d f64, true bool).
   std::pair<double, DType> literal() {
     const Token& start = peek();
     bool neg = false;
