@@ -393,14 +393,6 @@ std::string symbol_for(size_t index, const std::string& name) {
 
 }  // namespace
 
-const char* codegen_stamp() {
-  static const std::string stamp = std::string(__DATE__ " " __TIME__) + "; " +
-                                   detail::expr_stamp() + "; " + detail::index_stamp() + "; " +
-                                   detail::reduce_stamp() + "; " + detail::gemm_stamp() + "; " +
-                                   detail::micro_stamp();
-  return stamp.c_str();
-}
-
 std::unique_ptr<llvm::Module> generate_module(const kir::Program& program,
                                               const CodegenTarget& target,
                                               llvm::LLVMContext& context,

@@ -26,10 +26,6 @@ struct CodegenTarget {
   int parallelism = 1;  // threads the kernels will usually run on (sizes the GEMM's task grid)
 };
 
-// When codegen.cpp was compiled: part of the disk cache key, so that a rebuilt code generator
-// never meets objects made by an older one.
-const char* codegen_stamp();
-
 // Builds the module; fills `info` with one entry per kernel. Throws BackendError for IR it
 // cannot compile.
 std::unique_ptr<llvm::Module> generate_module(const kir::Program& program,

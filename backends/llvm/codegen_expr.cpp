@@ -8,10 +8,6 @@
 
 namespace soma::jit::detail {
 
-const char* expr_stamp() {
-  return __DATE__ " " __TIME__;
-}
-
 // ---- types and constants ----
 
 llvm::Type* KernelEmitter::type(DType t) {

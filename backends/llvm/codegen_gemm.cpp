@@ -29,10 +29,6 @@
 
 namespace soma::jit::detail {
 
-const char* gemm_stamp() {
-  return __DATE__ " " __TIME__;
-}
-
 namespace {
 
 // k-slices: the A sliver (MR x KC) stays in L1 while B panels (KC x NR) stream through it.

@@ -45,10 +45,6 @@ bool in_limits(const LinearIndex& f) {
 
 }  // namespace
 
-const char* index_stamp() {
-  return __DATE__ " " __TIME__;
-}
-
 // `id` (a pure index) as base + stride * lane, when it is affine in the vectorized variable.
 bool KernelEmitter::affine(ExprId id, int64_t& stride) {
   const kir::Expr& e = k_.expr(id);

@@ -57,13 +57,6 @@ using kir::VarId;
 // Throws BackendError: kernel `k` of `p` cannot be compiled because of `what`.
 [[noreturn]] void unsupported(const kir::Program& p, const kir::Kernel& k, const std::string& what);
 
-// The build time of each code generator file (codegen_stamp() joins them).
-const char* expr_stamp();
-const char* index_stamp();
-const char* reduce_stamp();
-const char* gemm_stamp();
-const char* micro_stamp();
-
 // An i32 index expression as a linear form over loop variables: c0 + sum of coef * var, plus
 // terms coef * ((x // div) % mod) ("atoms"; mod 0: no modulo) that could not be resolved yet. The
 // sums that lowering writes for reshapes, such as x // 784 * 784 + x // 28 % 28 * 28 + x % 28,

@@ -4,10 +4,6 @@
 
 namespace soma::jit::detail {
 
-const char* micro_stamp() {
-  return __DATE__ " " __TIME__;
-}
-
 // void micro(A, B panel, i64 kc, C tile, i64 ldc, i1 first):
 //   C[r*ldc + 0..NR) = (first ? 0 : C[...]) + sum over k < kc of a(r, k) * B[k*NR + 0..NR)
 // with a(r, k) = A[r * stride + k] (rows) or A[k * stride + r] (columns), the stride a constant

@@ -8,10 +8,6 @@
 
 namespace soma::jit::detail {
 
-const char* reduce_stamp() {
-  return __DATE__ " " __TIME__;
-}
-
 void KernelEmitter::reduce(const Stmt& s) {
   DType t = k_.vars.at(static_cast<size_t>(s.var)).dtype;
   bool is_max = s.reduce_op == Op::ReduceMax;

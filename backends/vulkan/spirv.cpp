@@ -4,6 +4,7 @@
 #include <glslang/Public/ResourceLimits.h>
 #include <glslang/Public/ShaderLang.h>
 #include <glslang/SPIRV/GlslangToSpv.h>
+#include <glslang/build_info.h>
 #include <unistd.h>
 #include <spirv-tools/libspirv.hpp>
 
@@ -18,14 +19,22 @@
 
 #include "graph/error.h"
 #include "runtime/disk_cache.h"
+#include "runtime/env.h"
 #include "runtime/sha256.h"
 
 namespace soma::vulkan {
 
 namespace {
 
-// The producer of disk cache entries: bump when the compile settings change.
-constexpr const char* kCacheVersion = "soma-spirv-v2 glslang-12 spv1.3 vulkan1.1";
+// The producer of disk cache entries: the glslang that compiles and its settings (bump v2 when
+// run_glslang's settings change). The key is the GLSL itself, so an emitter change needs nothing.
+#define SOMA_STR2(x) #x
+#define SOMA_STR(x) SOMA_STR2(x)
+constexpr const char* kCacheVersion =
+    "soma-spirv-v2 glslang-" SOMA_STR(GLSLANG_VERSION_MAJOR) "." SOMA_STR(
+        GLSLANG_VERSION_MINOR) "." SOMA_STR(GLSLANG_VERSION_PATCH) " spv1.3 vulkan1.1";
+#undef SOMA_STR
+#undef SOMA_STR2
 // Shaders the in-process cache holds at most.
 constexpr size_t kMemoryCacheShaders = 4096;
 
@@ -43,8 +52,8 @@ SpirvStats& stats() {
 }
 
 void dump(const std::string& name, const std::string& glsl, const std::string& log) {
-  const char* dir = std::getenv("SOMA_DUMP_DIR");
-  if (!dir || !*dir) return;
+  const std::string dir = env_value("SOMA_DUMP_DIR").value_or("");
+  if (dir.empty()) return;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   std::string base = std::string(dir) + "/vulkan_" + name;
