@@ -5,6 +5,7 @@
 #include "frontend/check_numerics.h"
 
 #include "frontend/fold.h"
+#include "frontend/pipeline_env.h"
 #include "frontend/tensor_util.h"
 #include "passes/pipeline.h"
 
@@ -63,7 +64,7 @@ Compiled compile(const std::vector<Tensor>& outputs, const CompileOptions& optio
     module.updates.emplace_back(map[static_cast<size_t>(p.id())], map[static_cast<size_t>(v.id())]);
   std::string backend = options.backend.empty() ? default_backend_name() : options.backend;
   Backend& be = get_backend(backend);
-  PipelineOptions pipeline = PipelineOptions::from_env();
+  PipelineOptions pipeline = pipeline_options_from_env();
   pipeline.fold = make_interp_fold_fn();
   pipeline.max_serial_extent = be.max_serial_extent();
   optimize_graph(module, pipeline);

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -19,13 +18,6 @@ namespace {
 // Dump files are numbered across the whole process, so that the stages of a second compile in
 // one program follow the first's instead of overwriting them.
 std::atomic<int> next_dump_stage{0};
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
-}
 
 // The module-level rules on top of the graph's: outputs exist, and each update writes a param
 // node with a value of its type. Throws VerifyError.
@@ -67,30 +59,6 @@ void write_stage_dump(const std::string& dir, const std::string& stage, const st
   if (f) f << text;
   if (f) f.close();
   if (!f) SOMA_THROW(IOError, "SOMA_DUMP_DIR: cannot write the file '" << path.string() << "'");
-}
-
-PipelineOptions PipelineOptions::from_env() {
-  PipelineOptions o;
-  if (const char* d = std::getenv("SOMA_DEBUG"); d && *d) {
-    char* end = nullptr;
-    long level = std::strtol(d, &end, 10);
-    if (*end != '\0' || level < 0)
-      SOMA_THROW(ValueError, "SOMA_DEBUG must be a debug level from 0 to 4, got '" << d << "'");
-    o.debug_level = static_cast<int>(level);
-  }
-  if (const char* d = std::getenv("SOMA_DUMP_DIR")) o.dump_dir = d;
-  if (const char* d = std::getenv("SOMA_DISABLE_PASSES")) {
-    std::string s = d;
-    size_t start = 0;
-    while (start <= s.size()) {
-      size_t comma = s.find(',', start);
-      if (comma == std::string::npos) comma = s.size();
-      std::string name = trim(s.substr(start, comma - start));
-      if (!name.empty()) o.disabled.insert(name);
-      start = comma + 1;
-    }
-  }
-  return o;
 }
 
 void check_pass_names(const std::set<std::string>& disabled,

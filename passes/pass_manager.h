@@ -1,7 +1,8 @@
 // The pass manager: runs an ordered list of graph passes over a Module, checking and logging each
 // stage (Halide's Lower.cpp style). passes/pipeline.cpp holds the list itself.
 //
-// Debugging knobs (environment, read by PipelineOptions::from_env()):
+// Debugging knobs (environment, read by the frontend's pipeline_options_from_env(): passes read
+// no environment):
 //   SOMA_DEBUG=N              1: one timing line per pass; 2: also the IR after every pass that
 //                             changed the module (and the input IR first)
 //   SOMA_DUMP_DIR=dir         writes every stage to dir/NN-<pass>.soma-ir (NN-input first); the
@@ -41,10 +42,6 @@ struct PipelineOptions {
   // invocation; longer ones are split (split_k, split_reduce). 0: no limit. Set from the backend
   // (Backend::max_serial_extent), not from the environment.
   int64_t max_serial_extent = 0;
-
-  // The knobs above from the environment (verify, fold and log keep their defaults). Throws
-  // ValueError for a SOMA_DEBUG that is not a number.
-  static PipelineOptions from_env();
 };
 
 // Runs `passes` in order over `m`, skipping those named in options.disabled. When

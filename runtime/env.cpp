@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <sstream>
+#include <string_view>
 
 #include "graph/error.h"
 
@@ -21,14 +23,60 @@ std::string range_text(int64_t lo, int64_t hi) {
 
 }  // namespace
 
+const std::vector<EnvKnob>& env_knobs() {
+  static const std::vector<EnvKnob> table = {
+#define SOMA_KNOB(name, area, accepts, help) {#name, area, accepts, help},
+#include "runtime/env_knobs.def"
+#undef SOMA_KNOB
+  };
+  return table;
+}
+
+std::string env_help_text() {
+  std::ostringstream os;
+  os << "Environment variables soma reads (a value it does not accept is an error naming it):\n";
+  for (const char* area : {"run", "compile", "caches", "vulkan", "tool"}) {
+    os << "\n" << area << ":\n";
+    for (const EnvKnob& k : env_knobs()) {
+      if (std::string_view(k.area) != area) continue;
+      os << "  " << k.name << ": " << k.accepts << "\n";
+      // The help text wrapped at 96 columns, indented under the name.
+      std::istringstream words(k.help);
+      std::string word, line = "     ";
+      while (words >> word) {
+        if (line.size() + 1 + word.size() > 96) {
+          os << line << "\n";
+          line = "     ";
+        }
+        line += " " + word;
+      }
+      os << line << "\n";
+      if (const char* v = std::getenv(k.name)) os << "      now: '" << v << "'\n";
+    }
+  }
+  return os.str();
+}
+
 int debug_level() {
-  return static_cast<int>(env_int("SOMA_DEBUG", 0, 0, 99));
+  return static_cast<int>(env_int("SOMA_DEBUG", 0, 0, 4));
+}
+
+std::optional<std::string> env_raw(const char* name) {
+  if (std::string_view(name).substr(0, 5) == "SOMA_") {
+    const auto& t = env_knobs();
+    SOMA_CHECK(std::any_of(t.begin(), t.end(),
+                           [&](const EnvKnob& k) { return std::string_view(k.name) == name; }))
+        << name << " is read but not listed in runtime/env_knobs.def";
+  }
+  const char* v = std::getenv(name);
+  if (!v) return std::nullopt;
+  return std::string(v);
 }
 
 std::optional<std::string> env_value(const char* name) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return std::nullopt;
-  return std::string(v);
+  auto v = env_raw(name);
+  if (!v || v->empty()) return std::nullopt;
+  return v;
 }
 
 std::optional<int64_t> parse_int(const std::string& text, int64_t lo, int64_t hi) {
@@ -91,6 +139,40 @@ std::vector<int64_t> env_ints(const char* name, size_t count, int64_t lo, int64_
         std::to_string(count) + " comma-separated integers in " + std::to_string(lo) + ".." +
             std::to_string(hi));
   return out;
+}
+
+std::vector<std::string> env_list(const char* name) {
+  std::vector<std::string> out;
+  auto v = env_value(name);
+  if (!v) return out;
+  std::istringstream in(*v);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+std::vector<std::string> env_words(const char* name, const std::vector<std::string>& allowed) {
+  std::vector<std::string> words = env_list(name);
+  for (const std::string& w : words) {
+    if (std::find(allowed.begin(), allowed.end(), w) != allowed.end()) continue;
+    std::string all;
+    for (const std::string& a : allowed) all += (all.empty() ? "" : ", ") + a;
+    bad(name, *env_value(name), "comma-separated words from: " + all);
+  }
+  return words;
+}
+
+std::string env_choice(const char* name, const std::string& fallback,
+                       const std::vector<std::string>& allowed) {
+  auto v = env_value(name);
+  if (!v) return fallback;
+  if (std::find(allowed.begin(), allowed.end(), *v) != allowed.end()) return *v;
+  std::string all;
+  for (const std::string& a : allowed) all += (all.empty() ? "" : ", ") + a;
+  bad(name, *v, "one of " + all);
 }
 
 }  // namespace soma

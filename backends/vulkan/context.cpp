@@ -232,8 +232,8 @@ void Context::init() {
   // Validation layer and messenger.
   std::vector<const char*> layers, extensions;
   // SOMA_VULKAN_VALIDATION: 1 (core checks), sync (also synchronization), 0 or unset: off.
-  const std::string validation_mode = env_value("SOMA_VULKAN_VALIDATION").value_or("0");
-  bool want_validation = validation_mode == "sync" || env_flag("SOMA_VULKAN_VALIDATION", false);
+  const std::string validation_mode = env_choice("SOMA_VULKAN_VALIDATION", "0", {"0", "1", "sync"});
+  bool want_validation = validation_mode != "0";
   bool sync_validation = false;
   if (want_validation) {
     uint32_t n = 0;

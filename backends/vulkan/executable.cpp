@@ -534,10 +534,6 @@ std::unique_ptr<Executable> make_executable(const kir::Program& program,
   return std::make_unique<VulkanExecutable>(program, std::move(kernels), std::move(params));
 }
 
-int debug_level() {
-  return soma::debug_level();
-}
-
 std::vector<KernelTime> last_profile() {
   std::lock_guard<std::mutex> lock(profile_mutex());
   return last_profile_store();

@@ -27,7 +27,4 @@ std::unique_ptr<Executable> make_executable(const kir::Program& program,
                                             std::vector<CompiledKernel> kernels,
                                             std::shared_ptr<ParamStore> params);
 
-// SOMA_DEBUG's level (0 when unset).
-int debug_level();
-
 }  // namespace soma::vulkan

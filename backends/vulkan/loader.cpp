@@ -6,6 +6,8 @@
 #include <mutex>
 #include <vector>
 
+#include "runtime/env.h"
+
 namespace soma::vulkan {
 
 Api vk;
@@ -18,10 +20,10 @@ std::string load_vulkan() {
     std::string tried;
     // SOMA_VULKAN_LOADER names a loader library explicitly (an unpacked libvulkan1 on a machine
     // without one installed).
-    const char* chosen = std::getenv("SOMA_VULKAN_LOADER");
+    std::optional<std::string> chosen = env_value("SOMA_VULKAN_LOADER");
     std::vector<std::string> names;
-    if (chosen && *chosen)
-      names = {chosen};
+    if (chosen)
+      names = {*chosen};
     else
       names = {"libvulkan.so.1", "libvulkan.so"};
     for (const std::string& name : names) {

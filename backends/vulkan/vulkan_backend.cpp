@@ -42,12 +42,12 @@ ShaderFeatures shader_features(const Context& ctx) {
   // register tiles and fewer, larger workgroups pay there (measured on lavapipe: 7.8 against 3.4
   // GFLOP/s for a 1024^2 sgemm).
   if (ctx.is_cpu()) f.tiles = MatmulTiles{128, 64, 32, 16, 8};
-  if (const char* force = std::getenv("SOMA_VULKAN_FORCE")) {
-    std::string s = force;
-    f.force_workgroup_reduce = s.find("workgroup_reduce") != std::string::npos;
-    f.force_tiled_matmul = s.find("tiled_matmul") != std::string::npos;
-    if (s.find("no_tiled") != std::string::npos) f.tiled_matmul = false;
-    if (s.find("no_subgroups") != std::string::npos) f.subgroup_arithmetic = false;
+  for (const std::string& w : env_words(
+           "SOMA_VULKAN_FORCE", {"workgroup_reduce", "tiled_matmul", "no_tiled", "no_subgroups"})) {
+    if (w == "workgroup_reduce") f.force_workgroup_reduce = true;
+    if (w == "tiled_matmul") f.force_tiled_matmul = true;
+    if (w == "no_tiled") f.tiled_matmul = false;
+    if (w == "no_subgroups") f.subgroup_arithmetic = false;
   }
   // Tuning: bm,bn,bk,tm,tn (register tiles must divide the block; at most 1024 invocations).
   if (std::vector<int64_t> t = env_ints("SOMA_VULKAN_TILES", 5, 1, 1024); !t.empty()) {
@@ -131,7 +131,7 @@ class VulkanBackend : public Backend {
     const auto before = spirv_stats();
     std::vector<CompiledKernel> kernels;
     kernels.reserve(p.kernels.size());
-    const char* dump_dir = std::getenv("SOMA_DUMP_DIR");
+    const std::optional<std::string> dump_dir = env_value("SOMA_DUMP_DIR");
     for (const kir::Kernel& k : p.kernels) {
       CompiledKernel ck;
       ck.shader = emit_kernel(p, k, features);
@@ -159,10 +159,10 @@ class VulkanBackend : public Backend {
         std::cerr << "soma: vulkan kernel " << k.name << " (" << launch_mode_name(ck.shader.mode)
                   << "):\n"
                   << ck.shader.glsl;
-      if (dump_dir && *dump_dir) {
+      if (dump_dir) {
         std::error_code ec;
-        std::filesystem::create_directories(dump_dir, ec);
-        std::ofstream(std::string(dump_dir) + "/vulkan_" + k.name + ".comp") << ck.shader.glsl;
+        std::filesystem::create_directories(*dump_dir, ec);
+        std::ofstream(*dump_dir + "/vulkan_" + k.name + ".comp") << ck.shader.glsl;
       }
       auto spirv = compile_glsl(ck.shader.glsl, k.name);
       ck.local_size = ck.shader.fixed_local_size;

@@ -7,6 +7,7 @@
 
 #include "frontend/data/idx.h"
 #include "graph/error.h"
+#include "runtime/env.h"
 
 namespace soma::data {
 
@@ -41,9 +42,9 @@ bool has_all(const std::string& dir) {
 std::vector<std::string> candidates(const std::string& dir) {
   if (!dir.empty()) return {dir};
   std::vector<std::string> c;
-  if (const char* env = std::getenv("SOMA_DATA"); env && *env) {
-    c.push_back(std::string(env) + "/fashion-mnist");
-    c.push_back(env);
+  if (auto env = env_value("SOMA_DATA")) {
+    c.push_back(*env + "/fashion-mnist");
+    c.push_back(*env);
   }
   c.push_back(kDebianDir);
   return c;

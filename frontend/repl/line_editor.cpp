@@ -10,15 +10,16 @@
 
 #include "frontend/script/completion.h"
 #include "frontend/script/session.h"
+#include "runtime/env.h"
 
 namespace soma::tool {
 
 namespace {
 
 std::string history_file() {
-  if (const char* h = std::getenv("SOMA_HISTORY")) return h;  // "" disables the history
-  const char* home = std::getenv("HOME");
-  return home && *home ? std::string(home) + "/.soma_history" : "";
+  if (auto h = env_raw("SOMA_HISTORY")) return *h;  // "" disables the history
+  auto home = env_value("HOME");
+  return home ? *home + "/.soma_history" : "";
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "frontend/repl/options.h"
 #include "frontend/repl/subcommands.h"
 #include "frontend/script/batch.h"
+#include "runtime/env.h"
 
 #ifndef SOMA_VERSION
 #define SOMA_VERSION "0.0.0"
@@ -36,6 +37,9 @@ int run_mode(const soma::tool::Options& o) {
   switch (o.mode) {
     case Mode::Help:
       std::cout << usage_text();
+      return 0;
+    case Mode::HelpEnv:
+      std::cout << soma::env_help_text();
       return 0;
     case Mode::Version:
       std::cout << "soma " << SOMA_VERSION << "\n";

@@ -51,6 +51,10 @@ Options parse_options(const std::vector<std::string>& args) {
       o.mode = Mode::Help;
       return o;
     }
+    if (a == "--help-env") {
+      o.mode = Mode::HelpEnv;
+      return o;
+    }
     if (a == "-V" || a == "--version") {
       o.mode = Mode::Version;
       return o;
@@ -155,7 +159,7 @@ std::string usage_text() {
          "  soma emit STAGE FILE.kir              a kernel program (a SOMA_DUMP_DIR dump): "
          "kernel, llvm,\n"
          "                                        asm, glsl, spirv\n"
-         "  soma --version | --help\n"
+         "  soma --version | --help | --help-env  (--help-env: the environment variables)\n"
          "\n"
          "options:\n"
          "  --backend NAME      the backend tensors are computed on (default: $SOMA_BACKEND, "

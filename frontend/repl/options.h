@@ -14,7 +14,7 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Mode { Repl, Run, Bench, Emit, Help, Version };
+enum class Mode { Repl, Run, Bench, Emit, Help, HelpEnv, Version };
 
 struct Options {
   Mode mode = Mode::Repl;

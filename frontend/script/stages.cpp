@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "frontend/fold.h"
+#include "frontend/pipeline_env.h"
 #include "graph/kernel_ir.h"
 #include "graph/module.h"
 #include "graph/printer.h"
@@ -35,7 +36,7 @@ Module module_of(const Tensor& t) {
 
 Module optimized(const Tensor& t) {
   Module m = module_of(t);
-  PipelineOptions o = PipelineOptions::from_env();
+  PipelineOptions o = pipeline_options_from_env();
   o.fold = make_interp_fold_fn();
   optimize_graph(m, o);
   return m;
@@ -110,7 +111,7 @@ std::string render_fused(const Tensor& t, const CompileOptions&) {
 // (SOMA_DISABLE_PASSES, SOMA_DUMP_DIR).
 kir::Program kernels_of(const Tensor& t) {
   Module m = module_of(t);
-  PipelineOptions o = PipelineOptions::from_env();
+  PipelineOptions o = pipeline_options_from_env();
   o.fold = make_interp_fold_fn();
   optimize_graph(m, o);
   return lower_to_kernels(m, o);

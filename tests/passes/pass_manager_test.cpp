@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "frontend/pipeline_env.h"
 #include "graph/error.h"
 #include "pass_test_util.h"
 #include "passes/pass_manager.h"
@@ -92,19 +93,19 @@ TEST(PassManager, OptionsFromTheEnvironment) {
   {
     EnvVar debug("SOMA_DEBUG", "2"), dump("SOMA_DUMP_DIR", "/tmp/somewhere"),
         disable("SOMA_DISABLE_PASSES", " cse, simplify ,,dce");
-    PipelineOptions o = PipelineOptions::from_env();
+    PipelineOptions o = pipeline_options_from_env();
     EXPECT_EQ(o.debug_level, 2);
     EXPECT_EQ(o.dump_dir, "/tmp/somewhere");
     EXPECT_EQ(o.disabled, (std::set<std::string>{"cse", "simplify", "dce"}));
   }
   {
     EnvVar debug("SOMA_DEBUG", "lots");
-    EXPECT_THROW(PipelineOptions::from_env(), ValueError);
+    EXPECT_THROW(pipeline_options_from_env(), ValueError);
   }
   unsetenv("SOMA_DEBUG");
   unsetenv("SOMA_DUMP_DIR");
   unsetenv("SOMA_DISABLE_PASSES");
-  PipelineOptions o = PipelineOptions::from_env();
+  PipelineOptions o = pipeline_options_from_env();
   EXPECT_EQ(o.debug_level, 0);
   EXPECT_EQ(o.dump_dir, "");
   EXPECT_TRUE(o.disabled.empty());
