@@ -34,28 +34,16 @@ NodeId Builder::cast(NodeId x, DType to) {
 }
 
 NodeId Builder::unary(Op op, NodeId x) {
-  // Float-only math on integers promotes to f32, as numpy/PyTorch do for exp(int).
-  switch (op) {
-    case Op::Neg:
-    case Op::Abs:
-    case Op::Sign:
-    case Op::Not:
-      break;
-    default:
-      if (!is_float(dtype(x))) x = cast(x, DType::f32);
-  }
-  if ((op == Op::Neg || op == Op::Abs || op == Op::Sign) && dtype(x) == DType::boolean)
+  // Float-only math on integers promotes to f32, as numpy/PyTorch do for exp(int); arithmetic
+  // on bools counts them (neg, abs, sign of an i32).
+  if (has_trait(op, Float) && !is_float(dtype(x)))
+    x = cast(x, DType::f32);
+  else if (dtype(x) == DType::boolean && !has_trait(op, Logic) && op != Op::StopGradient)
     x = cast(x, DType::i32);
   return add_node(op, {x});
 }
 
 namespace {
-bool needs_float(Op op) {
-  return op == Op::Div || op == Op::Pow;
-}
-bool is_logical(Op op) {
-  return op == Op::And || op == Op::Or;
-}
 // Whether a weak scalar keeps an integer tensor's dtype: finite and integral (NaN and +-inf
 // promote to f32; checked without converting them to an integer, which is undefined behaviour).
 bool is_integral(double s) {
@@ -70,12 +58,12 @@ NodeId Builder::binary(Op op, NodeId a, NodeId b) {
                                        << " cannot be broadcast together (numpy rule: aligned from "
                                           "the right, sizes must be equal or 1)");
   DType t = promote(dtype(a), dtype(b));
-  if (is_logical(op)) {
+  if (has_trait(op, Logic)) {
     if (t != DType::boolean)
       SOMA_THROW(TypeError, op_name(op) << ": logical ops need bool inputs, got " << type(a).str()
                                         << " and " << type(b).str());
   } else if (!is_comparison(op)) {
-    if (needs_float(op) && !is_float(t)) t = DType::f32;
+    if (has_trait(op, Float) && !is_float(t)) t = DType::f32;
     if (t == DType::boolean) t = DType::i32;  // arithmetic on bools counts them, as in numpy
   }
   a = broadcast_to(cast(a, t), *bs);
@@ -85,15 +73,15 @@ NodeId Builder::binary(Op op, NodeId a, NodeId b) {
 
 NodeId Builder::binary_scalar(Op op, NodeId x, double s) {
   DType t = dtype(x);
-  if (!is_float(t) && (!is_integral(s) || needs_float(op))) t = DType::f32;
-  if (t == DType::boolean && !is_logical(op)) t = DType::i32;
+  if (!is_float(t) && (!is_integral(s) || has_trait(op, Float))) t = DType::f32;
+  if (t == DType::boolean && !has_trait(op, Logic)) t = DType::i32;
   return binary(op, cast(x, t), scalar(s, t));
 }
 
 NodeId Builder::scalar_binary(Op op, double s, NodeId x) {
   DType t = dtype(x);
-  if (!is_float(t) && (!is_integral(s) || needs_float(op))) t = DType::f32;
-  if (t == DType::boolean && !is_logical(op)) t = DType::i32;
+  if (!is_float(t) && (!is_integral(s) || has_trait(op, Float))) t = DType::f32;
+  if (t == DType::boolean && !has_trait(op, Logic)) t = DType::i32;
   return binary(op, scalar(s, t), cast(x, t));
 }
 

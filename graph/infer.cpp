@@ -96,26 +96,6 @@ void check_axes(Op op, const std::vector<int64_t>& axes, int rank, const char* k
   }
 }
 
-bool is_unary_float_only(Op op) {
-  switch (op) {
-    case Op::Exp:
-    case Op::Expm1:
-    case Op::Log:
-    case Op::Log1p:
-    case Op::Sqrt:
-    case Op::Rsqrt:
-    case Op::Sin:
-    case Op::Cos:
-    case Op::Tanh:
-    case Op::Sigmoid:
-    case Op::Erf:
-    case Op::Floor:
-      return true;
-    default:
-      return false;
-  }
-}
-
 TensorType need_declared(Op op, const std::optional<TensorType>& declared) {
   if (!declared) fail_value(op, "the output type must be declared");
   check_rank(op, declared->shape);
@@ -157,8 +137,7 @@ TensorType infer_elementwise(Op op, const std::vector<const TensorType*>& in,
     fail_type(op, in, "binary ops need equal dtypes (promote with cast first)");
   if (is_comparison(op)) return TensorType{DType::boolean, x.shape};
   if (x.dtype == DType::boolean) fail_type(op, in, "arithmetic on bool is not defined; cast first");
-  bool float_only = is_unary_float_only(op) || op == Op::Div || op == Op::Pow;
-  if (float_only && !is_float(x.dtype))
+  if (has_trait(op, Float) && !is_float(x.dtype))
     fail_type(op, in, std::string(op_name(op)) + " needs a floating-point input (f32 or f64)");
   return x;
 }

@@ -326,7 +326,7 @@ ExprId Kernel::simplify_index(Op op, ExprId x, ExprId y) {
     }
     return -1;
   }
-  if (ex.dtype == DType::boolean && (op == Op::And || op == Op::Or)) {
+  if (ex.dtype == DType::boolean && has_trait(op, Logic)) {
     for (int side = 0; side < 2; ++side) {
       const Expr& c = side == 0 ? ex : ey;
       ExprId other = side == 0 ? y : x;

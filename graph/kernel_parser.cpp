@@ -608,7 +608,7 @@ class Parser {
     Expr e;
     e.kind = ExprKind::Binary;
     e.op = op;
-    e.dtype = is_comparison(op) || op == Op::And || op == Op::Or ? DType::boolean : type(x);
+    e.dtype = has_trait(op, Cmp) || has_trait(op, Logic) ? DType::boolean : type(x);
     e.a[0] = x;
     e.a[1] = y;
     return add(e);

@@ -299,7 +299,7 @@ class Checker {
                   " and " + dtype_name(type_of(1)));
           break;
         }
-        bool logical = e.op == Op::And || e.op == Op::Or;
+        bool logical = has_trait(e.op, Logic);
         if (logical) expect(e.a[0], DType::boolean, at + "(an operand of and/or)");
         DType want = is_comparison(e.op) || logical ? DType::boolean : type_of(0);
         if (e.dtype != want)

@@ -10,22 +10,6 @@ namespace soma {
 
 namespace {
 
-bool is_commutative(Op op) {
-  switch (op) {
-    case Op::Add:
-    case Op::Mul:
-    case Op::Max:
-    case Op::Min:
-    case Op::Eq:
-    case Op::Ne:
-    case Op::And:
-    case Op::Or:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Attributes equal bit for bit: Attrs::operator== compares floats by value, which would merge a
 // const -0.0 with a const 0.0 (and never a NaN with itself).
 bool identical(const AttrValue& a, const AttrValue& b) {
@@ -86,7 +70,7 @@ bool cse(Module& m) {
     std::vector<NodeId> inputs;
     for (NodeId i : n.inputs) inputs.push_back(map[static_cast<size_t>(i)]);
     Key key{n.op, n.type, inputs, n.attrs};
-    if (is_commutative(n.op)) std::sort(key.inputs.begin(), key.inputs.end());
+    if (has_trait(n.op, Comm)) std::sort(key.inputs.begin(), key.inputs.end());
     auto it = seen.find(key);
     if (it != seen.end()) {
       map[static_cast<size_t>(id)] = it->second;

@@ -18,43 +18,6 @@ constexpr int kMaxRecomputedSize = 16;
 // no kernel's expression is deeper than this (every walker of the kernel IR recurses over it).
 constexpr int kMaxFusedDepth = 128;
 
-// Ops cheap enough to recompute in every kernel that uses them (index arithmetic and one-cycle
-// arithmetic), rather than writing them to memory and reading them back.
-bool cheap(Op op) {
-  switch (op) {
-    case Op::Reshape:
-    case Op::Broadcast:
-    case Op::Permute:
-    case Op::Slice:
-    case Op::Flip:
-    case Op::Pad:
-    case Op::Window:  // an im2col view: index arithmetic and a mask
-    case Op::StopGradient:
-    case Op::Cast:
-    case Op::Neg:
-    case Op::Abs:
-    case Op::Sign:
-    case Op::Not:
-    case Op::And:
-    case Op::Or:
-    case Op::Lt:
-    case Op::Le:
-    case Op::Gt:
-    case Op::Ge:
-    case Op::Eq:
-    case Op::Ne:
-    case Op::Select:
-    case Op::Add:
-    case Op::Sub:
-    case Op::Mul:
-    case Op::Max:
-    case Op::Min:
-      return true;
-    default:
-      return false;
-  }
-}
-
 bool is_buffer_source(const Node& n) {
   return n.op == Op::Input || n.op == Op::Param || (n.op == Op::Const && !always_inline(n));
 }
@@ -101,7 +64,8 @@ Fusion fuse(const Module& m, const std::set<NodeId>& force_realize) {
         if (gc < 0 || (target >= 0 && gc != target)) shared = true;
         if (target < 0) target = gc;
       }
-      if (shared && cheap(node.op) && g.node(target < 0 ? id : target).op != Op::ScatterAdd) {
+      if (shared && has_trait(node.op, Cheap) &&
+          g.node(target < 0 ? id : target).op != Op::ScatterAdd) {
         continue;  // recomputed inline wherever it is used: group -1, not realized
       }
       if (shared || target < 0) realize = true;

@@ -633,9 +633,7 @@ std::set<NodeId> nodes_to_realize(const Graph& g, const Fusion& f, NodeId root, 
   for (NodeId id = 0; id < root; ++id) {
     if (f.group[static_cast<size_t>(id)] != root || f.realized[static_cast<size_t>(id)]) continue;
     members.insert(id);
-    Op op = g.node(id).op;
-    if (op == Op::ReduceSum || op == Op::ReduceMax || op == Op::MatMul || op == Op::Unwindow)
-      expensive.insert(id);
+    if (has_trait(g.node(id).op, Heavy)) expensive.insert(id);
   }
   SOMA_CHECK(!members.empty()) << "lowering cannot lower the single node %" << root;
   return expensive.empty() ? members : expensive;

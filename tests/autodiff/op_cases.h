@@ -128,6 +128,16 @@ inline std::vector<GradCase> cases() {
       [](Xs x) { return cross_entropy(x[0], softmax(x[1])); });
   add("cross_entropy_nd", {in({2, 3, 4}, -2, 2), labels({2, 4}, 3)},
       [](Xs x) { return cross_entropy(x[0], x[1]); });
+  // Ops without a gradient of their own, inside differentiable cases (values away from their
+  // steps): floor, the logical ops, a parameter and random numbers (fixed seed: constants in x).
+  add("floor_steps", {vals({4}, {-0.9, -0.2, 0.4, 1.1})},
+      [](Xs x) { return x[0] * floor(x[0] * 3.0); });
+  add("logical_mask", {vals({4}, {-1, -0.3, 0.4, 2}), labels({4}, 4)},
+      [](Xs x) { return where(!(x[0] > 1.0) || (x[1] != 2), x[0] * 2.0, x[0] * x[0]); });
+  add("param_scale", {in({2, 3})}, [](Xs x) {
+    return x[0] * param("scale", Array::from_f32({3}, std::vector<float>{0.5f, -1.f, 2.f}));
+  });
+  add("rand_scale", {in({2, 3})}, [](Xs x) { return x[0] * rand({2, 3}, 5); });
   add("dense_sigmoid_neuron", {in({5, 3}), in({3, 1}), in({1})},
       [](Xs x) { return sigmoid(matmul(x[0], x[1]) + x[2]); });
   return c;
