@@ -5,8 +5,7 @@
 
 #include "frontend/nn/activations.h"
 #include "frontend/nn/config_util.h"
-#include "frontend/nn/merge.h"
-#include "frontend/nn/recurrent.h"
+#include "frontend/nn/layer_registry.h"
 
 namespace soma::nn {
 
@@ -203,45 +202,26 @@ Tensor pool_call(const Tensor& x, Pair pool, const Pool2DOptions& o, bool is_max
 
 }  // namespace
 
-MaxPool2D::MaxPool2D(Pair pool_size, Pool2DOptions options)
-    : Layer(options.name), pool_size_(pool_size), options_(std::move(options)) {
-  check_positive(pool_size, "MaxPool2D", "pool_size");
-  if (options_.strides) check_positive(*options_.strides, "MaxPool2D", "strides");
-  check_padding(options_.padding, "MaxPool2D");
+Pool2D::Pool2D(bool is_max, Pair pool_size, Pool2DOptions options)
+    : Layer(options.name), is_max_(is_max), pool_size_(pool_size), options_(std::move(options)) {
+  const char* cls = is_max ? "MaxPool2D" : "AvgPool2D";
+  check_positive(pool_size, cls, "pool_size");
+  if (options_.strides) check_positive(*options_.strides, cls, "strides");
+  check_padding(options_.padding, cls);
   if (!options_.name.empty()) set_name(options_.name);
 }
 
-LayerConfig MaxPool2D::config() const {
+LayerConfig Pool2D::config() const {
   return pool_config(Layer::config(), pool_size_, options_);
 }
 
-void MaxPool2D::build_weights(const TensorType& input, uint64_t) {
-  pool_check(input, pool_size_, options_, "MaxPool2D", name());
+void Pool2D::build_weights(const TensorType& input, uint64_t) {
+  if (!is_max_) need_float(input, class_name(), name());
+  pool_check(input, pool_size_, options_, class_name(), name());
 }
 
-Tensor MaxPool2D::call(const Tensor& x, CallContext&) {
-  return pool_call(x, pool_size_, options_, true);
-}
-
-AvgPool2D::AvgPool2D(Pair pool_size, Pool2DOptions options)
-    : Layer(options.name), pool_size_(pool_size), options_(std::move(options)) {
-  check_positive(pool_size, "AvgPool2D", "pool_size");
-  if (options_.strides) check_positive(*options_.strides, "AvgPool2D", "strides");
-  check_padding(options_.padding, "AvgPool2D");
-  if (!options_.name.empty()) set_name(options_.name);
-}
-
-LayerConfig AvgPool2D::config() const {
-  return pool_config(Layer::config(), pool_size_, options_);
-}
-
-void AvgPool2D::build_weights(const TensorType& input, uint64_t) {
-  need_float(input, "AvgPool2D", name());
-  pool_check(input, pool_size_, options_, "AvgPool2D", name());
-}
-
-Tensor AvgPool2D::call(const Tensor& x, CallContext&) {
-  return pool_call(x, pool_size_, options_, false);
+Tensor Pool2D::call(const Tensor& x, CallContext&) {
+  return pool_call(x, pool_size_, options_, is_max_);
 }
 
 // ---- Flatten, Reshape
@@ -459,104 +439,126 @@ Tensor Embedding::call(const Tensor& x, CallContext& ctx) {
 // ---- from config
 // ----------------------------------------------------------------------------------
 
-LayerPtr layer_from_config(const std::string& cls, const LayerConfig& c) {
-  std::string name = cfg_str(c, "name", "");
-  std::optional<uint64_t> seed = cfg_seed(c, cls);
-  auto pool_opts = [&]() {
-    Pool2DOptions o;
-    if (c.count("strides")) o.strides = cfg_pair(c, cls, "strides", {1, 1});
-    o.padding = cfg_str(c, "padding", "valid");
-    o.name = name;
-    return o;
-  };
-  if (cls == "Dense") {
-    cfg_check_keys(c, cls,
-                   {"units", "activation", "use_bias", "kernel_initializer", "bias_initializer"});
-    if (!c.count("units")) SOMA_THROW(ValueError, "Dense: missing argument 'units'");
-    DenseOptions o;
-    o.activation = cfg_str(c, "activation", "");
-    o.use_bias = cfg_bool(c, cls, "use_bias", true);
-    o.kernel_initializer = cfg_str(c, "kernel_initializer", o.kernel_initializer);
-    o.bias_initializer = cfg_str(c, "bias_initializer", o.bias_initializer);
-    o.name = name;
-    o.seed = seed;
-    return std::make_shared<Dense>(cfg_int(c, cls, "units", 0), o);
-  }
-  if (cls == "Conv2D") {
-    cfg_check_keys(c, cls,
-                   {"filters", "kernel_size", "strides", "padding", "dilation_rate", "activation",
-                    "use_bias", "kernel_initializer", "bias_initializer"});
-    if (!c.count("filters") || !c.count("kernel_size"))
-      SOMA_THROW(ValueError, "Conv2D: missing argument 'filters' or 'kernel_size'");
-    Conv2DOptions o;
-    o.strides = cfg_pair(c, cls, "strides", {1, 1});
-    o.padding = cfg_str(c, "padding", "valid");
-    o.dilation_rate = cfg_pair(c, cls, "dilation_rate", {1, 1});
-    o.activation = cfg_str(c, "activation", "");
-    o.use_bias = cfg_bool(c, cls, "use_bias", true);
-    o.kernel_initializer = cfg_str(c, "kernel_initializer", o.kernel_initializer);
-    o.bias_initializer = cfg_str(c, "bias_initializer", o.bias_initializer);
-    o.name = name;
-    o.seed = seed;
-    return std::make_shared<Conv2D>(cfg_int(c, cls, "filters", 0),
-                                    cfg_pair(c, cls, "kernel_size", {1, 1}), o);
-  }
-  if (cls == "MaxPool2D" || cls == "MaxPooling2D") {
-    cfg_check_keys(c, cls, {"pool_size", "strides", "padding"});
-    return std::make_shared<MaxPool2D>(cfg_pair(c, cls, "pool_size", {2, 2}), pool_opts());
-  }
-  if (cls == "AvgPool2D" || cls == "AveragePooling2D") {
-    cfg_check_keys(c, cls, {"pool_size", "strides", "padding"});
-    return std::make_shared<AvgPool2D>(cfg_pair(c, cls, "pool_size", {2, 2}), pool_opts());
-  }
-  if (cls == "Flatten") {
-    cfg_check_keys(c, cls, {});
-    return std::make_shared<Flatten>(name);
-  }
-  if (cls == "Reshape") {
-    cfg_check_keys(c, cls, {"target_shape"});
-    if (!c.count("target_shape"))
-      SOMA_THROW(ValueError, "Reshape: missing argument 'target_shape'");
-    return std::make_shared<Reshape>(cfg_list(c, cls, "target_shape", {}), name);
-  }
-  if (cls == "Dropout") {
-    cfg_check_keys(c, cls, {"rate"});
-    if (!c.count("rate")) SOMA_THROW(ValueError, "Dropout: missing argument 'rate'");
-    return std::make_shared<Dropout>(cfg_double(c, cls, "rate", 0), DropoutOptions{name, seed});
-  }
-  if (cls == "BatchNorm" || cls == "BatchNormalization") {
-    cfg_check_keys(c, cls, {"axis", "momentum", "epsilon", "center", "scale"});
-    BatchNormOptions o;
-    o.axis = cfg_int(c, cls, "axis", o.axis);
-    o.momentum = cfg_double(c, cls, "momentum", o.momentum);
-    o.epsilon = cfg_double(c, cls, "epsilon", o.epsilon);
-    o.center = cfg_bool(c, cls, "center", o.center);
-    o.scale = cfg_bool(c, cls, "scale", o.scale);
-    o.name = name;
-    return std::make_shared<BatchNorm>(o);
-  }
-  if (cls == "Activation") {
-    cfg_check_keys(c, cls, {"activation"});
-    return std::make_shared<Activation>(cfg_str(c, "activation", ""), name);
-  }
-  if (cls == "Embedding") {
-    cfg_check_keys(c, cls, {"input_dim", "output_dim", "embeddings_initializer"});
-    if (!c.count("input_dim") || !c.count("output_dim"))
-      SOMA_THROW(ValueError, "Embedding: missing argument 'input_dim' or 'output_dim'");
-    EmbeddingOptions o;
-    o.embeddings_initializer = cfg_str(c, "embeddings_initializer", o.embeddings_initializer);
-    o.name = name;
-    o.seed = seed;
-    return std::make_shared<Embedding>(cfg_int(c, cls, "input_dim", 0),
-                                       cfg_int(c, cls, "output_dim", 0), o);
-  }
-  if (LayerPtr l = recurrent_from_config(cls, c)) return l;
-  if (LayerPtr l = merge_from_config(cls, c)) return l;
-  SOMA_THROW(NameError, "unknown layer class '"
-                            << cls
-                            << "'; known: Dense, Conv2D, MaxPool2D, AvgPool2D, Flatten, Reshape, "
-                               "Dropout, BatchNorm, Activation, Embedding, SimpleRNN, LSTM, GRU, "
-                               "Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum");
+namespace {
+
+Pool2DOptions pool_options(const std::string& cls, const LayerConfig& c) {
+  Pool2DOptions o;
+  if (c.count("strides")) o.strides = cfg_pair(c, cls, "strides", {1, 1});
+  o.padding = cfg_str(c, "padding", "valid");
+  o.name = cfg_str(c, "name", "");
+  return o;
 }
+
+LayerPtr dense_from_config(const std::string& cls, const LayerConfig& c) {
+  cfg_check_keys(c, cls,
+                 {"units", "activation", "use_bias", "kernel_initializer", "bias_initializer"});
+  if (!c.count("units")) SOMA_THROW(ValueError, "Dense: missing argument 'units'");
+  DenseOptions o;
+  o.activation = cfg_str(c, "activation", "");
+  o.use_bias = cfg_bool(c, cls, "use_bias", true);
+  o.kernel_initializer = cfg_str(c, "kernel_initializer", o.kernel_initializer);
+  o.bias_initializer = cfg_str(c, "bias_initializer", o.bias_initializer);
+  o.name = cfg_str(c, "name", "");
+  o.seed = cfg_seed(c, cls);
+  return std::make_shared<Dense>(cfg_int(c, cls, "units", 0), o);
+}
+
+LayerPtr conv2d_from_config(const std::string& cls, const LayerConfig& c) {
+  cfg_check_keys(c, cls,
+                 {"filters", "kernel_size", "strides", "padding", "dilation_rate", "activation",
+                  "use_bias", "kernel_initializer", "bias_initializer"});
+  if (!c.count("filters") || !c.count("kernel_size"))
+    SOMA_THROW(ValueError, "Conv2D: missing argument 'filters' or 'kernel_size'");
+  Conv2DOptions o;
+  o.strides = cfg_pair(c, cls, "strides", {1, 1});
+  o.padding = cfg_str(c, "padding", "valid");
+  o.dilation_rate = cfg_pair(c, cls, "dilation_rate", {1, 1});
+  o.activation = cfg_str(c, "activation", "");
+  o.use_bias = cfg_bool(c, cls, "use_bias", true);
+  o.kernel_initializer = cfg_str(c, "kernel_initializer", o.kernel_initializer);
+  o.bias_initializer = cfg_str(c, "bias_initializer", o.bias_initializer);
+  o.name = cfg_str(c, "name", "");
+  o.seed = cfg_seed(c, cls);
+  return std::make_shared<Conv2D>(cfg_int(c, cls, "filters", 0),
+                                  cfg_pair(c, cls, "kernel_size", {1, 1}), o);
+}
+
+LayerPtr reshape_from_config(const std::string& cls, const LayerConfig& c) {
+  cfg_check_keys(c, cls, {"target_shape"});
+  if (!c.count("target_shape")) SOMA_THROW(ValueError, "Reshape: missing argument 'target_shape'");
+  return std::make_shared<Reshape>(cfg_list(c, cls, "target_shape", {}), cfg_str(c, "name", ""));
+}
+
+LayerPtr dropout_from_config(const std::string& cls, const LayerConfig& c) {
+  cfg_check_keys(c, cls, {"rate"});
+  if (!c.count("rate")) SOMA_THROW(ValueError, "Dropout: missing argument 'rate'");
+  return std::make_shared<Dropout>(cfg_double(c, cls, "rate", 0),
+                                   DropoutOptions{cfg_str(c, "name", ""), cfg_seed(c, cls)});
+}
+
+LayerPtr batch_norm_from_config(const std::string& cls, const LayerConfig& c) {
+  cfg_check_keys(c, cls, {"axis", "momentum", "epsilon", "center", "scale"});
+  BatchNormOptions o;
+  o.axis = cfg_int(c, cls, "axis", o.axis);
+  o.momentum = cfg_double(c, cls, "momentum", o.momentum);
+  o.epsilon = cfg_double(c, cls, "epsilon", o.epsilon);
+  o.center = cfg_bool(c, cls, "center", o.center);
+  o.scale = cfg_bool(c, cls, "scale", o.scale);
+  o.name = cfg_str(c, "name", "");
+  return std::make_shared<BatchNorm>(o);
+}
+
+LayerPtr embedding_from_config(const std::string& cls, const LayerConfig& c) {
+  cfg_check_keys(c, cls, {"input_dim", "output_dim", "embeddings_initializer"});
+  if (!c.count("input_dim") || !c.count("output_dim"))
+    SOMA_THROW(ValueError, "Embedding: missing argument 'input_dim' or 'output_dim'");
+  EmbeddingOptions o;
+  o.embeddings_initializer = cfg_str(c, "embeddings_initializer", o.embeddings_initializer);
+  o.name = cfg_str(c, "name", "");
+  o.seed = cfg_seed(c, cls);
+  return std::make_shared<Embedding>(cfg_int(c, cls, "input_dim", 0),
+                                     cfg_int(c, cls, "output_dim", 0), o);
+}
+
+}  // namespace
+
+namespace detail {
+
+void add_core_layers(std::vector<LayerKind>& kinds) {
+  kinds.push_back({"Dense", {}, "", dense_from_config});
+  kinds.push_back({"Conv2D", {}, "conv2d", conv2d_from_config});
+  kinds.push_back({"MaxPool2D",
+                   {"MaxPooling2D"},
+                   "max_pooling2d",
+                   [](const std::string& cls, const LayerConfig& c) -> LayerPtr {
+                     cfg_check_keys(c, cls, {"pool_size", "strides", "padding"});
+                     return std::make_shared<MaxPool2D>(cfg_pair(c, cls, "pool_size", {2, 2}),
+                                                        pool_options(cls, c));
+                   }});
+  kinds.push_back({"AvgPool2D",
+                   {"AveragePooling2D"},
+                   "average_pooling2d",
+                   [](const std::string& cls, const LayerConfig& c) -> LayerPtr {
+                     cfg_check_keys(c, cls, {"pool_size", "strides", "padding"});
+                     return std::make_shared<AvgPool2D>(cfg_pair(c, cls, "pool_size", {2, 2}),
+                                                        pool_options(cls, c));
+                   }});
+  kinds.push_back({"Flatten", {}, "", [](const std::string& cls, const LayerConfig& c) -> LayerPtr {
+                     cfg_check_keys(c, cls, {});
+                     return std::make_shared<Flatten>(cfg_str(c, "name", ""));
+                   }});
+  kinds.push_back({"Reshape", {}, "", reshape_from_config});
+  kinds.push_back({"Dropout", {}, "", dropout_from_config});
+  kinds.push_back(
+      {"BatchNorm", {"BatchNormalization"}, "batch_normalization", batch_norm_from_config});
+  kinds.push_back(
+      {"Activation", {}, "", [](const std::string& cls, const LayerConfig& c) -> LayerPtr {
+         cfg_check_keys(c, cls, {"activation"});
+         return std::make_shared<Activation>(cfg_str(c, "activation", ""), cfg_str(c, "name", ""));
+       }});
+  kinds.push_back({"Embedding", {}, "", embedding_from_config});
+}
+
+}  // namespace detail
 
 }  // namespace soma::nn

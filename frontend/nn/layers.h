@@ -94,38 +94,38 @@ struct Pool2DOptions {
   std::string name;
 };
 
-class MaxPool2D : public Layer {
+// MaxPool2D and AvgPool2D: one layer, told apart by the reduction.
+class Pool2D : public Layer {
  public:
-  explicit MaxPool2D(Pair pool_size = {2, 2}, Pool2DOptions options = {});
-  explicit MaxPool2D(int64_t pool_size, Pool2DOptions options = {})
-      : MaxPool2D(Pair{pool_size, pool_size}, std::move(options)) {}
-  std::string class_name() const override { return "MaxPool2D"; }
   LayerConfig config() const override;
   Tensor call(const Tensor& x, CallContext& ctx) override;
 
  protected:
+  Pool2D(bool is_max, Pair pool_size, Pool2DOptions options);
   void build_weights(const TensorType& input, uint64_t seed) override;
 
  private:
+  bool is_max_;
   Pair pool_size_;
   Pool2DOptions options_;
 };
 
-class AvgPool2D : public Layer {
+class MaxPool2D : public Pool2D {
  public:
-  explicit AvgPool2D(Pair pool_size = {2, 2}, Pool2DOptions options = {});
+  explicit MaxPool2D(Pair pool_size = {2, 2}, Pool2DOptions options = {})
+      : Pool2D(true, pool_size, std::move(options)) {}
+  explicit MaxPool2D(int64_t pool_size, Pool2DOptions options = {})
+      : MaxPool2D(Pair{pool_size, pool_size}, std::move(options)) {}
+  std::string class_name() const override { return "MaxPool2D"; }
+};
+
+class AvgPool2D : public Pool2D {
+ public:
+  explicit AvgPool2D(Pair pool_size = {2, 2}, Pool2DOptions options = {})
+      : Pool2D(false, pool_size, std::move(options)) {}
   explicit AvgPool2D(int64_t pool_size, Pool2DOptions options = {})
       : AvgPool2D(Pair{pool_size, pool_size}, std::move(options)) {}
   std::string class_name() const override { return "AvgPool2D"; }
-  LayerConfig config() const override;
-  Tensor call(const Tensor& x, CallContext& ctx) override;
-
- protected:
-  void build_weights(const TensorType& input, uint64_t seed) override;
-
- private:
-  Pair pool_size_;
-  Pool2DOptions options_;
 };
 
 // ---- Flatten: [N, d1, d2, ...] -> [N, d1*d2*...] ------------------------------------------------

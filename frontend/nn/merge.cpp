@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "frontend/nn/config_util.h"
+#include "frontend/nn/layer_registry.h"
 
 namespace soma::nn {
 
@@ -135,18 +136,17 @@ Tensor ElementwiseMerge::call_list_impl(const std::vector<Tensor>& xs, CallConte
 
 namespace detail {
 
-LayerPtr merge_from_config(const std::string& cls, const LayerConfig& c) {
-  std::string name = cfg_str(c, "name", "");
-  if (cls == "Concatenate") {
-    cfg_check_keys(c, cls, {"axis"});
-    return std::make_shared<Concatenate>(cfg_int(c, cls, "axis", -1), name);
-  }
+void add_merge_layers(std::vector<LayerKind>& kinds) {
+  kinds.push_back(
+      {"Concatenate", {}, "", [](const std::string& cls, const LayerConfig& c) -> LayerPtr {
+         cfg_check_keys(c, cls, {"axis"});
+         return std::make_shared<Concatenate>(cfg_int(c, cls, "axis", -1), cfg_str(c, "name", ""));
+       }});
   for (const char* op : {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"})
-    if (cls == op) {
-      cfg_check_keys(c, cls, {});
-      return std::make_shared<ElementwiseMerge>(cls, name);
-    }
-  return nullptr;
+    kinds.push_back({op, {}, "", [](const std::string& cls, const LayerConfig& c) -> LayerPtr {
+                       cfg_check_keys(c, cls, {});
+                       return std::make_shared<ElementwiseMerge>(cls, cfg_str(c, "name", ""));
+                     }});
 }
 
 }  // namespace detail

@@ -81,9 +81,4 @@ class Minimum : public ElementwiseMerge {
   explicit Minimum(std::string name = "") : ElementwiseMerge("Minimum", std::move(name)) {}
 };
 
-namespace detail {
-// A merge layer from its class name and config; nullptr for another class.
-LayerPtr merge_from_config(const std::string& cls, const LayerConfig& config);
-}  // namespace detail
-
 }  // namespace soma::nn

@@ -24,45 +24,48 @@ class Metric {
 
 using MetricPtr = std::shared_ptr<Metric>;
 
-// mean(argmax(y_pred, -1) == y_true) for i32 class labels.
-class SparseCategoricalAccuracy : public Metric {
+// The accuracies: a metric with the name it is reported under ("accuracy" when the user asked
+// for "accuracy", else its own).
+class Accuracy : public Metric {
  public:
-  explicit SparseCategoricalAccuracy(std::string name = "sparse_categorical_accuracy")
-      : name_(std::move(name)) {}
   std::string name() const override { return name_; }
-  Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
-                 const std::string& logits_activation = "") const override;
+
+ protected:
+  explicit Accuracy(std::string name) : name_(std::move(name)) {}
 
  private:
   std::string name_;
 };
 
-// mean(argmax(y_pred, -1) == argmax(y_true, -1)) for one-hot labels.
-class CategoricalAccuracy : public Metric {
+// mean(argmax(y_pred, -1) == y_true) for i32 class labels.
+class SparseCategoricalAccuracy : public Accuracy {
  public:
-  explicit CategoricalAccuracy(std::string name = "categorical_accuracy")
-      : name_(std::move(name)) {}
-  std::string name() const override { return name_; }
+  explicit SparseCategoricalAccuracy(std::string name = "sparse_categorical_accuracy")
+      : Accuracy(std::move(name)) {}
   Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
                  const std::string& logits_activation = "") const override;
+};
 
- private:
-  std::string name_;
+// mean(argmax(y_pred, -1) == argmax(y_true, -1)) for one-hot labels.
+class CategoricalAccuracy : public Accuracy {
+ public:
+  explicit CategoricalAccuracy(std::string name = "categorical_accuracy")
+      : Accuracy(std::move(name)) {}
+  Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
+                 const std::string& logits_activation = "") const override;
 };
 
 // mean((y_pred > threshold) == (y_true > 0.5)). from_logits as in losses.h: "auto" (nullopt)
 // thresholds a sigmoid's output at 0.5 and any other output (logits) at 0; false: always 0.5.
-class BinaryAccuracy : public Metric {
+class BinaryAccuracy : public Accuracy {
  public:
   explicit BinaryAccuracy(std::string name = "binary_accuracy",
                           std::optional<bool> from_logits = std::nullopt)
-      : name_(std::move(name)), from_logits_(from_logits) {}
-  std::string name() const override { return name_; }
+      : Accuracy(std::move(name)), from_logits_(from_logits) {}
   Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
                  const std::string& logits_activation = "") const override;
 
  private:
-  std::string name_;
   std::optional<bool> from_logits_;
 };
 

@@ -1,6 +1,7 @@
 #include "frontend/nn/model_util.h"
 
 #include "frontend/nn/config_util.h"
+#include "frontend/nn/layer_registry.h"
 
 namespace soma::nn::detail {
 
@@ -30,13 +31,8 @@ std::string with_commas(int64_t v) {
 }
 
 std::string default_layer_name(const std::string& cls) {
-  if (cls == "MaxPool2D") return "max_pooling2d";
-  if (cls == "AvgPool2D") return "average_pooling2d";
-  if (cls == "BatchNorm") return "batch_normalization";
-  if (cls == "Conv2D") return "conv2d";
-  if (cls == "SimpleRNN") return "simple_rnn";
-  if (cls == "LSTM") return "lstm";
-  if (cls == "GRU") return "gru";
+  if (const LayerKind* k = find_layer_kind(cls); k && !k->default_name.empty())
+    return k->default_name;
   std::string out;
   for (size_t i = 0; i < cls.size(); ++i) {
     char c = cls[i];

@@ -5,6 +5,7 @@
 #include "frontend/context.h"
 #include "frontend/nn/activations.h"
 #include "frontend/nn/config_util.h"
+#include "frontend/nn/layer_registry.h"
 #include "frontend/nn/model_util.h"
 
 namespace soma::nn {
@@ -233,8 +234,9 @@ Tensor GRU::call(const Tensor& x, CallContext& ctx) {
 
 namespace detail {
 
+namespace {
+
 LayerPtr recurrent_from_config(const std::string& cls, const LayerConfig& c) {
-  if (cls != "SimpleRNN" && cls != "LSTM" && cls != "GRU") return nullptr;
   std::vector<std::string> keys{"units",
                                 "activation",
                                 "use_bias",
@@ -265,6 +267,14 @@ LayerPtr recurrent_from_config(const std::string& cls, const LayerConfig& c) {
   if (cls == "SimpleRNN") return std::make_shared<SimpleRNN>(units, o);
   if (cls == "LSTM") return std::make_shared<LSTM>(units, o);
   return std::make_shared<GRU>(units, o);
+}
+
+}  // namespace
+
+void add_recurrent_layers(std::vector<LayerKind>& kinds) {
+  kinds.push_back({"SimpleRNN", {}, "simple_rnn", recurrent_from_config});
+  kinds.push_back({"LSTM", {}, "lstm", recurrent_from_config});
+  kinds.push_back({"GRU", {}, "gru", recurrent_from_config});
 }
 
 }  // namespace detail

@@ -102,10 +102,4 @@ class GRU : public RecurrentLayer {
   Tensor call(const Tensor& x, CallContext& ctx) override;
 };
 
-namespace detail {
-// A recurrent layer from its class name and config (layer_from_config's part); nullptr for
-// another class.
-LayerPtr recurrent_from_config(const std::string& cls, const LayerConfig& config);
-}  // namespace detail
-
 }  // namespace soma::nn

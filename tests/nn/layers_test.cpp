@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "autodiff/gradcheck.h"
 #include "frontend/nn/activations.h"
+#include "frontend/nn/layer_registry.h"
 #include "frontend/nn/layers.h"
 #include "nn/nn_test_util.h"
 
@@ -402,6 +404,39 @@ TEST(LayerConfig, RoundTripsThroughLayerFromConfig) {
   EXPECT_THROW(layer_from_config("Dense2", {}), NameError);
   EXPECT_THROW(layer_from_config("Dense", {{"units", "x"}}), ValueError);
   EXPECT_THROW(layer_from_config("Dense", {{"units", "3"}, {"unit", "3"}}), ValueError);
+}
+
+// The registry is the one list: every row's class name is what its layer reports, Keras's
+// spellings load as soma's classes, and an unknown class lists every row.
+TEST(LayerRegistry, RowsMatchTheirLayersAndTheErrorListsThemAll) {
+  const std::map<std::string, LayerConfig> minimal = {
+      {"Dense", {{"units", "2"}}},
+      {"Conv2D", {{"filters", "2"}, {"kernel_size", "3"}}},
+      {"Reshape", {{"target_shape", "[2]"}}},
+      {"Dropout", {{"rate", "0.5"}}},
+      {"Embedding", {{"input_dim", "4"}, {"output_dim", "2"}}},
+      {"SimpleRNN", {{"units", "2"}}},
+      {"LSTM", {{"units", "2"}}},
+      {"GRU", {{"units", "2"}}}};
+  std::string known;
+  try {
+    layer_from_config("NoSuchLayer", {});
+  } catch (const NameError& e) {
+    known = e.what();
+  }
+  for (const LayerKind& k : layer_kinds()) {
+    auto it = minimal.find(k.class_name);
+    LayerPtr l = layer_from_config(k.class_name, it == minimal.end() ? LayerConfig{} : it->second);
+    EXPECT_EQ(l->class_name(), k.class_name);
+    for (const std::string& alias : k.aliases)
+      EXPECT_EQ(
+          layer_from_config(alias, it == minimal.end() ? LayerConfig{} : it->second)->class_name(),
+          k.class_name);
+    EXPECT_NE(known.find(k.class_name), std::string::npos) << k.class_name;
+  }
+  EXPECT_EQ(find_layer_kind("MaxPooling2D"), find_layer_kind("MaxPool2D"));
+  EXPECT_EQ(find_layer_kind("Dense2"), nullptr);
+  EXPECT_EQ(layer_kinds().size(), 20u);
 }
 
 }  // namespace
