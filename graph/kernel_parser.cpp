@@ -11,6 +11,7 @@
 
 #include "graph/error.h"
 #include "graph/kernel_verify.h"
+#include "graph/printer.h"
 
 namespace soma::kir {
 
@@ -104,29 +105,13 @@ std::vector<Token> tokenize(std::string_view s) {
           continue;
         }
         if (i >= s.size()) throw ParseError("unterminated string", line, col);
-        char esc = s[i++];
-        switch (esc) {
-          case 'n':
-            v += '\n';
-            break;
-          case 't':
-            v += '\t';
-            break;
-          case '"':
-          case '\\':
-            v += esc;
-            break;
-          case 'x': {
-            if (i + 2 > s.size() || !std::isxdigit(static_cast<unsigned char>(s[i])) ||
-                !std::isxdigit(static_cast<unsigned char>(s[i + 1])))
-              throw ParseError("bad \\x escape", line, col);
-            v += static_cast<char>(std::stoi(std::string(s.substr(i, 2)), nullptr, 16));
-            i += 2;
-            break;
-          }
-          default:
-            throw ParseError(std::string("unknown escape \\") + esc, line, col);
-        }
+        auto esc = decode_escape(s.substr(i));
+        if (!esc)
+          throw ParseError(
+              s[i] == 'x' ? std::string("bad \\x escape") : std::string("unknown escape \\") + s[i],
+              line, col);
+        v += esc->first;
+        i += esc->second;
       }
       push(Token::String, std::move(v), start);
       continue;

@@ -318,38 +318,13 @@ class Parser {
         int esc_col = col();
         ++pos_;
         if (pos_ >= cur_.size()) fail("unterminated string (a string ends on its line)", str_col);
-        char e = cur_[pos_++];
-        switch (e) {
-          case '"':
-            out += '"';
-            break;
-          case '\\':
-            out += '\\';
-            break;
-          case 'n':
-            out += '\n';
-            break;
-          case 't':
-            out += '\t';
-            break;
-          case 'x': {
-            int v = 0;
-            for (int k = 0; k < 2; ++k) {
-              int h = pos_ < cur_.size() ? static_cast<unsigned char>(cur_[pos_]) : -1;
-              int d = is_digit(h)              ? h - '0'
-                      : (h >= 'a' && h <= 'f') ? h - 'a' + 10
-                      : (h >= 'A' && h <= 'F') ? h - 'A' + 10
-                                               : -1;
-              if (d < 0) fail("'\\x' needs two hex digits", esc_col);
-              v = v * 16 + d;
-              ++pos_;
-            }
-            out += static_cast<char>(v);
-            break;
-          }
-          default:
-            fail("unknown escape in a string (use \\\", \\\\, \\n, \\t or \\xHH)", esc_col);
+        auto esc = decode_escape(std::string_view(cur_).substr(pos_));
+        if (!esc) {
+          if (cur_[pos_] == 'x') fail("'\\x' needs two hex digits", esc_col);
+          fail("unknown escape in a string (use \\\", \\\\, \\n, \\t or \\xHH)", esc_col);
         }
+        out += esc->first;
+        pos_ += esc->second;
         continue;
       }
       if (c < 0x20 || c == 0x7f) fail("control character in a string (write it as \\xHH)");

@@ -47,6 +47,31 @@ std::string format_float(double v) {
   return s;
 }
 
+std::optional<std::pair<char, size_t>> decode_escape(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  switch (s[0]) {
+    case '"':
+    case '\\':
+      return std::pair{s[0], size_t{1}};
+    case 'n':
+      return std::pair{'\n', size_t{1}};
+    case 't':
+      return std::pair{'\t', size_t{1}};
+    case 'x': {
+      auto hex = [](char h) {
+        return h >= '0' && h <= '9'   ? h - '0'
+               : h >= 'a' && h <= 'f' ? h - 'a' + 10
+               : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                      : -1;
+      };
+      if (s.size() < 3 || hex(s[1]) < 0 || hex(s[2]) < 0) return std::nullopt;
+      return std::pair{static_cast<char>(hex(s[1]) * 16 + hex(s[2])), size_t{3}};
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
 std::string quote_string(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out = "\"";

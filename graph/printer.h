@@ -11,8 +11,10 @@
 // floats (`1.0`, `1e-30`, `-0.0`, `inf`, `-inf`, `nan`); ints print without a point.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "graph/attrs.h"
@@ -28,8 +30,12 @@ std::string print_graph(const Graph& g, const std::vector<NodeId>& outputs = {})
 std::string print_node(const Graph& g, NodeId id);
 
 // The pieces of the text form, for other printers and error messages.
-std::string format_float(double v);                 // 2.5, 1.0, 1e-30, -0.0, inf, nan
-std::string quote_string(std::string_view s);       // "a\"b\n" with \" \\ \n \t \xHH escapes
+std::string format_float(double v);            // 2.5, 1.0, 1e-30, -0.0, inf, nan
+std::string quote_string(std::string_view s);  // "a\"b\n" with \" \\ \n \t \xHH escapes
+// The reverse of one of quote_string's escapes, for the parsers of both text forms: `s` starts
+// just after the backslash. The character and the length of the escape in `s`; nullopt for an
+// escape quote_string does not write or a \x without two hex digits (the caller reports it).
+std::optional<std::pair<char, size_t>> decode_escape(std::string_view s);
 std::string format_attr_value(const AttrValue& v);  // 3, 2.5, [1,2], [1.0,2.5], "s"
 std::string format_attrs(const Attrs& a);           // {k=v, k2=v2}; "" when empty
 

@@ -137,5 +137,26 @@ TEST(Printer, PrintsEveryOp) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), ex.graph.size() + 1);
 }
 
+TEST(QuoteString, EveryByteRoundTripsThroughDecodeEscape) {
+  std::string all;
+  for (int c = 0; c < 256; ++c) all += static_cast<char>(c);
+  const std::string q = quote_string(all);
+  std::string back;
+  for (size_t i = 1; i + 1 < q.size();) {
+    if (q[i] != '\\') {
+      back += q[i++];
+      continue;
+    }
+    auto e = decode_escape(std::string_view(q).substr(i + 1));
+    ASSERT_TRUE(e.has_value()) << i;
+    back += e->first;
+    i += 1 + e->second;
+  }
+  EXPECT_EQ(back, all);
+  for (const char* bad : {"", "q", "x1", "xg0", "r", "0"})
+    EXPECT_FALSE(decode_escape(bad).has_value()) << bad;
+  EXPECT_EQ(decode_escape("x7fz"), (std::pair<char, size_t>{'\x7f', 3}));
+}
+
 }  // namespace
 }  // namespace soma
