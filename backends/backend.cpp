@@ -39,6 +39,14 @@ Backend& get_backend(const std::string& name) {
   SOMA_THROW(BackendError, "unknown backend '" << name << "'; available: " << list);
 }
 
+std::string Backend::emit_code(const std::string& stage, const kir::Program&,
+                               const CompileOptions&) {
+  std::string known;
+  for (const CodeStage& c : code_stages()) known += (known.empty() ? "" : ", ") + c.name;
+  SOMA_THROW(ValueError, "the " << name() << " backend shows no code stage '" << stage << "'"
+                                << (known.empty() ? "" : "; its stages: " + known));
+}
+
 std::vector<std::string> backend_names() {
   std::vector<std::string> out;
   for (auto& [n, make] : factories()) out.push_back(n);

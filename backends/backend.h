@@ -48,6 +48,12 @@ class Executable {
   virtual std::vector<Array> run(const Feeds& feeds) = 0;
 };
 
+// A kind of generated code a backend can show (`soma emit STAGE`).
+struct CodeStage {
+  std::string name;         // "llvm", "asm", "glsl", "spirv"
+  std::string description;  // one line
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -61,6 +67,11 @@ class Backend {
   virtual int64_t max_serial_extent() const { return 0; }
   virtual std::unique_ptr<Executable> compile(const CompileRequest& request,
                                               std::shared_ptr<ParamStore> params) = 0;
+  // The generated code this backend can show, and that code for a kernel program (made for
+  // this backend, as compile() makes it). emit_code throws ValueError for a stage not listed.
+  virtual std::vector<CodeStage> code_stages() const { return {}; }
+  virtual std::string emit_code(const std::string& stage, const kir::Program& program,
+                                const CompileOptions& options);
 };
 
 // The backend registered under `name`; throws BackendError listing the available ones.

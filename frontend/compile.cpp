@@ -4,7 +4,6 @@
 
 #include "frontend/check_numerics.h"
 
-#include "frontend/fold.h"
 #include "frontend/pipeline_env.h"
 #include "frontend/tensor_util.h"
 #include "passes/pipeline.h"
@@ -64,9 +63,7 @@ Compiled compile(const std::vector<Tensor>& outputs, const CompileOptions& optio
     module.updates.emplace_back(map[static_cast<size_t>(p.id())], map[static_cast<size_t>(v.id())]);
   std::string backend = options.backend.empty() ? default_backend_name() : options.backend;
   Backend& be = get_backend(backend);
-  PipelineOptions pipeline = pipeline_options_from_env();
-  pipeline.fold = make_interp_fold_fn();
-  pipeline.max_serial_extent = be.max_serial_extent();
+  PipelineOptions pipeline = pipeline_options_for(&be);
   optimize_graph(module, pipeline);
 
   CompileRequest req;

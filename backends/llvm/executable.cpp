@@ -215,6 +215,16 @@ class LlvmBackend : public Backend {
     return std::make_unique<LlvmExecutable>(*req.program, std::move(code), std::move(params),
                                             req.options);
   }
+  std::vector<CodeStage> code_stages() const override {
+    return {{"llvm", "the LLVM IR of the llvm backend"},
+            {"asm", "the host assembly of the llvm backend"}};
+  }
+  std::string emit_code(const std::string& stage, const kir::Program& p,
+                        const CompileOptions& options) override {
+    if (stage == "llvm") return jit::emit_llvm_ir(p, options);
+    if (stage == "asm") return jit::emit_asm(p, options);
+    return Backend::emit_code(stage, p, options);
+  }
 };
 
 }  // namespace

@@ -22,6 +22,56 @@
 
 namespace soma {
 
+namespace {
+
+std::string comment_lines(const std::string& text) {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    out += "// " + text.substr(start, end - start) + "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string glsl_text(const kir::Program& program, const vulkan::ShaderFeatures& f) {
+  kir::verify(program);
+  std::string out;
+  for (const kir::Kernel& k : program.kernels) {
+    vulkan::KernelShader s = vulkan::emit_kernel(program, k, f);
+    out += "// ---- kernel " + k.name + " (" + vulkan::launch_mode_name(s.mode) + ") ----\n";
+    out += comment_lines(kir::print_kernel(program, k));
+    out += "// bindings:";
+    for (size_t i = 0; i < s.bindings.size(); ++i) {
+      out += ' ';
+      out += std::to_string(i);
+      out += '=';
+      out += program.buffers[static_cast<size_t>(s.bindings[i].buffer)].name;
+    }
+    out += '\n';
+    out += s.glsl;
+    out += '\n';
+  }
+  return out;
+}
+
+std::string spirv_text(const kir::Program& program, const vulkan::ShaderFeatures& f) {
+  kir::verify(program);
+  std::string out;
+  for (const kir::Kernel& k : program.kernels) {
+    vulkan::KernelShader s = vulkan::emit_kernel(program, k, f);
+    auto spirv = vulkan::compile_glsl(s.glsl, k.name);
+    out += "; ---- kernel " + k.name + " (" + vulkan::launch_mode_name(s.mode) + ", " +
+           std::to_string(spirv->size()) + " words) ----\n";
+    out += vulkan::disassemble(*spirv) + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
 namespace vulkan {
 namespace {
 
@@ -105,6 +155,26 @@ class VulkanBackend : public Backend {
 
   int64_t max_serial_extent() const override {
     return Context::get().loop_limit ? kSerialExtentUnderLoopLimit : 0;
+  }
+
+  std::vector<CodeStage> code_stages() const override {
+    return {{"glsl", "the GLSL compute shaders of the vulkan backend"},
+            {"spirv", "the SPIR-V of the vulkan backend (disassembled)"}};
+  }
+
+  // The shaders for this machine's device; without one, for a typical GPU (said in a comment).
+  std::string emit_code(const std::string& stage, const kir::Program& p,
+                        const CompileOptions& options) override {
+    if (stage != "glsl" && stage != "spirv") return Backend::emit_code(stage, p, options);
+    ShaderFeatures f;
+    std::string note;
+    try {
+      f = shader_features(Context::get());
+    } catch (const BackendError& e) {
+      note = std::string(stage == "glsl" ? "//" : ";") +
+             " no Vulkan device here: the shaders a typical GPU would get\n";
+    }
+    return note + (stage == "glsl" ? glsl_text(p, f) : spirv_text(p, f));
   }
 
   std::unique_ptr<Executable> compile(const CompileRequest& req,
@@ -214,56 +284,12 @@ std::unique_ptr<Backend> make_vulkan_backend() {
   return std::make_unique<vulkan::VulkanBackend>();
 }
 
-namespace {
-
-std::string comment_lines(const std::string& text) {
-  std::string out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    out += "// " + text.substr(start, end - start) + "\n";
-    start = end + 1;
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string emit_glsl(const kir::Program& program) {
-  kir::verify(program);
-  vulkan::ShaderFeatures f;
-  std::string out;
-  for (const kir::Kernel& k : program.kernels) {
-    vulkan::KernelShader s = vulkan::emit_kernel(program, k, f);
-    out += "// ---- kernel " + k.name + " (" + vulkan::launch_mode_name(s.mode) + ") ----\n";
-    out += comment_lines(kir::print_kernel(program, k));
-    out += "// bindings:";
-    for (size_t i = 0; i < s.bindings.size(); ++i) {
-      out += ' ';
-      out += std::to_string(i);
-      out += '=';
-      out += program.buffers[static_cast<size_t>(s.bindings[i].buffer)].name;
-    }
-    out += '\n';
-    out += s.glsl;
-    out += '\n';
-  }
-  return out;
+  return glsl_text(program, vulkan::ShaderFeatures{});
 }
 
 std::string emit_spirv_text(const kir::Program& program) {
-  kir::verify(program);
-  vulkan::ShaderFeatures f;
-  std::string out;
-  for (const kir::Kernel& k : program.kernels) {
-    vulkan::KernelShader s = vulkan::emit_kernel(program, k, f);
-    auto spirv = vulkan::compile_glsl(s.glsl, k.name);
-    out += "; ---- kernel " + k.name + " (" + vulkan::launch_mode_name(s.mode) + ", " +
-           std::to_string(spirv->size()) + " words) ----\n";
-    out += vulkan::disassemble(*spirv) + "\n";
-  }
-  return out;
+  return spirv_text(program, vulkan::ShaderFeatures{});
 }
 
 namespace vulkan {

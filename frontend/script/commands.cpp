@@ -338,9 +338,7 @@ void help(Args& a) {
       }
     for (const EmitStage& st : emit_stages())
       if (st.name == name) {
-        out << "stage " << st.name << ": " << st.description
-            << (st.available ? "" : " (needs the " + st.backend + " backend, not built yet)")
-            << "\n";
+        out << "stage " << st.name << ": " << st.description << "\n";
         return;
       }
     if (FunctionPtr f = find_builtin(name)) {

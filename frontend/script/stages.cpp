@@ -3,7 +3,6 @@
 #include <functional>
 #include <sstream>
 
-#include "frontend/fold.h"
 #include "frontend/pipeline_env.h"
 #include "graph/kernel_ir.h"
 #include "graph/module.h"
@@ -11,15 +10,6 @@
 #include "passes/fuse.h"
 #include "passes/grad.h"
 #include "passes/pipeline.h"
-
-#if __has_include("backends/llvm/llvm_backend.h")
-#include "backends/llvm/llvm_backend.h"
-#define SOMA_HAVE_LLVM_EMIT 1
-#endif
-#if __has_include("backends/vulkan/vulkan_backend.h")
-#include "backends/vulkan/vulkan_backend.h"
-#define SOMA_HAVE_VULKAN_EMIT 1
-#endif
 
 namespace soma::script {
 
@@ -34,11 +24,23 @@ Module module_of(const Tensor& t) {
   return m;
 }
 
-Module optimized(const Tensor& t) {
+// The pipeline options compile() uses for `backend`; where its device is unavailable, those
+// without a device's loop limit (the program such a device would get is unknowable here).
+PipelineOptions pipeline_for(const std::string& backend) {
+  try {
+    return pipeline_options_for(&get_backend(backend));
+  } catch (const BackendError&) {
+    return pipeline_options_for(nullptr);
+  }
+}
+
+std::string backend_of(const CompileOptions& o) {
+  return o.backend.empty() ? default_backend_name() : o.backend;
+}
+
+Module optimized(const Tensor& t, const CompileOptions& options) {
   Module m = module_of(t);
-  PipelineOptions o = pipeline_options_from_env();
-  o.fold = make_interp_fold_fn();
-  optimize_graph(m, o);
+  optimize_graph(m, pipeline_for(backend_of(options)));
   return m;
 }
 
@@ -73,14 +75,14 @@ std::string render_grad(const Tensor& t, const CompileOptions& options) {
   return legend + "\n" + text;
 }
 
-std::string render_opt(const Tensor& t, const CompileOptions&) {
-  return print_module(optimized(t));
+std::string render_opt(const Tensor& t, const CompileOptions& options) {
+  return print_module(optimized(t, options));
 }
 
 // The optimized graph with each node's kernel: "# kernel %R" for a node computed in the kernel
 // rooted at %R (the root stores it), "# buffer" for inputs, parameters and constant data.
-std::string render_fused(const Tensor& t, const CompileOptions&) {
-  Module m = optimized(t);
+std::string render_fused(const Tensor& t, const CompileOptions& options) {
+  Module m = optimized(t, options);
   Fusion f = fuse(m);
   std::ostringstream os;
   os << "# " << f.roots.size() << " kernel" << (f.roots.size() == 1 ? "" : "s") << "\n";
@@ -107,83 +109,53 @@ std::string render_fused(const Tensor& t, const CompileOptions&) {
   return os.str();
 }
 
-// The kernel program of `t`, made as compile() makes it: the same pipeline and switches
-// (SOMA_DISABLE_PASSES, SOMA_DUMP_DIR).
-kir::Program kernels_of(const Tensor& t) {
+// The kernel program of `t` for `backend`, made as compile() makes it: the same pipeline, the
+// same switches (SOMA_DISABLE_PASSES, SOMA_DUMP_DIR) and the backend's loop limit.
+kir::Program kernels_of(const Tensor& t, const std::string& backend) {
   Module m = module_of(t);
-  PipelineOptions o = pipeline_options_from_env();
-  o.fold = make_interp_fold_fn();
+  PipelineOptions o = pipeline_for(backend);
   optimize_graph(m, o);
   return lower_to_kernels(m, o);
 }
-
-std::string show_kernel(const kir::Program& p, const CompileOptions&) {
-  return kir::print_program(p);
-}
-
-#ifdef SOMA_HAVE_LLVM_EMIT
-std::string show_llvm(const kir::Program& p, const CompileOptions& options) {
-  return emit_llvm_ir(p, options);
-}
-std::string show_asm(const kir::Program& p, const CompileOptions& options) {
-  return emit_asm(p, options);
-}
-#endif
-
-#ifdef SOMA_HAVE_VULKAN_EMIT
-std::string show_glsl(const kir::Program& p, const CompileOptions&) {
-  return emit_glsl(p);
-}
-std::string show_spirv(const kir::Program& p, const CompileOptions&) {
-  return emit_spirv_text(p);
-}
-#endif
 
 using Render = std::function<std::string(const Tensor&, const CompileOptions&)>;
 using ProgramRender = std::function<std::string(const kir::Program&, const CompileOptions&)>;
 
 struct StageEntry {
   EmitStage info;
-  Render render;               // empty: not built yet
+  Render render;
   ProgramRender from_program;  // the stages after lowering: from a kernel program
 };
 
-// A stage after lowering: shown from the program compile() would run.
-StageEntry kernel_stage(EmitStage info, ProgramRender r) {
-  StageEntry e{std::move(info), nullptr, r};
-  if (r) e.render = [r](const Tensor& t, const CompileOptions& o) { return r(kernels_of(t), o); };
-  return e;
-}
-
+// The target-independent stages, then each backend's code stages (Backend::code_stages).
 const std::vector<StageEntry>& table() {
-  static const std::vector<StageEntry> t = {
-      {{"graph", "the tensor graph of the expression", "", true}, render_graph, nullptr},
-      {{"grad", "the graph with the gradients a training step computes", "", true},
-       render_grad,
-       nullptr},
-      {{"opt", "the graph after the optimization passes", "", true}, render_opt, nullptr},
-      {{"fused", "the optimized graph grouped into kernels", "", true}, render_fused, nullptr},
-      kernel_stage({"kernel", "the kernel IR (loop nests over planned buffers)", "", true},
-                   show_kernel),
-#ifdef SOMA_HAVE_LLVM_EMIT
-      kernel_stage({"llvm", "the LLVM IR of the llvm backend", "llvm", true}, show_llvm),
-      kernel_stage({"asm", "the host assembly of the llvm backend", "llvm", true}, show_asm),
-#else
-      kernel_stage({"llvm", "the LLVM IR of the llvm backend", "llvm", false}, nullptr),
-      kernel_stage({"asm", "the host assembly of the llvm backend", "llvm", false}, nullptr),
-#endif
-#ifdef SOMA_HAVE_VULKAN_EMIT
-      kernel_stage({"glsl", "the GLSL compute shaders of the vulkan backend", "vulkan", true},
-                   show_glsl),
-      kernel_stage({"spirv", "the SPIR-V of the vulkan backend (disassembled)", "vulkan", true},
-                   show_spirv),
-#else
-      kernel_stage({"glsl", "the GLSL compute shaders of the vulkan backend", "vulkan", false},
-                   nullptr),
-      kernel_stage({"spirv", "the SPIR-V of the vulkan backend (disassembled)", "vulkan", false},
-                   nullptr),
-#endif
-  };
+  static const std::vector<StageEntry> t = [] {
+    std::vector<StageEntry> t = {
+        {{"graph", "the tensor graph of the expression", ""}, render_graph, nullptr},
+        {{"grad", "the graph with the gradients a training step computes", ""},
+         render_grad,
+         nullptr},
+        {{"opt", "the graph after the optimization passes", ""}, render_opt, nullptr},
+        {{"fused", "the optimized graph grouped into kernels", ""}, render_fused, nullptr},
+        {{"kernel", "the kernel IR (loop nests over planned buffers)", ""},
+         [](const Tensor& x, const CompileOptions& o) {
+           return kir::print_program(kernels_of(x, backend_of(o)));
+         },
+         [](const kir::Program& p, const CompileOptions&) { return kir::print_program(p); }}};
+    for (const std::string& name : backend_names()) {
+      for (const CodeStage& cs : get_backend(name).code_stages()) {
+        ProgramRender from_program = [name, stage = cs.name](const kir::Program& p,
+                                                             const CompileOptions& o) {
+          return get_backend(name).emit_code(stage, p, o);
+        };
+        Render render = [name, from_program](const Tensor& x, const CompileOptions& o) {
+          return from_program(kernels_of(x, name), o);
+        };
+        t.push_back({{cs.name, cs.description, name}, render, from_program});
+      }
+    }
+    return t;
+  }();
   return t;
 }
 
@@ -201,13 +173,8 @@ const std::vector<EmitStage>& emit_stages() {
 namespace {
 
 const StageEntry& entry(const std::string& stage) {
-  for (const StageEntry& e : table()) {
-    if (e.info.name != stage) continue;
-    if (!e.render)
-      SOMA_THROW(BackendError, "stage '" << stage << "' needs the " << e.info.backend
-                                         << " backend, which is not built yet");
-    return e;
-  }
+  for (const StageEntry& e : table())
+    if (e.info.name == stage) return e;
   std::string names;
   for (const StageEntry& e : table()) names += (names.empty() ? "" : ", ") + e.info.name;
   SOMA_THROW(ValueError, "unknown stage '" << stage << "'; the stages are: " << names);

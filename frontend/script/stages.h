@@ -1,6 +1,7 @@
 // The stages a tensor expression goes through on its way to machine code, as `soma emit STAGE`
-// and `:emit STAGE NAME` show them. One table entry per stage; a stage whose producer is not
-// built yet reports which backend it needs.
+// and `:emit STAGE NAME` show them: the target-independent stages, then the code stages each
+// registered backend offers (Backend::code_stages). Every stage is made by the pipeline compile()
+// runs, with the same switches and the backend's own limits, so it shows the program that runs.
 #pragma once
 
 #include <string>
@@ -16,14 +17,13 @@ struct EmitStage {
   std::string name;         // "graph"
   std::string description;  // one line, for --help and :help
   std::string backend;      // the backend whose code this stage shows ("" : target-independent)
-  bool available;           // false: its producer is not built yet
 };
 
 const std::vector<EmitStage>& emit_stages();
 
-// The text of stage `stage` for the value `t` (compiled as compile() would, with `options`).
-// Throws ValueError for an unknown stage (listing the stages) and BackendError for a stage that
-// needs a backend which is not built yet.
+// The text of stage `stage` for the value `t` (compiled as compile() would, with `options`; the
+// target-independent stages for options.backend, else the default backend). Throws ValueError
+// for an unknown stage (listing the stages).
 std::string emit_stage(const std::string& stage, const Tensor& t,
                        const CompileOptions& options = {});
 
