@@ -17,7 +17,7 @@ namespace soma::vulkan {
 
 struct CompiledKernel {
   KernelShader shader;
-  const Pipeline* pipeline = nullptr;
+  std::shared_ptr<const Pipeline> pipeline;
   uint32_t local_size = 0;
   uint32_t groups = 0;    // workgroups in x
   uint32_t groups_y = 1;  // and in y (Points kernels)

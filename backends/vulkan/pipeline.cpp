@@ -2,8 +2,10 @@
 #include "backends/vulkan/pipeline.h"
 
 #include <cstdio>
+#include <list>
 #include <map>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "graph/error.h"
@@ -16,7 +18,14 @@ namespace {
 
 struct State {
   std::mutex mu;
-  std::map<std::string, std::unique_ptr<Pipeline>> pipelines;
+  // The in-memory cache: key -> pipeline and its place in `lru` (front: most recently used).
+  std::map<std::string,
+           std::pair<std::shared_ptr<const Pipeline>, std::list<std::string>::iterator>>
+      pipelines;
+  std::list<std::string> lru;
+  size_t limit = 512;
+  std::set<Pipeline*> alive;         // every pipeline that exists, cached or not
+  VkDevice device = VK_NULL_HANDLE;  // the device they were made on; null after shutdown
   VkPipelineCache cache = VK_NULL_HANDLE;
   bool dirty = false;
   std::string cache_dir;  // empty: no disk cache
@@ -65,20 +74,51 @@ void init_cache(State& s, Context& ctx) {
 
 }  // namespace
 
-const Pipeline& get_pipeline(const Spirv& spirv, uint32_t bindings, uint32_t push_words,
-                             uint32_t local_size, const std::string& name) {
+Pipeline::~Pipeline() {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.alive.erase(this);
+  if (s.device == VK_NULL_HANDLE) return;  // shutdown destroyed the objects already
+  if (pipeline) vk.vkDestroyPipeline(s.device, pipeline, nullptr);
+  if (layout) vk.vkDestroyPipelineLayout(s.device, layout, nullptr);
+  if (set_layout) vk.vkDestroyDescriptorSetLayout(s.device, set_layout, nullptr);
+}
+
+void set_pipeline_cache_limit(size_t n) {
+  State& s = state();
+  std::vector<std::shared_ptr<const Pipeline>> evicted;  // released after the lock
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.limit = std::max<size_t>(n, 1);
+  while (s.pipelines.size() > s.limit) {
+    auto it = s.pipelines.find(s.lru.back());
+    evicted.push_back(std::move(it->second.first));
+    s.pipelines.erase(it);
+    s.lru.pop_back();
+  }
+}
+
+std::shared_ptr<const Pipeline> get_pipeline(const Spirv& spirv, uint32_t bindings,
+                                             uint32_t push_words, uint32_t local_size,
+                                             const std::string& name) {
   Context& ctx = Context::get();
   State& s = state();
   std::string key(reinterpret_cast<const char*>(spirv.data()), spirv.size() * sizeof(uint32_t));
   key = sha256_hex(key) + "/" + std::to_string(bindings) + "/" + std::to_string(push_words) + "/" +
         std::to_string(local_size);
+  // Declared before the lock: a pipeline evicted here is destroyed after it is released (its
+  // destructor takes the lock).
+  std::vector<std::shared_ptr<const Pipeline>> evicted;
+  std::shared_ptr<Pipeline> p;
   std::lock_guard<std::mutex> lock(s.mu);
   if (auto it = s.pipelines.find(key); it != s.pipelines.end()) {
     ++s.stats.hits;
-    return *it->second;
+    s.lru.splice(s.lru.begin(), s.lru, it->second.second);
+    return it->second.first;
   }
   init_cache(s, ctx);
-  auto p = std::make_unique<Pipeline>();
+  s.device = ctx.device;
+  p = std::make_shared<Pipeline>();
+  s.alive.insert(p.get());
   p->bindings = bindings;
   VkDevice dev = ctx.device;
 
@@ -136,7 +176,15 @@ const Pipeline& get_pipeline(const Spirv& spirv, uint32_t bindings, uint32_t pus
                "vulkan: creating the pipeline of kernel " << name << " failed: " << result_name(r));
   ++s.stats.created;
   s.dirty = true;
-  return *(s.pipelines[key] = std::move(p));
+  s.lru.push_front(key);
+  s.pipelines[key] = {p, s.lru.begin()};
+  while (s.pipelines.size() > s.limit) {
+    auto it = s.pipelines.find(s.lru.back());
+    evicted.push_back(std::move(it->second.first));
+    s.pipelines.erase(it);
+    s.lru.pop_back();
+  }
+  return p;
 }
 
 void save_pipeline_cache() {
@@ -156,14 +204,22 @@ void save_pipeline_cache() {
 void shutdown_pipelines() {
   save_pipeline_cache();
   State& s = state();
+  decltype(s.pipelines) cached;  // released after the lock
   std::lock_guard<std::mutex> lock(s.mu);
   VkDevice dev = Context::get().device;
-  for (auto& [key, p] : s.pipelines) {
+  // Every pipeline that still exists (cached, or held by an executable that outlives the
+  // device) loses its objects now; its destructor then has nothing left to do.
+  for (Pipeline* p : s.alive) {
     vk.vkDestroyPipeline(dev, p->pipeline, nullptr);
     vk.vkDestroyPipelineLayout(dev, p->layout, nullptr);
     vk.vkDestroyDescriptorSetLayout(dev, p->set_layout, nullptr);
+    p->pipeline = VK_NULL_HANDLE;
+    p->layout = VK_NULL_HANDLE;
+    p->set_layout = VK_NULL_HANDLE;
   }
-  s.pipelines.clear();
+  s.device = VK_NULL_HANDLE;
+  cached.swap(s.pipelines);
+  s.lru.clear();
   if (s.cache) vk.vkDestroyPipelineCache(dev, s.cache, nullptr);
   s.cache = VK_NULL_HANDLE;
 }
@@ -171,7 +227,10 @@ void shutdown_pipelines() {
 PipelineStats pipeline_stats() {
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mu);
-  return s.stats;
+  PipelineStats st = s.stats;
+  st.cached = static_cast<int64_t>(s.pipelines.size());
+  st.alive = static_cast<int64_t>(s.alive.size());
+  return st;
 }
 
 }  // namespace soma::vulkan

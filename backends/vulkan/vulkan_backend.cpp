@@ -244,8 +244,8 @@ class VulkanBackend : public Backend {
         while (ck.local_size < local && ck.local_size < ck.shader.work) ck.local_size *= 2;
         ck.local_size = std::min(ck.local_size, local);
       }
-      ck.pipeline = &get_pipeline(*spirv, static_cast<uint32_t>(nbind),
-                                  static_cast<uint32_t>(npush), ck.local_size, k.name);
+      ck.pipeline = get_pipeline(*spirv, static_cast<uint32_t>(nbind), static_cast<uint32_t>(npush),
+                                 ck.local_size, k.name);
       if (ck.shader.mode == LaunchMode::Points) {
         // A 2-D grid: up to maxComputeWorkGroupCount[0] workgroups per row.
         uint64_t groups =

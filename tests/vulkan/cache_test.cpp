@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 
+#include "backends/vulkan/pipeline.h"
 #include "backends/vulkan/spirv.h"
 #include "tests/vulkan/vk_test_util.h"
 
@@ -114,6 +115,29 @@ TEST_F(VulkanCache, TruncatedAndGarbageEntriesAreRebuilt) {
     check(3.5);
     EXPECT_EQ(vulkan::spirv_stats().compiles, before.compiles + 1) << "damage " << damage;
   }
+}
+
+// The in-memory pipeline cache has a bound: a process that compiles program after program (a
+// seed per step) keeps at most that many pipelines, while every executable keeps the pipelines
+// it uses and still runs right after they left the cache.
+TEST_F(VulkanCache, ThePipelineCacheIsBoundedAndExecutablesKeepTheirPipelines) {
+  vulkan::set_pipeline_cache_limit(3);
+  std::vector<std::unique_ptr<Executable>> exes;
+  std::vector<Program> programs;
+  for (int i = 0; i < 8; ++i) programs.push_back(add_const(1000.0 + i));
+  for (const Program& p : programs)
+    exes.push_back(compile_vulkan(p, std::make_shared<ParamStore>()));
+  EXPECT_LE(vulkan::pipeline_stats().cached, 3);
+  Array x(DType::f32, Shape{64});
+  for (int i = 0; i < 8; ++i) {
+    std::vector<Array> out = exes[static_cast<size_t>(i)]->run({{"x", x}});
+    EXPECT_EQ(out.at(0).get(5), 1000.0 + i) << i;  // the first ones' pipelines left the cache
+  }
+  const int64_t alive = vulkan::pipeline_stats().alive;
+  exes.clear();  // their pipelines go with them, except the cached ones
+  EXPECT_LT(vulkan::pipeline_stats().alive, alive);
+  EXPECT_LE(vulkan::pipeline_stats().alive, 3 + (alive - 8));
+  vulkan::set_pipeline_cache_limit(512);
 }
 
 }  // namespace
