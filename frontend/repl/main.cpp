@@ -1,6 +1,10 @@
 // soma: the command-line tool — the REPL, `run`, `bench` and `emit` (see options.cpp's usage
 // text and docs/script.md).
+#include <signal.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -17,6 +21,26 @@
 #endif
 
 namespace {
+
+// Before main, the shared libraries' initializers run (LLVM's among them); under a tight memory
+// limit one of them can fail and abort ("LLVM ERROR: out of memory"). Until main starts, an abort
+// ends the process with one clear line and exit status 70 instead of a SIGABRT core.
+extern "C" void abort_while_starting(int) {
+  static const char msg[] =
+      "soma: could not start: a library failed to initialize, most likely out of memory (is the "
+      "memory limit, ulimit -v, too small?)\n";
+  ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+  (void)ignored;
+  ::_exit(70);
+}
+
+void catch_aborts_while_starting() {
+  std::signal(SIGABRT, abort_while_starting);
+}
+
+// Run by the dynamic loader before any shared library's initializer.
+__attribute__((section(".preinit_array"),
+               used)) void (*const kPreinit)() = catch_aborts_while_starting;
 
 // What the tool printed must all have reached stdout: a write error (a full disk, a closed pipe
 // that does not kill us) fails the command instead of exiting 0 with a cut output.
@@ -60,6 +84,7 @@ int run_mode(const soma::tool::Options& o) {
 
 int main(int argc, char** argv) {
   using namespace soma::tool;
+  std::signal(SIGABRT, SIG_DFL);  // started: an abort from now on is a bug, with its core
   std::ios::sync_with_stdio(true);
   Options o;
   try {

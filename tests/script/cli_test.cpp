@@ -12,6 +12,7 @@
 #include "backends/backend.h"
 #include "frontend/script/stages.h"
 #include "runtime/npy.h"
+#include "tests/sanitizer.h"
 
 namespace soma {
 namespace {
@@ -79,6 +80,31 @@ TEST_F(Cli, AnOutputThatCannotBeWrittenFailsTheCommand) {
   std::string err = read(dir_ / "stderr.txt");
   EXPECT_TRUE(contains(err, "writing the output to stdout failed")) << err;
   EXPECT_TRUE(contains(err, "the output is incomplete")) << err;
+}
+
+// Under any address-space limit the tool ends with a status and a message — never a signal: too
+// little to load its libraries (127, the loader's message), a library's initializer out of memory
+// (70, one line), out of memory while running (1, a clear error), or success.
+TEST_F(Cli, EveryMemoryLimitEndsWithAStatusNotASignal) {
+  if (testing::kSanitized)
+    GTEST_SKIP() << "the sanitizers reserve more address space than any limit here";
+  write("t.soma", "print(float(sum(exp(arange(0, 10)))))\n");
+  for (int mb = 150; mb <= 290; mb += 4) {
+    for (const char* args : {"--version", "run t.soma"}) {
+      std::string cmd = "cd '" + dir_.string() + "' && ulimit -v " + std::to_string(mb * 1024) +
+                        " && SOMA_DISK_CACHE=0 SOMA_BACKEND=llvm timeout 60 '" +
+                        std::string(SOMA_CLI_PATH) + "' " + args + " > out.txt 2> err.txt";
+      int rc = std::system(cmd.c_str());
+      ASSERT_TRUE(WIFEXITED(rc));
+      const int status = WEXITSTATUS(rc);
+      EXPECT_TRUE(status == 0 || status == 1 || status == 70 || status == 127)
+          << "ulimit -v " << mb << " MB, soma " << args << ": status " << status << "\n"
+          << read(dir_ / "err.txt");
+      if (status == 70) {
+        EXPECT_TRUE(contains(read(dir_ / "err.txt"), "soma: could not start")) << mb;
+      }
+    }
+  }
 }
 
 TEST_F(Cli, ScriptsThatAreNotFilesAreRefusedAtOnce) {
