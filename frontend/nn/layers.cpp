@@ -449,17 +449,29 @@ Pool2DOptions pool_options(const std::string& cls, const LayerConfig& c) {
   return o;
 }
 
-LayerPtr dense_from_config(const std::string& cls, const LayerConfig& c) {
-  cfg_check_keys(c, cls,
-                 {"units", "activation", "use_bias", "kernel_initializer", "bias_initializer"});
-  if (!c.count("units")) SOMA_THROW(ValueError, "Dense: missing argument 'units'");
-  DenseOptions o;
+template <class Pool>
+LayerPtr pool_from_config(const std::string& cls, const LayerConfig& c) {
+  cfg_check_keys(c, cls, {"pool_size", "strides", "padding"});
+  return std::make_shared<Pool>(cfg_pair(c, cls, "pool_size", {2, 2}), pool_options(cls, c));
+}
+
+// The options Dense and Conv2D share: activation, bias, initializers, name, seed.
+template <class Options>
+void read_kernel_options(Options& o, const std::string& cls, const LayerConfig& c) {
   o.activation = cfg_str(c, "activation", "");
   o.use_bias = cfg_bool(c, cls, "use_bias", true);
   o.kernel_initializer = cfg_str(c, "kernel_initializer", o.kernel_initializer);
   o.bias_initializer = cfg_str(c, "bias_initializer", o.bias_initializer);
   o.name = cfg_str(c, "name", "");
   o.seed = cfg_seed(c, cls);
+}
+
+LayerPtr dense_from_config(const std::string& cls, const LayerConfig& c) {
+  cfg_check_keys(c, cls,
+                 {"units", "activation", "use_bias", "kernel_initializer", "bias_initializer"});
+  if (!c.count("units")) SOMA_THROW(ValueError, "Dense: missing argument 'units'");
+  DenseOptions o;
+  read_kernel_options(o, cls, c);
   return std::make_shared<Dense>(cfg_int(c, cls, "units", 0), o);
 }
 
@@ -473,12 +485,7 @@ LayerPtr conv2d_from_config(const std::string& cls, const LayerConfig& c) {
   o.strides = cfg_pair(c, cls, "strides", {1, 1});
   o.padding = cfg_str(c, "padding", "valid");
   o.dilation_rate = cfg_pair(c, cls, "dilation_rate", {1, 1});
-  o.activation = cfg_str(c, "activation", "");
-  o.use_bias = cfg_bool(c, cls, "use_bias", true);
-  o.kernel_initializer = cfg_str(c, "kernel_initializer", o.kernel_initializer);
-  o.bias_initializer = cfg_str(c, "bias_initializer", o.bias_initializer);
-  o.name = cfg_str(c, "name", "");
-  o.seed = cfg_seed(c, cls);
+  read_kernel_options(o, cls, c);
   return std::make_shared<Conv2D>(cfg_int(c, cls, "filters", 0),
                                   cfg_pair(c, cls, "kernel_size", {1, 1}), o);
 }
@@ -527,22 +534,9 @@ namespace detail {
 void add_core_layers(std::vector<LayerKind>& kinds) {
   kinds.push_back({"Dense", {}, "", dense_from_config});
   kinds.push_back({"Conv2D", {}, "conv2d", conv2d_from_config});
-  kinds.push_back({"MaxPool2D",
-                   {"MaxPooling2D"},
-                   "max_pooling2d",
-                   [](const std::string& cls, const LayerConfig& c) -> LayerPtr {
-                     cfg_check_keys(c, cls, {"pool_size", "strides", "padding"});
-                     return std::make_shared<MaxPool2D>(cfg_pair(c, cls, "pool_size", {2, 2}),
-                                                        pool_options(cls, c));
-                   }});
-  kinds.push_back({"AvgPool2D",
-                   {"AveragePooling2D"},
-                   "average_pooling2d",
-                   [](const std::string& cls, const LayerConfig& c) -> LayerPtr {
-                     cfg_check_keys(c, cls, {"pool_size", "strides", "padding"});
-                     return std::make_shared<AvgPool2D>(cfg_pair(c, cls, "pool_size", {2, 2}),
-                                                        pool_options(cls, c));
-                   }});
+  kinds.push_back({"MaxPool2D", {"MaxPooling2D"}, "max_pooling2d", pool_from_config<MaxPool2D>});
+  kinds.push_back(
+      {"AvgPool2D", {"AveragePooling2D"}, "average_pooling2d", pool_from_config<AvgPool2D>});
   kinds.push_back({"Flatten", {}, "", [](const std::string& cls, const LayerConfig& c) -> LayerPtr {
                      cfg_check_keys(c, cls, {});
                      return std::make_shared<Flatten>(cfg_str(c, "name", ""));

@@ -16,14 +16,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/source_tree.h"
+
 namespace soma {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path source_root() {
-  return fs::path(SOMA_TEST_DATA_DIR).parent_path().parent_path();
-}
+using testing::read_text;
+using testing::source_root;
 
 // The layer a file or an include belongs to: its folder below the root, with frontend's
 // top-level files called "frontend/api".

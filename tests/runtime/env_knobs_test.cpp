@@ -9,22 +9,15 @@
 #include <sstream>
 
 #include "runtime/env.h"
+#include "tests/source_tree.h"
 
 namespace soma {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path source_root() {
-  return fs::path(SOMA_TEST_DATA_DIR).parent_path().parent_path();
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using testing::read_text;
+using testing::source_root;
 
 std::set<std::string> table_names() {
   std::set<std::string> names;
