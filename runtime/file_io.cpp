@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <random>
 
@@ -114,6 +116,29 @@ std::string read_file(const std::string& path, const std::string& what, uint64_t
   return bytes;
 }
 
+namespace {
+
+struct WriteFault {
+  std::atomic<int> err{0};  // 0: none
+  std::atomic<uint64_t> after_bytes{0};
+};
+
+WriteFault& write_fault() {
+  static WriteFault f;
+  return f;
+}
+
+}  // namespace
+
+void set_write_fault_for_testing(int err, uint64_t after_bytes) {
+  write_fault().after_bytes = after_bytes;
+  write_fault().err = err;
+}
+
+void clear_write_fault_for_testing() {
+  write_fault().err = 0;
+}
+
 bool try_write_file_atomic(const std::string& path, std::string_view bytes, std::string* why) {
   const std::string dir = dir_of(path), base = base_of(path);
   remove_orphans(dir, base);
@@ -141,15 +166,27 @@ bool try_write_file_atomic(const std::string& path, std::string_view bytes, std:
     if (why) *why = msg + ": " + std::strerror(err);
     return false;
   };
+  const int fault = write_fault().err;
+  const uint64_t fault_at = fault ? write_fault().after_bytes.load() : UINT64_MAX;
   size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (done >= fault_at) {
+      errno = fault;
+      return abandon("cannot write temporary file '" + tmp + "'");
+    }
+    const size_t chunk = static_cast<size_t>(
+        std::min<uint64_t>(bytes.size() - done, fault_at - static_cast<uint64_t>(done)));
+    ssize_t n = ::write(fd.get(), bytes.data() + done, chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       if (n == 0) errno = EIO;
       return abandon("cannot write temporary file '" + tmp + "'");
     }
     done += static_cast<size_t>(n);
+  }
+  if (fault) {
+    errno = fault;
+    return abandon("cannot flush temporary file '" + tmp + "'");
   }
   if (::fsync(fd.get()) != 0 && errno != EINVAL && errno != EROFS)
     return abandon("cannot flush temporary file '" + tmp + "'");

@@ -33,6 +33,13 @@ void write_file_atomic(const std::string& path, std::string_view bytes, const st
 bool try_write_file_atomic(const std::string& path, std::string_view bytes,
                            std::string* why = nullptr);
 
+// Fault injection for tests: every following write_file_atomic / try_write_file_atomic fails
+// with `err` (ENOSPC, EFBIG, EIO, ...) once `after_bytes` bytes of the file are written — at the
+// flush when the file is not longer than that — until cleared. Process-wide; not for production
+// use.
+void set_write_fault_for_testing(int err, uint64_t after_bytes);
+void clear_write_fault_for_testing();
+
 // The folder part of a path ("." for a bare name).
 std::string dir_of(const std::string& path);
 
