@@ -19,7 +19,6 @@ enum OpTrait : uint32_t {
   Cmp = 1u << 7,
   Logic = 1u << 8,
   Cheap = 1u << 9,
-  Heavy = 1u << 10,
 };
 
 enum class Op : uint8_t {

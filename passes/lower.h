@@ -1,17 +1,16 @@
-// Lowering: turns a fused module into a kernel-IR program (graph/kernel_ir.h), then plans its
-// memory (passes/plan.h). Each realized node becomes one kernel that stores it; fused nodes
-// become scalar expressions and statements inside that kernel.
+// Lowering: turns a fused module into a kernel-IR program (graph/kernel_ir.h). Each realized
+// node becomes one kernel that stores it; fused nodes become scalar expressions and statements
+// inside that kernel (passes/lower_group.h). Lowering builds what fusion decided and never
+// refuses it. Memory is planned afterwards (passes/plan.h); passes/pipeline.h runs all three.
 #pragma once
 
 #include "graph/kernel_ir.h"
 #include "graph/module.h"
+#include "passes/fuse.h"
 
 namespace soma {
 
-// Fuses (passes/fuse.h), lowers and plans. Where a fused reduction would be recomputed for many
-// points of its kernel, lowering realizes it instead and fuses again, so the result never
-// duplicates expensive work. Throws ShapeError for a tensor of 2^31 or more elements.
-// With fuse = false every computed node gets its own kernel (for bisecting fusion bugs).
-kir::Program lower_module(const Module& m, bool fuse = true);
+// Throws ShapeError for a tensor of 2^31 or more elements.
+kir::Program lower_kernels(const Module& m, const Fusion& f);
 
 }  // namespace soma

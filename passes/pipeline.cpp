@@ -1,10 +1,11 @@
 // The pipeline. Each line is one pass and why it is where it is; SOMA_DEBUG=2 prints the IR after
 // each pass that changed it, SOMA_DUMP_DIR writes every stage, SOMA_DISABLE_PASSES skips passes
-// by name (see passes/pass_manager.h). Later stages (fusion, lowering, memory planning) append
-// their lines here.
+// by name (see passes/pass_manager.h). The graph passes run first; then fuse, lower and plan
+// turn the module into the kernel program, with the kernel verifier after each.
 #include "passes/pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <optional>
 
@@ -14,6 +15,7 @@
 #include "passes/cse.h"
 #include "passes/dce.h"
 #include "passes/lower.h"
+#include "passes/plan.h"
 #include "passes/simplify.h"
 #include "passes/split_k.h"
 #include "passes/split_reduce.h"
@@ -57,7 +59,7 @@ std::vector<std::string> pipeline_pass_names() {
   std::vector<std::string> names;
   for (const GraphPass& p : graph_passes(PipelineOptions{}))
     if (std::find(names.begin(), names.end(), p.name) == names.end()) names.push_back(p.name);
-  names.push_back("fuse");  // lower_to_kernels
+  for (const char* stage : {"fuse", "lower", "plan"}) names.push_back(stage);  // lower_to_kernels
   return names;
 }
 
@@ -92,41 +94,90 @@ int64_t printed_nodes(const kir::Program& p, int64_t cap) {
   return total;
 }
 
+// Runs one stage of lower_to_kernels, with SOMA_DEBUG=1's timing line.
+template <typename F>
+auto timed(const PipelineOptions& options, const char* name, F&& stage) {
+  auto start = std::chrono::steady_clock::now();
+  auto result = stage();
+  std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start;
+  if (options.debug_level >= 1 && options.log)
+    *options.log << "soma: pass " << name << ": " << ms.count() << " ms\n";
+  return result;
+}
+
+// The kernel verifier between the stages: a program a stage makes must be valid (an internal
+// error otherwise, naming the stage, with the program).
+void check_program(const kir::Program& p, const char* stage, const PipelineOptions& options) {
+  if (!options.verify) return;
+  try {
+    kir::verify(p);
+  } catch (const VerifyError& e) {
+    SOMA_CHECK(false) << "'" << stage << "' made an invalid kernel program: " << e.what() << "\n"
+                      << kir::print_program(p);
+  }
+}
+
+// The final program's text must read back as the program (so that every dump is a replayable
+// input). Checked up to a size: a program whose shared subexpressions print exponentially large
+// is not printed here.
+void check_round_trip(const kir::Program& p, const PipelineOptions& options) {
+  if (!options.verify) return;
+  constexpr int64_t kMaxCheckedNodes = 1 << 20;
+  if (printed_nodes(p, kMaxCheckedNodes) >= kMaxCheckedNodes) return;
+  const std::string text = kir::print_program(p, /*all_data=*/true);
+  std::optional<std::string> diff;
+  try {
+    diff = kir::difference(kir::parse_program(text), p);
+  } catch (const ParseError& e) {
+    diff = std::string("it does not parse: ") + e.what();
+  }
+  SOMA_CHECK(!diff) << "the kernel program's text does not read back as the program: " << *diff
+                    << "\n"
+                    << text;
+}
+
 }  // namespace
+
+Fusion fuse_module(const Module& m, const PipelineOptions& options) {
+  check_pass_names(options.disabled, pipeline_pass_names());
+  const bool on = options.disabled.count("fuse") == 0;
+  if (!on && options.debug_level >= 1 && options.log) *options.log << "soma: pass fuse: disabled\n";
+  return fuse(m, on);
+}
 
 kir::Program lower_to_kernels(const Module& m, const PipelineOptions& options) {
   check_pass_names(options.disabled, pipeline_pass_names());
-  // Group nodes into kernels, lower each group to loops, then plan the arena and in-place updates.
-  kir::Program p = lower_module(m, /*fuse=*/options.disabled.count("fuse") == 0);
-  if (options.verify) {
-    // A program lowering makes must be valid, and its text must read back as the same program
-    // (so that every dump is a replayable input).
-    try {
-      kir::verify(p);
-    } catch (const VerifyError& e) {
-      SOMA_CHECK(false) << "lowering made an invalid kernel program: " << e.what() << "\n"
-                        << kir::print_program(p);
-    }
-    // (Checked up to a size: a program whose shared subexpressions print exponentially large
-    // is not printed here.)
-    constexpr int64_t kMaxCheckedNodes = 1 << 20;
-    if (printed_nodes(p, kMaxCheckedNodes) < kMaxCheckedNodes) {
-      const std::string text = kir::print_program(p, /*all_data=*/true);
-      std::optional<std::string> diff;
-      try {
-        diff = kir::difference(kir::parse_program(text), p);
-      } catch (const ParseError& e) {
-        diff = std::string("it does not parse: ") + e.what();
-      }
-      SOMA_CHECK(!diff) << "the kernel program's text does not read back as the program: " << *diff
-                        << "\n"
-                        << text;
-    }
-  }
+  if (options.disabled.count("lower"))
+    SOMA_THROW(NameError,
+               "SOMA_DISABLE_PASSES: 'lower' cannot be disabled (it turns the graph "
+               "into kernels); 'fuse' gives one kernel per node, 'plan' no memory "
+               "reuse");
+  // Group nodes into kernels: each decision has its reason (passes/fuse.h).
+  Fusion f = timed(options, "fuse", [&] { return fuse_module(m, options); });
+  if (options.debug_level >= 2 && options.log)
+    *options.log << "--- after fuse ---\n" << print_fusion(m, f);
+  if (!options.dump_dir.empty())
+    write_stage_dump(options.dump_dir, "fuse", print_fusion(m, f), ".soma-ir");
+  // Each group becomes one kernel of loops; lowering builds what fusion decided.
+  kir::Program p = timed(options, "lower", [&] { return lower_kernels(m, f); });
+  check_program(p, "lower", options);
+  if (!options.dump_dir.empty())
+    write_stage_dump(options.dump_dir, "lower", kir::print_program(p, /*all_data=*/true), ".kir");
+  // Temporaries share one arena by liveness; parameters are updated in place where safe.
+  const bool plan = options.disabled.count("plan") == 0;
+  timed(options, "plan", [&] {
+    if (plan)
+      plan_memory(p);
+    else
+      place_without_reuse(p);
+    return 0;
+  });
+  check_program(p, "plan", options);
+  check_round_trip(p, options);
   if (options.debug_level >= 3 && options.log)
     *options.log << "--- kernels (" << p.kernels.size() << ") ---\n" << kir::print_program(p);
   if (!options.dump_dir.empty())
-    write_stage_dump(options.dump_dir, "kernels", kir::print_program(p, /*all_data=*/true), ".kir");
+    write_stage_dump(options.dump_dir, "plan", kir::print_program(p, /*all_data=*/true), ".kir");
   return p;
 }
 

@@ -11,6 +11,11 @@ namespace {
 using kir::BufferId;
 using kir::ExprId;
 
+// A temporary's bytes in the arena: 64-byte aligned blocks (a cache line, an AVX-512 vector).
+int64_t arena_size(const kir::Buffer& b) {
+  return (std::max<int64_t>(b.bytes(), 1) + 63) / 64 * 64;
+}
+
 // Every load of `b` in kernel k, with its index expression, and every store.
 void collect_access(const kir::Kernel& k, BufferId b, std::vector<ExprId>& load_idx,
                     std::vector<ExprId>& store_idx) {
@@ -158,7 +163,7 @@ void plan_memory(kir::Program& p) {
       if (buf.kind != kir::Buffer::Kind::Temp || buf.offset >= 0 ||
           first[static_cast<size_t>(b)] != static_cast<int>(i))
         continue;
-      int64_t size = (std::max<int64_t>(buf.bytes(), 1) + 63) / 64 * 64;
+      int64_t size = arena_size(buf);
       unplanned += size;
       // First fit among blocks whose buffer died before this kernel.
       int best = -1;
@@ -180,6 +185,17 @@ void plan_memory(kir::Program& p) {
   }
   p.arena_bytes = end;
   p.unplanned_bytes = unplanned;
+}
+
+void place_without_reuse(kir::Program& p) {
+  int64_t end = 0;
+  for (kir::Buffer& b : p.buffers) {
+    if (b.kind != kir::Buffer::Kind::Temp || b.offset >= 0) continue;
+    b.offset = end;
+    end += arena_size(b);
+  }
+  p.arena_bytes = end;
+  p.unplanned_bytes = end;
 }
 
 }  // namespace soma

@@ -11,4 +11,8 @@ namespace soma {
 
 void plan_memory(kir::Program& p);
 
+// The plan without reuse (SOMA_DISABLE_PASSES=plan, for bisecting a memory-planning bug): every
+// temporary gets bytes of its own and parameters are updated after the program, never in place.
+void place_without_reuse(kir::Program& p);
+
 }  // namespace soma

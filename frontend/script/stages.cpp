@@ -79,34 +79,11 @@ std::string render_opt(const Tensor& t, const CompileOptions& options) {
   return print_module(optimized(t, options));
 }
 
-// The optimized graph with each node's kernel: "# kernel %R" for a node computed in the kernel
-// rooted at %R (the root stores it), "# buffer" for inputs, parameters and constant data.
+// The optimized graph with each node's kernel and why each stored node is stored, as the
+// pipeline fuses it (SOMA_DISABLE_PASSES=fuse included).
 std::string render_fused(const Tensor& t, const CompileOptions& options) {
   Module m = optimized(t, options);
-  Fusion f = fuse(m);
-  std::ostringstream os;
-  os << "# " << f.roots.size() << " kernel" << (f.roots.size() == 1 ? "" : "s") << "\n";
-  std::vector<NodeId> live = reachable(m.graph, m.roots());
-  for (NodeId id : live) {
-    std::string line = print_node(m.graph, id);
-    const Node& n = m.graph.node(id);
-    NodeId g = static_cast<size_t>(id) < f.group.size() ? f.group[static_cast<size_t>(id)] : -1;
-    std::string note;
-    if (g == id)
-      note = "kernel %" + std::to_string(id) + " (stored)";
-    else if (g >= 0)
-      note = "kernel %" + std::to_string(g);
-    else if (n.op == Op::Input || n.op == Op::Param || n.op == Op::Const)
-      note = always_inline(n) ? "inlined" : "buffer";
-    else
-      note = "inlined";
-    if (line.size() < 56) line.append(56 - line.size(), ' ');
-    os << line << "  # " << note << "\n";
-  }
-  os << "return";
-  for (size_t i = 0; i < m.outputs.size(); ++i) os << (i ? ", %" : " %") << m.outputs[i];
-  os << "\n";
-  return os.str();
+  return print_fusion(m, fuse_module(m, pipeline_for(backend_of(options))));
 }
 
 // The kernel program of `t` for `backend`, made as compile() makes it: the same pipeline, the

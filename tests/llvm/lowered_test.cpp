@@ -10,7 +10,6 @@
 #include "backends/interp/interp.h"
 #include "frontend/compile.h"
 #include "graph/printer.h"
-#include "passes/lower.h"
 #include "passes/pipeline.h"
 #include "tests/llvm/llvm_test_util.h"
 
@@ -83,7 +82,7 @@ void check_model(
   Built b = build(*ctx, outs, updates, 7);
   Module lowered = b.module;  // the interpreter runs the graph as built
   if (optimize) optimize_graph(lowered, PipelineOptions{});
-  kir::Program prog = lower_module(lowered);
+  kir::Program prog = lower_to_kernels(lowered, PipelineOptions{});
 
   auto ref_params = std::make_shared<ParamStore>(), my_params = std::make_shared<ParamStore>();
   for (const std::string& n : ctx->params().names()) {
@@ -279,7 +278,7 @@ TEST(LlvmLowered, RandomGraphs) {
       continue;
     }
     Built b = build(*ctx, {pool.back()}, {}, seed);
-    kir::Program prog = lower_module(b.module);
+    kir::Program prog = lower_to_kernels(b.module, PipelineOptions{});
     CompileRequest req;
     req.program = &prog;
     auto mine = get_backend("llvm").compile(req, ctx->params_ptr())->run(b.feeds);

@@ -11,10 +11,17 @@
 #include "frontend/compile.h"
 #include "graph/kernel_ir.h"
 #include "graph/kernel_parser.h"
-#include "passes/lower.h"
+#include "passes/pipeline.h"
 
 namespace soma {
 namespace {
+
+// The pipeline's options with the IR verifiers on, in every build.
+PipelineOptions verified() {
+  PipelineOptions o;
+  o.verify = true;
+  return o;
+}
 
 struct Case {
   std::string name;
@@ -54,7 +61,7 @@ Lowered run_case(const Case& c) {
   for (const Node& n : m.graph.nodes())
     if (n.op == Op::Input) feeds[n.attrs.get_str("name")] = random_array(n.type, seed++);
   Lowered l;
-  l.program = lower_module(m);
+  l.program = lower_to_kernels(m, verified());
   // The program's text reads back as the same program (the dumps are replayable).
   auto diff = kir::difference(kir::parse_program(kir::print_program(l.program, true)), l.program);
   EXPECT_FALSE(diff) << c.name << ": " << *diff;
@@ -252,7 +259,7 @@ TEST(LoweringUpdates, SgdStepMatchesInterpreter) {
         results[run].push_back(
             get_backend("interp").compile(req, ctxs[run]->params_ptr())->run(feeds)[0]);
       } else {
-        prog = lower_module(m);
+        prog = lower_to_kernels(m, verified());
         results[run].push_back(run_program(prog, feeds, ctxs[run]->params(), true)[0]);
       }
     }
@@ -312,7 +319,7 @@ TEST(LoweringUpdates, MomentumSlotsUpdateInPlace) {
         results[run].push_back(
             get_backend("interp").compile(req, ctxs[run]->params_ptr())->run(feeds)[0]);
       } else {
-        prog = lower_module(m);
+        prog = lower_to_kernels(m, verified());
         results[run].push_back(run_program(prog, feeds, ctxs[run]->params(), true)[0]);
       }
     }

@@ -124,8 +124,9 @@ TEST(PassManager, UnknownDisabledPassIsReportedWithTheKnownNames) {
     EXPECT_NE(msg.find("'fusion'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("dce, simplify, cse"), std::string::npos) << msg;
   }
-  EXPECT_EQ(pipeline_pass_names(), (std::vector<std::string>{"dce", "simplify", "cse", "split_k",
-                                                             "split_reduce", "fuse"}));
+  EXPECT_EQ(pipeline_pass_names(),
+            (std::vector<std::string>{"dce", "simplify", "cse", "split_k", "split_reduce", "fuse",
+                                      "lower", "plan"}));
 }
 
 TEST(PassManager, DisablingEveryPassLeavesTheModuleAlone) {

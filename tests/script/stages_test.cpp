@@ -45,7 +45,7 @@ std::string compiled_program(const Tensor& t, const std::string& backend) {
   std::string text;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
-    if (name.size() > 12 && name.substr(name.size() - 12) == "-kernels.kir") {
+    if (name.size() > 9 && name.substr(name.size() - 9) == "-plan.kir") {
       std::ifstream f(e.path());
       std::stringstream ss;
       ss << f.rdbuf();
@@ -60,7 +60,8 @@ std::string compiled_program(const Tensor& t, const std::string& backend) {
 TEST(EmitKernel, IsTheProgramCompileRunsUnderEverySwitch) {
   std::map<std::string, std::string> plain;  // backend -> its program with every pass on
   for (const std::string backend : {"llvm", "vulkan"}) {
-    for (const std::string disabled : {"", "cse", "simplify", "dce", "fuse", "split_reduce"}) {
+    for (const std::string disabled :
+         {"", "cse", "simplify", "dce", "fuse", "plan", "split_reduce"}) {
       SCOPED_TRACE(backend + " without '" + disabled + "'");
       ContextScope scope(std::make_shared<Context>());
       // A long reduction (over the Vulkan CPU driver's loop limit), a softmax and a matmul.
