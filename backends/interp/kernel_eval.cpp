@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "backends/host_buffers.h"
 #include "backends/interp/scalar_ops.h"
 #include "graph/error.h"
 #include "graph/kernel_verify.h"
@@ -84,12 +85,6 @@ struct Storage {
     }
   }
 };
-
-Array copy_out(const Storage& s, DType dtype, const Shape& shape) {
-  Array a(dtype, shape);
-  if (a.nbytes()) std::memcpy(a.raw(), s.base, a.nbytes());
-  return a;
-}
 
 [[noreturn]] void die(const std::string& msg) {
   const bool kernel_ir_is_valid = false;
@@ -440,101 +435,19 @@ void check_program(const Program& p) {
 std::vector<Array> run_program(const Program& p, const Feeds& feeds, ParamStore& params,
                                bool write_updates) {
   check_program(p);
-  const size_t nb = p.buffers.size();
-  std::vector<uint8_t> in_place(nb, 0);
-  for (auto& [pb, vb] : p.updates)
-    if (pb == vb) in_place[static_cast<size_t>(pb)] = 1;
-
-  // Storage: arrays this run holds (feeds and parameters are shared, not copied) and the arena.
-  std::vector<Array> held(nb);
-  std::vector<Storage> st(nb);
-  Array arena;
-  bool planned = false;
-  for (const Buffer& b : p.buffers) planned |= b.kind == Buffer::Kind::Temp && b.offset >= 0;
-  if (planned) {
-    SOMA_CHECK(p.arena_bytes >= 0) << "kernel-IR evaluator: arena of " << p.arena_bytes << " bytes";
-    arena = Array(DType::boolean, Shape{p.arena_bytes});
-    if (arena.nbytes()) std::memset(arena.raw(), kPoison, arena.nbytes());
+  // The arena and fresh outputs start poisoned, so that a read before a write shows.
+  ProgramLayout layout(p, 64);
+  HostBuffers host(layout, kPoison);
+  host.bind(feeds, params, /*keep_params=*/!write_updates);
+  std::vector<Storage> st(p.buffers.size());
+  for (size_t i = 0; i < st.size(); ++i) {
+    st[i].base = host.at(static_cast<BufferId>(i));
+    st[i].dtype = p.buffers[i].dtype;
+    st[i].numel = p.buffers[i].numel();
   }
-  auto fresh = [](const Buffer& b) {
-    Array a(b.dtype, b.shape);
-    if (a.nbytes()) std::memset(a.raw(), kPoison, a.nbytes());
-    return a;
-  };
-  for (size_t i = 0; i < nb; ++i) {
-    const Buffer& b = p.buffers[i];
-    Storage& s = st[i];
-    s.dtype = b.dtype;
-    s.numel = b.numel();
-    switch (b.kind) {
-      case Buffer::Kind::Input: {
-        check_feed(b.name, TensorType{b.dtype, b.shape}, feeds);
-        held[i] = feeds.at(b.name);
-        // Never written: the kernel run refuses stores to inputs.
-        s.base = const_cast<std::byte*>(static_cast<const std::byte*>(held[i].raw()));
-        break;
-      }
-      case Buffer::Kind::Param: {
-        Array& v = params.get(b.name);
-        if (v.dtype() != b.dtype || v.shape() != b.shape)
-          SOMA_THROW(ShapeError, "parameter '" << b.name << "' holds " << v.type_str()
-                                               << " but the program declares "
-                                               << dtype_name(b.dtype) << b.shape.str());
-        held[i] = in_place[i] && !write_updates ? v.clone() : v;
-        s.base = static_cast<std::byte*>(held[i].raw());
-        break;
-      }
-      case Buffer::Kind::Constant: {
-        held[i] = Array(b.dtype, b.shape);
-        for (int64_t j = 0; j < b.numel(); ++j)
-          held[i].set(j, b.data[b.data.size() == 1 ? 0 : static_cast<size_t>(j)]);
-        s.base = static_cast<std::byte*>(held[i].raw());
-        break;
-      }
-      case Buffer::Kind::Output:
-        held[i] = fresh(b);
-        s.base = static_cast<std::byte*>(held[i].raw());
-        break;
-      case Buffer::Kind::Temp:
-        if (b.offset >= 0) {
-          s.base = static_cast<std::byte*>(arena.raw()) + b.offset;
-        } else {
-          held[i] = fresh(b);
-          s.base = static_cast<std::byte*>(held[i].raw());
-        }
-        break;
-    }
-  }
-
   for (const Kernel& k : p.kernels) KernelRun(p, k, st).run();
-
-  // Outputs first (they see the parameters before copied updates); an Output buffer's own array
-  // is handed out once, everything else is copied.
-  std::vector<Array> out;
-  std::vector<uint8_t> handed(nb, 0);
-  for (BufferId id : p.outputs) {
-    size_t i = static_cast<size_t>(id);
-    const Buffer& b = p.buffers[i];
-    if (b.kind == Buffer::Kind::Output && !handed[i]) {
-      out.push_back(held[i]);
-      handed[i] = 1;
-    } else {
-      out.push_back(copy_out(st[i], b.dtype, b.shape));
-    }
-  }
-  if (write_updates) {
-    // Snapshot every new value before assigning any, so updates see the old parameters.
-    std::vector<std::pair<const std::string*, Array>> values;
-    for (auto& [pb, vb] : p.updates) {
-      const Buffer& param = p.buffers[static_cast<size_t>(pb)];
-      values.emplace_back(
-          &param.name, pb == vb ? params.get(param.name)
-                                : copy_out(st[static_cast<size_t>(vb)], param.dtype, param.shape));
-    }
-    // An in-place update's values are already in the store; assigning its own storage only bumps
-    // the store's version, so that backends mirroring parameters resync.
-    for (auto& [name, value] : values) params.assign(*name, value);
-  }
+  std::vector<Array> out = host.outputs();
+  if (write_updates) host.apply_updates(params);
   return out;
 }
 

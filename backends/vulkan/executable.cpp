@@ -9,6 +9,7 @@
 #include <iostream>
 #include <mutex>
 
+#include "backends/program_layout.h"
 #include "backends/vulkan/context.h"
 #include "backends/vulkan/memory.h"
 #include "backends/vulkan/param_mirror.h"
@@ -55,8 +56,7 @@ class VulkanExecutable : public Executable {
         params_(std::move(params)),
         mirror_(device_params_for(params_)),
         kernels_(std::move(kernels)),
-        outputs_(p.outputs),
-        updates_(p.updates) {
+        layout_(p, 256) {
     ++Context::live_objects;  // before anything that may throw: the destructor is not run then
     struct Undo {
       bool armed = true;
@@ -64,34 +64,9 @@ class VulkanExecutable : public Executable {
         if (armed) --Context::live_objects;
       }
     } undo;
-    const size_t nb = p.buffers.size();
-    slots_.resize(nb);
-    for (size_t i = 0; i < nb; ++i) {
-      const Buffer& b = p.buffers[i];
-      Slot& s = slots_[i];
-      s.kind = b.kind;
-      s.type = TensorType{b.dtype, b.shape};
-      s.name = b.name;
-      s.bytes = b.bytes();
-      SOMA_CHECK(!b.name.empty() ||
-                 (b.kind != Buffer::Kind::Input && b.kind != Buffer::Kind::Param))
-          << "input/param buffer " << i << " has no name";
-    }
-    for (BufferId o : outputs_) SOMA_CHECK(o >= 0 && static_cast<size_t>(o) < nb) << "bad output";
-    for (auto& [pb, vb] : updates_) {
-      SOMA_CHECK(pb >= 0 && static_cast<size_t>(pb) < nb && vb >= 0 && static_cast<size_t>(vb) < nb)
-          << "bad update";
-      const Slot &ps = slots_[static_cast<size_t>(pb)], &vs = slots_[static_cast<size_t>(vb)];
-      SOMA_CHECK(ps.kind == Buffer::Kind::Param)
-          << "update target " << ps.name << " is not a param";
-      if (ps.type.dtype != vs.type.dtype || ps.type.shape.numel() != vs.type.shape.numel())
-        SOMA_THROW(TypeError, "update of parameter '" << ps.name << "' (" << ps.type.str()
-                                                      << ") with a value of type "
-                                                      << vs.type.str());
-    }
     {
       std::lock_guard<std::mutex> lock(ctx_.run_mutex);  // the parameter mirror is shared
-      allocate(p);
+      allocate();
     }
     write_descriptors();
     record();
@@ -121,9 +96,9 @@ class VulkanExecutable : public Executable {
     mark_updates();
     if (!timed_.empty()) report_profile();
     std::vector<Array> out;
-    out.reserve(outputs_.size());
-    for (size_t o = 0; o < outputs_.size(); ++o) {
-      const Slot& s = slots_[static_cast<size_t>(outputs_[o])];
+    out.reserve(layout_.outputs().size());
+    for (size_t o = 0; o < layout_.outputs().size(); ++o) {
+      const ProgramLayout::Slot& s = layout_.slot(layout_.outputs()[o]);
       Array a(s.type.dtype, s.type.shape);
       if (s.bytes) std::memcpy(a.raw(), output_src_[o], static_cast<size_t>(s.bytes));
       out.push_back(std::move(a));
@@ -132,12 +107,6 @@ class VulkanExecutable : public Executable {
   }
 
  private:
-  struct Slot {
-    Buffer::Kind kind = Buffer::Kind::Temp;
-    TensorType type;
-    std::string name;
-    int64_t bytes = 0;
-  };
   // Where a kir buffer lives on the device.
   struct Place {
     const vulkan::Buffer* buffer = nullptr;
@@ -148,18 +117,14 @@ class VulkanExecutable : public Executable {
   std::shared_ptr<ParamStore> params_;
   std::shared_ptr<DeviceParams> mirror_;
   std::vector<CompiledKernel> kernels_;
-  std::vector<BufferId> outputs_;
-  std::vector<std::pair<BufferId, BufferId>> updates_;
-  std::vector<Slot> slots_;
+  ProgramLayout layout_;
   std::vector<Place> place_;
   std::vector<std::shared_ptr<DeviceParam>> param_of_;  // by buffer id (Param buffers)
-  std::vector<BufferId> updated_;                       // parameters the program updates, each once
   std::deque<vulkan::Buffer> own_;  // inputs, outputs, constants, snapshots (stable addresses)
   vulkan::Buffer arena_;
   vulkan::Buffer staging_, readback_;         // uploads of inputs, copies of outputs
   std::vector<VkDeviceSize> staging_at_;      // by buffer id: offset in staging_ (inputs)
   std::vector<const std::byte*> output_src_;  // by output: host address to read after a run
-  std::vector<std::pair<BufferId, VkDeviceSize>> snapshots_;  // update value params -> scratch
   std::vector<VkDescriptorSet> sets_;
   VkDescriptorPool pool_ = VK_NULL_HANDLE;
   std::unique_ptr<Sequence> seq_;
@@ -167,88 +132,57 @@ class VulkanExecutable : public Executable {
 
   bool mappable() const { return Allocator::get().device_memory_mappable(); }
 
-  std::string label(BufferId b) const {
-    const Slot& s = slots_[static_cast<size_t>(b)];
-    const char* kind = s.kind == Buffer::Kind::Input    ? "input"
-                       : s.kind == Buffer::Kind::Param  ? "parameter"
-                       : s.kind == Buffer::Kind::Output ? "output"
-                       : s.kind == Buffer::Kind::Temp   ? "temporary"
-                                                        : "constant";
-    return std::string(kind) + " buffer '" + s.name + "' (" + s.type.str() + ")";
-  }
+  const ProgramLayout::Slot& slot(BufferId b) const { return layout_.slot(b); }
+  VkDeviceSize bytes(BufferId b) const { return static_cast<VkDeviceSize>(slot(b).bytes); }
 
-  void allocate(const kir::Program& p) {
-    const size_t nb = slots_.size();
+  void allocate() {
+    const size_t nb = layout_.size();
     place_.assign(nb, {});
     param_of_.assign(nb, nullptr);
     staging_at_.assign(nb, 0);
-    // Temporaries: planned ones at their arena offsets, unplanned ones after them.
-    VkDeviceSize arena = static_cast<VkDeviceSize>(std::max<int64_t>(p.arena_bytes, 0));
-    VkDeviceSize end = arena;
-    std::vector<VkDeviceSize> at(nb, 0);
-    for (size_t i = 0; i < nb; ++i) {
-      const Buffer& b = p.buffers[i];
-      if (b.kind != Buffer::Kind::Temp) continue;
-      if (b.offset >= 0) {
-        SOMA_CHECK(static_cast<VkDeviceSize>(b.offset + b.bytes()) <= arena)
-            << "temp buffer " << b.name << " overflows the arena";
-        at[i] = static_cast<VkDeviceSize>(b.offset);
-      } else {
-        end = align_up(end, 256);
-        at[i] = end;
-        end += static_cast<VkDeviceSize>(b.bytes());
-      }
-    }
-    if (end > 0) {
+    const VkDeviceSize arena = static_cast<VkDeviceSize>(layout_.arena_bytes());
+    if (arena > 0)
       arena_ = vulkan::Buffer(
-          end + 16, MemoryUse::Device,
-          "the arena of temporaries (" + format_bytes(static_cast<int64_t>(end)) + ")");
-    }
+          arena + 16, MemoryUse::Device,
+          "the arena of temporaries (" + format_bytes(static_cast<int64_t>(arena)) + ")");
     VkDeviceSize staging_bytes = 0;
     for (size_t i = 0; i < nb; ++i) {
-      const Buffer& b = p.buffers[i];
       const BufferId id = static_cast<BufferId>(i);
-      const Slot& s = slots_[i];
-      switch (b.kind) {
+      const ProgramLayout::Slot& s = slot(id);
+      switch (s.kind) {
         case Buffer::Kind::Temp:
-          place_[i] = {&arena_, at[i]};
+          place_[i] = {&arena_, static_cast<VkDeviceSize>(s.arena_offset)};
           break;
         case Buffer::Kind::Param: {
           std::shared_ptr<DeviceParam> e;
-          if (auto it = mirror_->entries.find(b.name); it != mirror_->entries.end()) e = it->second;
-          if (!e || e->dtype != b.dtype || e->numel != b.numel()) {
+          if (auto it = mirror_->entries.find(s.name); it != mirror_->entries.end()) e = it->second;
+          if (!e || e->dtype != s.type.dtype || e->numel != s.type.shape.numel()) {
             // A new mirror (the first use of this parameter, or a new type): executables that
             // hold the old one keep it.
-            e = std::make_shared<DeviceParam>(static_cast<VkDeviceSize>(s.bytes), b.dtype,
-                                              b.numel(), label(id));
-            mirror_->entries[b.name] = e;
+            e = std::make_shared<DeviceParam>(bytes(id), s.type.dtype, s.type.shape.numel(),
+                                              layout_.label(id));
+            mirror_->entries[s.name] = e;
           }
           param_of_[i] = e;
           place_[i] = {&e->buffer, 0};
           break;
         }
         case Buffer::Kind::Input:
-          own_.emplace_back(static_cast<VkDeviceSize>(s.bytes), MemoryUse::Device, label(id));
+          own_.emplace_back(bytes(id), MemoryUse::Device, layout_.label(id));
           place_[i] = {&own_.back(), 0};
           if (!mappable()) {
             staging_at_[i] = staging_bytes;
-            staging_bytes = align_up(staging_bytes + static_cast<VkDeviceSize>(s.bytes), 16);
+            staging_bytes = align_up(staging_bytes + bytes(id), 16);
           }
           break;
         case Buffer::Kind::Output:
-          own_.emplace_back(static_cast<VkDeviceSize>(s.bytes), MemoryUse::Device, label(id));
+          own_.emplace_back(bytes(id), MemoryUse::Device, layout_.label(id));
           place_[i] = {&own_.back(), 0};
           break;
         case Buffer::Kind::Constant: {
-          own_.emplace_back(static_cast<VkDeviceSize>(s.bytes), MemoryUse::Device, label(id));
+          own_.emplace_back(bytes(id), MemoryUse::Device, layout_.label(id));
           place_[i] = {&own_.back(), 0};
-          Array c(b.dtype, b.shape);
-          int64_t n = c.numel();
-          SOMA_CHECK(b.data.size() == static_cast<size_t>(n) || b.data.size() == 1 || n == 0)
-              << "constant buffer " << b.name << " has " << b.data.size() << " values for " << n
-              << " elements";
-          for (int64_t j = 0; j < n; ++j)
-            c.set(j, b.data.size() == 1 ? b.data[0] : b.data[static_cast<size_t>(j)]);
+          const Array c = layout_.constant(id);
           upload(own_.back(), 0, c.raw(), c.nbytes());
           break;
         }
@@ -256,37 +190,32 @@ class VulkanExecutable : public Executable {
     }
     if (staging_bytes) staging_ = vulkan::Buffer(staging_bytes, MemoryUse::Upload, "input staging");
 
-    // Snapshots: an update whose value is another parameter reads it before any update writes.
-    for (auto& [pb, vb] : updates_)
-      if (pb != vb && slots_[static_cast<size_t>(vb)].kind == Buffer::Kind::Param) {
-        own_.emplace_back(static_cast<VkDeviceSize>(slots_[static_cast<size_t>(vb)].bytes),
-                          MemoryUse::Device, "a snapshot of " + label(vb));
-        snapshots_.push_back({vb, 0});
+    // Snapshots of parameter-valued updates (the update plan, backends/program_layout.h).
+    for (const ProgramLayout::Update& u : layout_.updates())
+      if (u.snapshot) {
+        own_.emplace_back(bytes(u.value), MemoryUse::Device,
+                          "a snapshot of " + layout_.label(u.value));
         snapshot_buffers_.push_back(&own_.back());
       }
 
     // Readback: outputs that are parameters (read before the updates overwrite them), and on
     // devices without mappable memory every output. Updated parameters stay on the device.
+    const std::vector<BufferId>& outputs = layout_.outputs();
     VkDeviceSize rb = 0;
-    std::vector<VkDeviceSize> out_at(outputs_.size(), UINT64_MAX);
-    for (size_t o = 0; o < outputs_.size(); ++o) {
-      const Slot& s = slots_[static_cast<size_t>(outputs_[o])];
-      if (!mappable() || s.kind == Buffer::Kind::Param) {
+    std::vector<VkDeviceSize> out_at(outputs.size(), UINT64_MAX);
+    for (size_t o = 0; o < outputs.size(); ++o) {
+      if (!mappable() || slot(outputs[o]).kind == Buffer::Kind::Param) {
         out_at[o] = rb;
-        rb = align_up(rb + static_cast<VkDeviceSize>(s.bytes), 16);
+        rb = align_up(rb + bytes(outputs[o]), 16);
       }
     }
     if (rb) readback_ = vulkan::Buffer(rb, MemoryUse::Readback, "readback staging");
     readback_out_ = out_at;
-    output_src_.resize(outputs_.size());
-    for (size_t o = 0; o < outputs_.size(); ++o) {
-      const Place& pl = place_[static_cast<size_t>(outputs_[o])];
+    output_src_.resize(outputs.size());
+    for (size_t o = 0; o < outputs.size(); ++o) {
+      const Place& pl = place_[static_cast<size_t>(outputs[o])];
       output_src_[o] = out_at[o] != UINT64_MAX ? readback_.mapped() + out_at[o]
                                                : pl.buffer->mapped() + pl.offset;
-    }
-    for (auto& [pb, vb] : updates_) {
-      (void)vb;
-      if (std::find(updated_.begin(), updated_.end(), pb) == updated_.end()) updated_.push_back(pb);
     }
   }
 
@@ -330,7 +259,7 @@ class VulkanExecutable : public Executable {
       for (size_t bi = 0; bi < k.shader.bindings.size(); ++bi) {
         BufferId b = k.shader.bindings[bi].buffer;
         const Place& pl = place_[static_cast<size_t>(b)];
-        const Slot& s = slots_[static_cast<size_t>(b)];
+        const ProgramLayout::Slot& s = slot(b);
         const VkDeviceSize esize = dtype_size(s.type.dtype);
         VkDeviceSize base = align_down(pl.offset, align);
         VkDeviceSize shift = pl.offset - base;
@@ -338,7 +267,7 @@ class VulkanExecutable : public Executable {
         range = std::min(std::max<VkDeviceSize>(range, 4), pl.buffer->size() - base);
         if (range > max_range)
           SOMA_THROW(BackendError,
-                     "vulkan: " << label(b) << " of kernel " << k.shader.name << " spans "
+                     "vulkan: " << layout_.label(b) << " of kernel " << k.shader.name << " spans "
                                 << format_bytes(static_cast<int64_t>(range))
                                 << ", more than the device's largest storage "
                                    "buffer binding ("
@@ -410,10 +339,10 @@ class VulkanExecutable : public Executable {
               kTransfer | kCompute, kTransferRW | kShaderRW);
     // Inputs through staging (devices without mappable memory).
     if (staging_) {
-      for (size_t i = 0; i < slots_.size(); ++i)
-        if (slots_[i].kind == Buffer::Kind::Input)
+      for (size_t i = 0; i < layout_.size(); ++i)
+        if (slot(static_cast<BufferId>(i)).kind == Buffer::Kind::Input)
           s.copy(staging_.handle(), staging_at_[i], place_[i].buffer->handle(), place_[i].offset,
-                 static_cast<VkDeviceSize>(slots_[i].bytes));
+                 bytes(static_cast<BufferId>(i)));
       s.barrier(kTransfer, VK_ACCESS_TRANSFER_WRITE_BIT, kCompute, kShaderRW);
     }
     // The kernels, in program order, each waiting for the writes of the ones before.
@@ -447,34 +376,35 @@ class VulkanExecutable : public Executable {
     s.barrier(kCompute, VK_ACCESS_SHADER_WRITE_BIT, kTransfer | VK_PIPELINE_STAGE_HOST_BIT,
               kTransferRW | VK_ACCESS_HOST_READ_BIT);
     // Outputs that need a copy, before the updates change parameters.
-    for (size_t o = 0; o < outputs_.size(); ++o)
+    const std::vector<BufferId>& outputs = layout_.outputs();
+    for (size_t o = 0; o < outputs.size(); ++o)
       if (readback_out_[o] != UINT64_MAX) {
-        const Place& pl = place_[static_cast<size_t>(outputs_[o])];
+        const Place& pl = place_[static_cast<size_t>(outputs[o])];
         s.copy(pl.buffer->handle(), pl.offset, readback_.handle(), readback_out_[o],
-               static_cast<VkDeviceSize>(slots_[static_cast<size_t>(outputs_[o])].bytes));
+               bytes(outputs[o]));
       }
-    // Parameter updates: snapshots of parameter-valued updates first, then every copy.
-    bool copies = false;
-    for (size_t i = 0; i < snapshots_.size(); ++i) {
-      BufferId vb = snapshots_[i].first;
-      const Place& pl = place_[static_cast<size_t>(vb)];
-      s.copy(pl.buffer->handle(), pl.offset, snapshot_buffers_[i]->handle(), 0,
-             static_cast<VkDeviceSize>(slots_[static_cast<size_t>(vb)].bytes));
-      copies = true;
-    }
-    if (copies || !updates_.empty())
+    // The update plan: snapshots of parameter-valued updates first, then every copy.
+    const std::vector<ProgramLayout::Update>& updates = layout_.updates();
+    size_t snap = 0;
+    for (const ProgramLayout::Update& u : updates)
+      if (u.snapshot) {
+        const Place& pl = place_[static_cast<size_t>(u.value)];
+        s.copy(pl.buffer->handle(), pl.offset, snapshot_buffers_[snap++]->handle(), 0,
+               bytes(u.value));
+      }
+    if (!updates.empty())
       s.barrier(kTransfer | kCompute, kTransferRW | VK_ACCESS_SHADER_WRITE_BIT, kTransfer,
                 kTransferRW);
-    size_t snap = 0;
-    for (auto& [pb, vb] : updates_) {
-      if (pb == vb) continue;
-      const Place& dst = place_[static_cast<size_t>(pb)];
-      const VkDeviceSize bytes = static_cast<VkDeviceSize>(slots_[static_cast<size_t>(pb)].bytes);
-      if (slots_[static_cast<size_t>(vb)].kind == Buffer::Kind::Param) {
-        s.copy(snapshot_buffers_[snap++]->handle(), 0, dst.buffer->handle(), dst.offset, bytes);
+    snap = 0;
+    for (const ProgramLayout::Update& u : updates) {
+      if (u.in_place) continue;
+      const Place& dst = place_[static_cast<size_t>(u.param)];
+      if (u.snapshot) {
+        s.copy(snapshot_buffers_[snap++]->handle(), 0, dst.buffer->handle(), dst.offset,
+               bytes(u.param));
       } else {
-        const Place& src = place_[static_cast<size_t>(vb)];
-        s.copy(src.buffer->handle(), src.offset, dst.buffer->handle(), dst.offset, bytes);
+        const Place& src = place_[static_cast<size_t>(u.value)];
+        s.copy(src.buffer->handle(), src.offset, dst.buffer->handle(), dst.offset, bytes(u.param));
       }
     }
     // Everything written is visible to the host after the fence (outputs, and parameters for a
@@ -488,26 +418,22 @@ class VulkanExecutable : public Executable {
   // parameter changed since the copy was last in sync (a host write, or another holder's update,
   // which get() fetches first). A copy this mirror updated last is current: nothing moves.
   void sync_params() {
-    for (size_t i = 0; i < slots_.size(); ++i) {
-      if (slots_[i].kind != Buffer::Kind::Param) continue;
-      const Slot& s = slots_[i];
+    for (size_t i = 0; i < layout_.size(); ++i) {
+      const BufferId b = static_cast<BufferId>(i);
+      if (slot(b).kind != Buffer::Kind::Param) continue;
       DeviceParam& d = *param_of_[i];
-      if (d.synced == params_->version(s.name)) continue;
-      const Array& a = params_->get(s.name);
-      if (a.dtype() != s.type.dtype || a.shape() != s.type.shape)
-        SOMA_THROW(ShapeError, "parameter '" << s.name << "' holds " << a.type_str()
-                                             << " but the program declares " << s.type.str());
-      upload_param(d, a);
-      d.synced = params_->version(s.name);
+      const std::string& name = slot(b).name;
+      if (d.synced == params_->version(name)) continue;
+      upload_param(d, layout_.param(*params_, b));
+      d.synced = params_->version(name);
     }
   }
 
   void bind_inputs(const Feeds& feeds) {
-    for (size_t i = 0; i < slots_.size(); ++i) {
-      const Slot& s = slots_[i];
-      if (s.kind != Buffer::Kind::Input) continue;
-      check_feed(s.name, s.type, feeds);
-      const Array& a = feeds.at(s.name);
+    for (size_t i = 0; i < layout_.size(); ++i) {
+      const BufferId b = static_cast<BufferId>(i);
+      if (slot(b).kind != Buffer::Kind::Input) continue;
+      const Array& a = layout_.feed(feeds, b);
       if (!a.nbytes()) continue;
       if (staging_)
         std::memcpy(staging_.mapped() + staging_at_[i], a.raw(), a.nbytes());
@@ -519,9 +445,9 @@ class VulkanExecutable : public Executable {
   // The updated parameters' newest values are on the device now: their host copies are stale
   // until the host reads them (the store then downloads them, param_mirror.h).
   void mark_updates() {
-    for (BufferId pb : updated_) {
+    for (BufferId pb : layout_.updated_params()) {
       const std::shared_ptr<DeviceParam>& d = param_of_[static_cast<size_t>(pb)];
-      d->synced = params_->mark_host_stale(slots_[static_cast<size_t>(pb)].name, fetch_from(d));
+      d->synced = params_->mark_host_stale(slot(pb).name, fetch_from(d));
     }
   }
 };

@@ -1,0 +1,119 @@
+#include "backends/host_buffers.h"
+
+#include <cstring>
+
+namespace soma {
+
+using kir::Buffer;
+using kir::BufferId;
+
+HostBuffers::HostBuffers(const ProgramLayout& layout, unsigned char fill)
+    : layout_(layout), fill_(fill) {
+  const size_t nb = layout.size();
+  held_.resize(nb);
+  ptrs_.assign(nb, nullptr);
+  uint64_t needed = static_cast<uint64_t>(layout.arena_bytes());
+  for (BufferId o : layout.outputs()) needed += static_cast<uint64_t>(layout.slot(o).bytes);
+  check_fits_in_memory(needed, "this program (its planned temporaries and outputs)");
+  const size_t arena = static_cast<size_t>(layout.arena_bytes());
+  arena_ = allocate_zeroed(arena, "the arena of the program's temporaries");
+  if (fill_ && arena) std::memset(arena_.get(), fill_, arena);
+  for (size_t i = 0; i < nb; ++i) {
+    const BufferId b = static_cast<BufferId>(i);
+    const ProgramLayout::Slot& s = layout.slot(b);
+    if (s.kind == Buffer::Kind::Temp) ptrs_[i] = arena_.get() + s.arena_offset;
+    if (s.kind == Buffer::Kind::Constant) {
+      ptrs_[i] = held_[i].emplace(layout.constant(b)).raw();
+    }
+  }
+}
+
+Array HostBuffers::fresh(const ProgramLayout::Slot& s) const {
+  Array a(s.type.dtype, s.type.shape);
+  if (fill_ && a.nbytes()) std::memset(a.raw(), fill_, a.nbytes());
+  return a;
+}
+
+void HostBuffers::bind(const Feeds& feeds, ParamStore& params, bool keep_params) {
+  std::vector<uint8_t> in_place(layout_.size(), 0);
+  if (keep_params)
+    for (const ProgramLayout::Update& u : layout_.updates())
+      if (u.in_place) in_place[static_cast<size_t>(u.param)] = 1;
+  for (size_t i = 0; i < layout_.size(); ++i) {
+    const BufferId b = static_cast<BufferId>(i);
+    const ProgramLayout::Slot& s = layout_.slot(b);
+    switch (s.kind) {
+      case Buffer::Kind::Input:
+        // Read-only by contract: the verifier refuses kernels that store to inputs.
+        ptrs_[i] = held_[i].emplace(layout_.feed(feeds, b)).raw();
+        break;
+      case Buffer::Kind::Param: {
+        Array& a = layout_.param(params, b);
+        ptrs_[i] = held_[i].emplace(in_place[i] ? a.clone() : a).raw();
+        break;
+      }
+      case Buffer::Kind::Output:
+        ptrs_[i] = held_[i].emplace(fresh(s)).raw();
+        break;
+      case Buffer::Kind::Temp:
+      case Buffer::Kind::Constant:
+        break;  // placed once, at construction
+    }
+  }
+}
+
+std::vector<Array> HostBuffers::outputs() {
+  std::vector<Array> out;
+  out.reserve(layout_.outputs().size());
+  std::vector<uint8_t> handed(layout_.size(), 0);
+  for (BufferId o : layout_.outputs()) {
+    const size_t i = static_cast<size_t>(o);
+    const ProgramLayout::Slot& s = layout_.slot(o);
+    if (s.kind == Buffer::Kind::Output && !handed[i]) {
+      out.push_back(*held_[i]);
+      handed[i] = 1;
+    } else {
+      Array a(s.type.dtype, s.type.shape);
+      if (s.bytes) std::memcpy(a.raw(), ptrs_[i], static_cast<size_t>(s.bytes));
+      out.push_back(std::move(a));
+    }
+  }
+  return out;
+}
+
+void HostBuffers::apply_updates(ParamStore& params) {
+  const auto& updates = layout_.updates();
+  std::vector<std::optional<Array>> snapshots(updates.size());
+  for (size_t u = 0; u < updates.size(); ++u) {
+    if (!updates[u].snapshot) continue;
+    const ProgramLayout::Slot& vs = layout_.slot(updates[u].value);
+    snapshots[u].emplace(vs.type.dtype, vs.type.shape);
+    if (vs.bytes)
+      std::memcpy(snapshots[u]->raw(), at(updates[u].value), static_cast<size_t>(vs.bytes));
+  }
+  for (size_t u = 0; u < updates.size(); ++u) {
+    const ProgramLayout::Update& up = updates[u];
+    const ProgramLayout::Slot& ps = layout_.slot(up.param);
+    if (!up.in_place && ps.bytes) {
+      const void* src = up.snapshot ? snapshots[u]->raw() : at(up.value);
+      std::memcpy(at(up.param), src, static_cast<size_t>(ps.bytes));
+    }
+  }
+  // No copy: assigning the store's own array bumps its version.
+  for (BufferId pb : layout_.updated_params()) {
+    const std::string& name = layout_.slot(pb).name;
+    params.assign(name, params.get(name));
+  }
+}
+
+void HostBuffers::release() {
+  for (size_t i = 0; i < layout_.size(); ++i) {
+    const Buffer::Kind k = layout_.slot(static_cast<BufferId>(i)).kind;
+    if (k == Buffer::Kind::Input || k == Buffer::Kind::Param || k == Buffer::Kind::Output) {
+      held_[i].reset();
+      ptrs_[i] = nullptr;
+    }
+  }
+}
+
+}  // namespace soma
