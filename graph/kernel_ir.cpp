@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <functional>
 #include <sstream>
 #include <utility>
 
@@ -210,19 +211,87 @@ constexpr Infix kInfix[] = {
     {Op::Eq, " == ", kCmp}, {Op::Ne, " != ", kCmp}, {Op::And, " && ", kAnd}, {Op::Or, " || ", kOr},
 };
 
+// An expression read in several places whose tree would print at least this many nodes is
+// printed once, in the kernel's `where` section, and referred to as %id: a DAG of shared
+// subexpressions (x = x*x + x, a hundred deep) prints in linear, not exponential, size.
+constexpr int64_t kBindAtNodes = 24;
+
 struct Printer {
   const Program& p;
   const Kernel& k;
   std::ostringstream os;
+  std::vector<char> bound{};      // by expr: printed in the where section
+  std::vector<int64_t> label{};   // by expr: its %label, numbered in the order of the text
+  std::vector<ExprId> labeled{};  // by label
 
   std::string var(VarId v) { return k.vars[static_cast<size_t>(v)].name; }
 
   std::string buffer_name(BufferId b) { return name_text(p.buffers[static_cast<size_t>(b)].name); }
 
+  // Which expressions get a binding: those read more than once (from the statements or from
+  // other expressions that are printed) whose tree is large.
+  void choose_bindings() {
+    const size_t n = k.exprs.size();
+    std::vector<ExprId> roots;
+    std::function<void(const std::vector<Stmt>&)> walk = [&](const std::vector<Stmt>& body) {
+      for (const Stmt& s : body) {
+        for (ExprId e : {s.index, s.value})
+          if (e >= 0) roots.push_back(e);
+        walk(s.body);
+      }
+    };
+    walk(k.body);
+    if (k.is_contraction) roots.insert(roots.end(), {k.contraction.a, k.contraction.b});
+    std::vector<int64_t> uses(n, 0);
+    std::vector<char> seen(n, 0);
+    std::vector<ExprId> stack;
+    for (ExprId r : roots) {
+      ++uses[static_cast<size_t>(r)];
+      stack.push_back(r);
+    }
+    while (!stack.empty()) {
+      ExprId e = stack.back();
+      stack.pop_back();
+      if (seen[static_cast<size_t>(e)]) continue;
+      seen[static_cast<size_t>(e)] = 1;
+      for (ExprId a : k.expr(e).a)
+        if (a >= 0) {
+          ++uses[static_cast<size_t>(a)];
+          stack.push_back(a);
+        }
+    }
+    // Operands come before the expressions that read them: one pass in id order.
+    bound.assign(n, 0);
+    std::vector<int64_t> size(n, 1);
+    for (size_t i = 0; i < n; ++i) {
+      for (ExprId a : k.exprs[i].a)
+        if (a >= 0 && !bound[static_cast<size_t>(a)])
+          size[i] = std::min<int64_t>(size[i] + size[static_cast<size_t>(a)], kBindAtNodes);
+      bound[i] = seen[i] && uses[i] > 1 && size[i] >= kBindAtNodes;
+    }
+    label.assign(n, -1);
+  }
+
   // `id` printed where an expression of precedence >= min binds without parentheses.
   std::string expr(ExprId id, int min = kTop) {
+    if (!bound.empty() && bound[static_cast<size_t>(id)]) {
+      int64_t& l = label[static_cast<size_t>(id)];
+      if (l < 0) {
+        l = static_cast<int64_t>(labeled.size());
+        labeled.push_back(id);
+      }
+      return "%" + std::to_string(l);
+    }
     auto [s, prec] = term(id);
     return prec < min ? "(" + s + ")" : s;
+  }
+
+  // The where section: each binding once, in label order (a binding first read inside another
+  // one gets the next label as that one is printed).
+  void bindings() {
+    if (!labeled.empty()) os << "  where\n";
+    for (size_t l = 0; l < labeled.size(); ++l)
+      os << "    %" << l << " = " << term(labeled[l]).first << "\n";
   }
 
   std::pair<std::string, int> term(ExprId id) {
@@ -313,6 +382,7 @@ struct Printer {
   }
 
   void kernel() {
+    choose_bindings();
     os << "kernel " << name_text(k.name) << "(";
     // Buffers the kernel only reads, then those it writes ("out"), or reads and writes ("inout").
     bool first = true;
@@ -343,6 +413,7 @@ struct Printer {
          << (k.parallel.empty() ? "(one point)" : axes(k.parallel)) << "\n";
       stmts(k.body, 4);
     }
+    bindings();
     os << "}\n";
   }
 };

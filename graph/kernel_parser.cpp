@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -191,6 +192,12 @@ class Parser {
   std::map<std::string, BufferId> buffers_;
   Kernel* k_ = nullptr;
   std::map<std::string, VarId> vars_;
+  // The kernel's where section (after its body): %label -> the token its expression starts
+  // at, found before the body is read (the body refers to it); each read once, when first used.
+  std::map<int64_t, size_t> where_;
+  std::map<int64_t, ExprId> bound_;
+  std::set<int64_t> reading_;  // bindings being read (one that refers to itself is an error)
+  size_t where_at_ = 0, kernel_end_ = 0;
 
   // ---- token helpers ----
 
@@ -431,6 +438,7 @@ class Parser {
     }
     expect(")");
     expect("{");
+    scan_where(kw.col);
     const Token& head = peek();
     if (at_word("contract")) {
       next();
@@ -468,12 +476,70 @@ class Parser {
     } else {
       fail(head, "expected 'parallel', 'sequential' or 'contract', found " + shown(head));
     }
-    if (!at("}")) {
+    if (!at("}") && !(where_at_ && pos_ == where_at_)) {
       if (!peek().first_on_line) fail(peek(), "a statement starts on a line of its own");
       k_->body = stmts(peek().col, head.col);
     }
+    if (where_at_) {
+      if (pos_ != where_at_) fail(peek(), "expected the kernel's where section or its end");
+      pos_ = kernel_end_;  // each binding was read where it was first used
+    }
     expect("}");
     k_ = nullptr;
+  }
+
+  // Finds the kernel's where section: `where` at the kernel's header column, then lines
+  // `%N = expression`, up to the kernel's closing brace.
+  void scan_where(int kernel_col) {
+    where_.clear();
+    bound_.clear();
+    reading_.clear();
+    where_at_ = 0;
+    kernel_end_ = toks_.size() - 1;
+    for (size_t i = pos_; i < toks_.size(); ++i) {
+      const Token& t = toks_[i];
+      if (t.kind == Token::End) break;
+      if (!t.first_on_line) continue;
+      if (t.kind == Token::Punct && t.text == "}" && t.col == kernel_col) {
+        kernel_end_ = i;
+        break;
+      }
+      if (!where_at_) {
+        if (t.kind == Token::Ident && t.text == "where" && t.col == kernel_col + 2) where_at_ = i;
+        continue;
+      }
+      if (t.kind != Token::Punct || t.text != "%" || i + 2 >= toks_.size() ||
+          toks_[i + 1].kind != Token::Int || toks_[i + 2].text != "=")
+        fail(t, "expected a binding `%N = expression` in the where section");
+      const int64_t label = label_of(toks_[i + 1]);
+      if (!where_.emplace(label, i + 3).second)
+        fail(t, "%" + toks_[i + 1].text + " is bound twice");
+    }
+  }
+
+  int64_t label_of(const Token& t) {
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
+    if (ec != std::errc() || end != t.text.data() + t.text.size()) fail(t, "a bad binding label");
+    return v;
+  }
+
+  // %N: the expression its binding names, read the first time it is used.
+  ExprId binding(const Token& t) {
+    const int64_t label = label_of(t);
+    if (auto it = bound_.find(label); it != bound_.end()) return it->second;
+    auto it = where_.find(label);
+    if (it == where_.end()) fail(t, "%" + t.text + " is not bound in this kernel's where section");
+    if (!reading_.insert(label).second) fail(t, "%" + t.text + " refers to itself");
+    const size_t resume = pos_;
+    pos_ = it->second;
+    ExprId e = expr();
+    if (!peek().first_on_line && peek().kind != Token::End)
+      fail(peek(), "expected the end of binding %" + t.text + ", found " + shown(peek()));
+    pos_ = resume;
+    reading_.erase(label);
+    bound_[label] = e;
+    return e;
   }
 
   VarId declare(const Token& at_tok, const std::string& n, DType t, int64_t extent) {
@@ -659,7 +725,8 @@ class Parser {
 
   ExprId mul_expr() {
     ExprId x = atom();
-    while (at("*") || at("/") || at("//") || at("%")) {
+    // (A `%` that starts a line is the next binding of a where section, not a modulo.)
+    while (at("*") || at("/") || at("//") || (at("%") && !peek().first_on_line)) {
       const Token& t = next();
       ExprId y = atom();
       if (t.text == "*" || t.text == "/") {
@@ -678,6 +745,10 @@ class Parser {
 
   ExprId atom() {
     const Token& t = peek();
+    if (at("%") && peek(1).kind == Token::Int) {
+      next();
+      return binding(next());
+    }
     if (at("(")) {
       next();
       ExprId inner = expr();

@@ -65,35 +65,6 @@ std::vector<std::string> pipeline_pass_names() {
 
 namespace {
 
-// The number of expression nodes the printed form of `p` writes: expressions are trees in the
-// text, so a DAG of shared subexpressions (x = x * x + x, 128 deep) prints exponentially large.
-// Saturates at `cap`.
-int64_t printed_nodes(const kir::Program& p, int64_t cap) {
-  int64_t total = 0;
-  for (const kir::Kernel& k : p.kernels) {
-    std::vector<int64_t> size(k.exprs.size(), 1);
-    for (size_t i = 0; i < k.exprs.size(); ++i)
-      for (kir::ExprId a : k.exprs[i].a)
-        if (a >= 0) size[i] = std::min(cap, size[i] + size[static_cast<size_t>(a)]);
-    auto add = [&](kir::ExprId e) {
-      if (e >= 0) total = std::min(cap, total + size[static_cast<size_t>(e)]);
-    };
-    std::function<void(const std::vector<kir::Stmt>&)> walk = [&](const auto& body) {
-      for (const kir::Stmt& s : body) {
-        add(s.index);
-        add(s.value);
-        walk(s.body);
-      }
-    };
-    walk(k.body);
-    if (k.is_contraction) {
-      add(k.contraction.a);
-      add(k.contraction.b);
-    }
-  }
-  return total;
-}
-
 // Runs one stage of lower_to_kernels, with SOMA_DEBUG=1's timing line.
 template <typename F>
 auto timed(const PipelineOptions& options, const char* name, F&& stage) {
@@ -118,12 +89,9 @@ void check_program(const kir::Program& p, const char* stage, const PipelineOptio
 }
 
 // The final program's text must read back as the program (so that every dump is a replayable
-// input). Checked up to a size: a program whose shared subexpressions print exponentially large
-// is not printed here.
+// input).
 void check_round_trip(const kir::Program& p, const PipelineOptions& options) {
   if (!options.verify) return;
-  constexpr int64_t kMaxCheckedNodes = 1 << 20;
-  if (printed_nodes(p, kMaxCheckedNodes) >= kMaxCheckedNodes) return;
   const std::string text = kir::print_program(p, /*all_data=*/true);
   std::optional<std::string> diff;
   try {
