@@ -56,6 +56,10 @@ std::vector<Token> tokenize(std::string_view s) {
       ++i;
       continue;
     }
+    if (c == '#') {  // a comment, to the end of the line
+      while (i < s.size() && s[i] != '\n') ++i;
+      continue;
+    }
     const size_t start = i;
     const int col = static_cast<int>(i - line_start) + 1;
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {

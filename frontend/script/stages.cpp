@@ -24,12 +24,21 @@ Module module_of(const Tensor& t) {
   return m;
 }
 
+// The first line of an error message (a device error may list details below it).
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+
 // The pipeline options compile() uses for `backend`; where its device is unavailable, those
-// without a device's loop limit (the program such a device would get is unknowable here).
-PipelineOptions pipeline_for(const std::string& backend) {
+// without a device's loop limit (the program such a device would get is unknowable here), and
+// a comment line saying so (`note`), which the stages print first.
+PipelineOptions pipeline_for(const std::string& backend, std::string* note = nullptr) {
   try {
     return pipeline_options_for(&get_backend(backend));
-  } catch (const BackendError&) {
+  } catch (const BackendError& e) {
+    if (note)
+      *note = "# " + first_line(e.what()) +
+              "\n# so this is the program without that device's loop limits\n";
     return pipeline_options_for(nullptr);
   }
 }
@@ -38,9 +47,9 @@ std::string backend_of(const CompileOptions& o) {
   return o.backend.empty() ? default_backend_name() : o.backend;
 }
 
-Module optimized(const Tensor& t, const CompileOptions& options) {
+Module optimized(const Tensor& t, const CompileOptions& options, std::string* note = nullptr) {
   Module m = module_of(t);
-  optimize_graph(m, pipeline_for(backend_of(options)));
+  optimize_graph(m, pipeline_for(backend_of(options), note));
   return m;
 }
 
@@ -76,21 +85,24 @@ std::string render_grad(const Tensor& t, const CompileOptions& options) {
 }
 
 std::string render_opt(const Tensor& t, const CompileOptions& options) {
-  return print_module(optimized(t, options));
+  std::string note;
+  Module m = optimized(t, options, &note);
+  return note + print_module(m);
 }
 
 // The optimized graph with each node's kernel and why each stored node is stored, as the
 // pipeline fuses it (SOMA_DISABLE_PASSES=fuse included).
 std::string render_fused(const Tensor& t, const CompileOptions& options) {
-  Module m = optimized(t, options);
-  return print_fusion(m, fuse_module(m, pipeline_for(backend_of(options))));
+  std::string note;
+  Module m = optimized(t, options, &note);
+  return note + print_fusion(m, fuse_module(m, pipeline_for(backend_of(options))));
 }
 
 // The kernel program of `t` for `backend`, made as compile() makes it: the same pipeline, the
 // same switches (SOMA_DISABLE_PASSES, SOMA_DUMP_DIR) and the backend's loop limit.
-kir::Program kernels_of(const Tensor& t, const std::string& backend) {
+kir::Program kernels_of(const Tensor& t, const std::string& backend, std::string* note = nullptr) {
   Module m = module_of(t);
-  PipelineOptions o = pipeline_for(backend);
+  PipelineOptions o = pipeline_for(backend, note);
   optimize_graph(m, o);
   return lower_to_kernels(m, o);
 }
@@ -116,7 +128,9 @@ const std::vector<StageEntry>& table() {
         {{"fused", "the optimized graph grouped into kernels", ""}, render_fused, nullptr},
         {{"kernel", "the kernel IR (loop nests over planned buffers)", ""},
          [](const Tensor& x, const CompileOptions& o) {
-           return kir::print_program(kernels_of(x, backend_of(o)));
+           std::string note;
+           kir::Program p = kernels_of(x, backend_of(o), &note);
+           return note + kir::print_program(p);
          },
          [](const kir::Program& p, const CompileOptions&) { return kir::print_program(p); }}};
     for (const std::string& name : backend_names()) {

@@ -11,6 +11,7 @@
 
 #include "backends/backend.h"
 #include "frontend/script/stages.h"
+#include "graph/kernel_parser.h"
 #include "runtime/npy.h"
 #include "tests/sanitizer.h"
 
@@ -48,12 +49,14 @@ class Cli : public ::testing::Test {
     return ss.str();
   }
 
-  // Runs `soma ARGS` in the test's folder with `input` on stdin.
-  Result soma(const std::string& args, const std::string& input = "") const {
+  // Runs `soma ARGS` in the test's folder with `input` on stdin (and `env`, assignments that
+  // end with a space, before it).
+  Result soma(const std::string& args, const std::string& input = "",
+              const std::string& env = "") const {
     write("stdin.txt", input);
-    std::string cmd = "cd '" + dir_.string() + "' && SOMA_HISTORY= SOMA_BACKEND=interp '" +
-                      std::string(SOMA_CLI_PATH) + "' " + args +
-                      " < stdin.txt > stdout.txt 2> stderr.txt";
+    std::string cmd = "cd '" + dir_.string() + "' && " + env +
+                      "SOMA_HISTORY= SOMA_BACKEND=interp '" + std::string(SOMA_CLI_PATH) + "' " +
+                      args + " < stdin.txt > stdout.txt 2> stderr.txt";
     int rc = std::system(cmd.c_str());
     Result r;
     r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
@@ -323,6 +326,23 @@ TEST_F(Cli, EmitStages) {
   r = soma("emit graph e.soma");  // the last assigned variable, z, is a number
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "const() {value=[1.0]} : i32[]")) << r.out;
+}
+
+// Where the chosen backend's device is missing, the target-independent stages still show a
+// program, and say first (in a comment line the readers skip) that it lacks the device's loop
+// limits; the kernel text with that line still reads back.
+TEST_F(Cli, EmitWithoutTheBackendsDeviceSaysSo) {
+  write("e.soma", "x = input(\"x\", [4, 8])\ny = softmax(x)\n");
+  for (const char* stage : {"opt", "fused", "kernel"}) {
+    Result r = soma(std::string("emit ") + stage + " e.soma y --backend vulkan", "",
+                    "VK_DRIVER_FILES=/nonexistent/no_driver.json VK_ICD_FILENAMES= ");
+    ASSERT_EQ(r.status, 0) << stage << ": " << r.err;
+    EXPECT_EQ(r.out.rfind("# backend 'vulkan' is unavailable", 0), 0u) << stage << ": " << r.out;
+    EXPECT_TRUE(contains(r.out, "without that device's loop limits")) << r.out;
+    if (std::string(stage) == "kernel") {
+      EXPECT_NO_THROW(kir::parse_program(r.out)) << r.out;
+    }
+  }
 }
 
 TEST_F(Cli, ReplThroughStdin) {
