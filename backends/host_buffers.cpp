@@ -12,6 +12,7 @@ HostBuffers::HostBuffers(const ProgramLayout& layout, unsigned char fill)
   const size_t nb = layout.size();
   held_.resize(nb);
   ptrs_.assign(nb, nullptr);
+  for (const int64_t& seed : layout.seeds()) ptrs_.push_back(const_cast<int64_t*>(&seed));
   uint64_t needed = static_cast<uint64_t>(layout.arena_bytes());
   for (BufferId o : layout.outputs()) needed += static_cast<uint64_t>(layout.slot(o).bytes);
   check_fits_in_memory(needed, "this program (its planned temporaries and outputs)");

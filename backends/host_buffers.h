@@ -24,7 +24,8 @@ class HostBuffers {
   // in place, so that the run leaves the store as it was) and fresh outputs.
   void bind(const Feeds& feeds, ParamStore& params, bool keep_params = false);
 
-  // Where each buffer's bytes are, by buffer id (valid after bind).
+  // Where each buffer's bytes are, by buffer id (valid after bind), then where each rand
+  // expression's seed is (the layout's seeds: the argument compiled llvm kernels take).
   void* const* pointers() const { return ptrs_.data(); }
   std::byte* at(kir::BufferId b) const {
     return static_cast<std::byte*>(ptrs_[static_cast<size_t>(b)]);

@@ -9,7 +9,8 @@ namespace soma {
 using kir::Buffer;
 using kir::BufferId;
 
-ProgramLayout::ProgramLayout(const kir::Program& p, int64_t align) : outputs_(p.outputs) {
+ProgramLayout::ProgramLayout(const kir::Program& p, int64_t align)
+    : outputs_(p.outputs), seeds_(kir::rand_seeds(p)) {
   const size_t nb = p.buffers.size();
   slots_.resize(nb);
   data_.resize(nb);

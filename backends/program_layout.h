@@ -47,6 +47,9 @@ class ProgramLayout {
   const std::vector<kir::BufferId>& outputs() const { return outputs_; }
   const std::vector<Update>& updates() const { return updates_; }
   const std::vector<kir::BufferId>& updated_params() const { return updated_; }  // each once
+  // The seeds of the program's rand expressions (kir::rand_seeds), for code that reads them at
+  // run time.
+  const std::vector<int64_t>& seeds() const { return seeds_; }
 
   // "input buffer 'x' (f32[2,3])", for errors.
   std::string label(kir::BufferId b) const;
@@ -64,6 +67,7 @@ class ProgramLayout {
   std::vector<kir::BufferId> outputs_;
   std::vector<Update> updates_;
   std::vector<kir::BufferId> updated_;
+  std::vector<int64_t> seeds_;
 };
 
 }  // namespace soma

@@ -420,6 +420,21 @@ struct Printer {
 
 }  // namespace
 
+std::vector<int64_t> rand_seeds(const Program& p) {
+  std::vector<int64_t> seeds;
+  for (const Kernel& k : p.kernels)
+    for (const Expr& e : k.exprs)
+      if (e.kind == ExprKind::Rand) seeds.push_back(e.seed);
+  return seeds;
+}
+
+int64_t first_seed_slot(const Program& p, size_t k) {
+  int64_t slot = 0;
+  for (size_t i = 0; i < k && i < p.kernels.size(); ++i)
+    for (const Expr& e : p.kernels[i].exprs) slot += e.kind == ExprKind::Rand;
+  return slot;
+}
+
 const char* kind_name(Buffer::Kind k) {
   switch (k) {
     case Buffer::Kind::Input:

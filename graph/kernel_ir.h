@@ -183,6 +183,14 @@ struct Program {
 // extents recorded on vars do not count).
 std::optional<std::string> difference(const Program& a, const Program& b);
 
+// The seeds of a program's rand expressions, in program order (the kernels in order, each
+// kernel's expressions by id). Code generators may read seeds at run time from these slots
+// rather than build them into the code, so that programs differing only in their seeds (a loop
+// over rand(..., seed=i)) share compiled code; `first_seed_slot` is the slot of kernel k's
+// first rand expression.
+std::vector<int64_t> rand_seeds(const Program& p);
+int64_t first_seed_slot(const Program& p, size_t k);
+
 // "input", "param", "output", "temp", "const": the words the printed form uses.
 const char* kind_name(Buffer::Kind k);
 

@@ -165,6 +165,20 @@ void KernelEmitter::load_buffer_pointers() {
     ld->setMetadata(llvm::LLVMContext::MD_nonnull, empty);
     base_[b] = ld;
   }
+  // The seeds of this kernel's rand expressions, in the slots after the buffers' (jit.h).
+  seed_.assign(k_.exprs.size(), nullptr);
+  int64_t slot = static_cast<int64_t>(p_.buffers.size()) +
+                 kir::first_seed_slot(p_, static_cast<size_t>(&k_ - p_.kernels.data()));
+  for (size_t e = 0; e < k_.exprs.size(); ++e) {
+    if (k_.exprs[e].kind != ExprKind::Rand) continue;
+    llvm::Value* at = b_.CreateConstInBoundsGEP1_64(ptr_, args_, static_cast<uint64_t>(slot++));
+    auto* ptr = b_.CreateAlignedLoad(ptr_, at, llvm::Align(8), "seed_ptr");
+    ptr->setMetadata(llvm::LLVMContext::MD_invariant_load, empty);
+    ptr->setMetadata(llvm::LLVMContext::MD_nonnull, empty);
+    auto* seed = b_.CreateAlignedLoad(i64_, ptr, llvm::Align(8), "seed");
+    seed->setMetadata(llvm::LLVMContext::MD_invariant_load, empty);
+    seed_[e] = seed;
+  }
   // Different buffers never overlap while a kernel runs (memory planning gives temporaries that
   // live at once disjoint arena ranges; an in-place update is one buffer): one alias scope per
   // buffer, so that LLVM needs no run-time overlap checks before vectorizing a loop.

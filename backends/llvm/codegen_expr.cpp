@@ -98,7 +98,7 @@ llvm::Value* KernelEmitter::val_uncached(ExprId id) {
       return select_op(val(e.a[0]), val(e.a[1]), val(e.a[2]), k_.expr(e.a[1]).dtype,
                        k_.expr(e.a[2]).dtype);
     case ExprKind::Rand:
-      return philox_op(val(e.a[0]), val(e.a[1]), e.seed, e.dtype);
+      return philox_op(val(e.a[0]), val(e.a[1]), id, e.dtype);
   }
   unsupported(p_, k_, "unknown expression kind");
 }
@@ -415,8 +415,9 @@ llvm::Value* KernelEmitter::binary_op(Op op, llvm::Value* x, llvm::Value* y, DTy
   unsupported(p_, k_, std::string("binary ") + op_name(op) + " on " + dtype_name(t));
 }
 
-// Philox-4x32-10 (graph/philox.h), fully unrolled; the key schedule folds to constants.
-llvm::Value* KernelEmitter::philox_op(llvm::Value* counter, llvm::Value* offset, int64_t seed_value,
+// Philox-4x32-10 (graph/philox.h), fully unrolled. The key is the seed read at the kernel's
+// entry (a run-time value: programs that differ only in their seeds share this code).
+llvm::Value* KernelEmitter::philox_op(llvm::Value* counter, llvm::Value* offset, ExprId rand,
                                       DType t) {
   match_shapes(counter, offset);
   if (counter->getType()->getScalarType() != i32_ || offset->getType()->getScalarType() != i32_)
@@ -429,8 +430,13 @@ llvm::Value* KernelEmitter::philox_op(llvm::Value* counter, llvm::Value* offset,
   llvm::Value* c1 = b_.CreateTrunc(b_.CreateLShr(index, cint(index, 32)), w32);
   llvm::Value* c2 = offset;
   llvm::Value* c3 = cint(counter, 0);
-  uint64_t seed = static_cast<uint64_t>(seed_value);
-  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  llvm::Value* seed = seed_[static_cast<size_t>(rand)];
+  llvm::Value* k0 = b_.CreateTrunc(seed, i32_);
+  llvm::Value* k1 = b_.CreateTrunc(b_.CreateLShr(seed, llvm::ConstantInt::get(i64_, 32)), i32_);
+  if (auto* vt = llvm::dyn_cast<llvm::VectorType>(w32)) {
+    k0 = b_.CreateVectorSplat(vt->getElementCount(), k0);
+    k1 = b_.CreateVectorSplat(vt->getElementCount(), k1);
+  }
   for (int round = 0; round < 10; ++round) {
     llvm::Value* p0 = b_.CreateMul(b_.CreateZExt(c0, w64), cint(index, 0xD2511F53));
     llvm::Value* p1 = b_.CreateMul(b_.CreateZExt(c2, w64), cint(index, 0xCD9E8D57));
@@ -438,14 +444,14 @@ llvm::Value* KernelEmitter::philox_op(llvm::Value* counter, llvm::Value* offset,
     llvm::Value* lo0 = b_.CreateTrunc(p0, w32);
     llvm::Value* hi1 = b_.CreateTrunc(b_.CreateLShr(p1, cint(index, 32)), w32);
     llvm::Value* lo1 = b_.CreateTrunc(p1, w32);
-    llvm::Value* n0 = b_.CreateXor(b_.CreateXor(hi1, c1), cint(counter, static_cast<int32_t>(k0)));
-    llvm::Value* n2 = b_.CreateXor(b_.CreateXor(hi0, c3), cint(counter, static_cast<int32_t>(k1)));
+    llvm::Value* n0 = b_.CreateXor(b_.CreateXor(hi1, c1), k0);
+    llvm::Value* n2 = b_.CreateXor(b_.CreateXor(hi0, c3), k1);
     c0 = n0;
     c1 = lo1;
     c2 = n2;
     c3 = lo0;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
+    k0 = b_.CreateAdd(k0, cint(counter, static_cast<int32_t>(0x9E3779B9u)));
+    k1 = b_.CreateAdd(k1, cint(counter, static_cast<int32_t>(0xBB67AE85u)));
   }
   llvm::Value* bits = b_.CreateLShr(c0, cint(c0, 8));
   llvm::Value* f = b_.CreateUIToFP(bits, shaped(t, c0));

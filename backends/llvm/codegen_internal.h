@@ -404,7 +404,7 @@ class KernelEmitter {
   llvm::Value* binary_op(Op op, llvm::Value* x, llvm::Value* y, DType t, DType ty);
 
   // Philox-4x32-10 (graph/philox.h), fully unrolled; the key schedule folds to constants.
-  llvm::Value* philox_op(llvm::Value* counter, llvm::Value* offset, int64_t seed_value, DType t);
+  llvm::Value* philox_op(llvm::Value* counter, llvm::Value* offset, ExprId rand, DType t);
 
   // ---- index arithmetic in i64: codegen_index.cpp ----
 
@@ -463,6 +463,7 @@ class KernelEmitter {
   llvm::BasicBlock* entry_ = nullptr;
   llvm::Value *args_ = nullptr, *begin_ = nullptr, *end_ = nullptr, *scratch_ = nullptr;
   std::vector<llvm::Value*> base_;
+  std::vector<llvm::Value*> seed_;  // by expr: a rand expression's i64 seed, read at entry
   std::vector<llvm::MDNode*> scope_, noalias_;  // per buffer: its alias scope, the others
 
   std::vector<Binding> vars_;

@@ -205,7 +205,7 @@ llvm::Value* KernelEmitter::vval(ExprId id) {
                     k_.expr(e.a[2]).dtype);
       break;
     case ExprKind::Rand:
-      v = philox_op(vval(e.a[0]), vval(e.a[1]), e.seed, e.dtype);
+      v = philox_op(vval(e.a[0]), vval(e.a[1]), id, e.dtype);
       break;
     case ExprKind::Const:
       v = val(id);

@@ -21,6 +21,9 @@
 
 namespace soma::jit {
 
+// `buffers`: one pointer per program buffer (by id), then one per rand expression of the program
+// pointing at its int64 seed (kir::rand_seeds order): seeds are read at run time, so programs
+// that differ only in their seeds share compiled code.
 using KernelFn = void (*)(void* const* buffers, int64_t begin, int64_t end, void* scratch);
 
 // What the executable needs to launch one kernel (computed by codegen, no LLVM types).
