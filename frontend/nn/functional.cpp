@@ -23,6 +23,23 @@ struct SymbolicNode {
   std::string name;                    // an Input's name ("" = named by the model)
   TensorType type;                     // an Input's per-sample type
   std::optional<TensorType> inferred;  // a layer output's, once a model containing it is built
+
+  SymbolicNode() = default;
+  SymbolicNode(const SymbolicNode&) = delete;
+  SymbolicNode& operator=(const SymbolicNode&) = delete;
+  // Iterative: a node that is the last owner of its inputs hands them to a work list before it
+  // goes, so that dropping a chain of 100,000 layer calls does not recurse 100,000 deep.
+  ~SymbolicNode() {
+    std::vector<SymbolicTensor> pending = std::move(inputs);
+    while (!pending.empty()) {
+      SymbolicTensor t = std::move(pending.back());
+      pending.pop_back();
+      if (t.node() && t.node().use_count() == 1) {
+        for (SymbolicTensor& i : t.node()->inputs) pending.push_back(std::move(i));
+        t.node()->inputs.clear();
+      }
+    }  // each t goes here, with no inputs left to destroy in turn
+  }
 };
 
 }  // namespace detail

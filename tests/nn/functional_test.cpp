@@ -378,5 +378,26 @@ TEST(Functional, Errors) {
   EXPECT_THROW(m->build({4}), ValueError);
 }
 
+// Dropping the last handle of a chain of 200,000 layer calls frees it without recursing once
+// per call (a recursive destructor overflowed the stack).
+TEST(FunctionalChains, AVeryLongChainOfCallsIsFreedWithoutDeepRecursion) {
+  auto relu = make<Activation>("relu");
+  SymbolicTensor y = Input({2});
+  for (int i = 0; i < 200000; ++i) y = (*relu)(y);
+  y = SymbolicTensor();  // the whole chain goes here
+  SUCCEED();
+}
+
+TEST(FunctionalChains, AModelOfAVeryLongChainIsMadeAndFreed) {
+  auto relu = make<Activation>("relu");
+  SymbolicTensor x = Input({2});
+  SymbolicTensor y = x;
+  for (int i = 0; i < 100000; ++i) y = (*relu)(y);
+  auto model = make<Functional>(x, y);
+  x = y = SymbolicTensor();
+  model.reset();  // the model held the only handles
+  SUCCEED();
+}
+
 }  // namespace
 }  // namespace soma::nn
