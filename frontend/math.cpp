@@ -27,51 +27,15 @@ Tensor pow(const Tensor& a, double b) {
 Tensor pow(double a, const Tensor& b) {
   return build(b, "pow", [&](Builder& bb) { return bb.scalar_binary(Op::Pow, a, b.id()); });
 }
-Tensor neg(const Tensor& x) {
-  return unary(Op::Neg, x);
-}
-Tensor abs(const Tensor& x) {
-  return unary(Op::Abs, x);
-}
-Tensor sign(const Tensor& x) {
-  return unary(Op::Sign, x);
-}
-Tensor floor(const Tensor& x) {
-  return unary(Op::Floor, x);
-}
-Tensor exp(const Tensor& x) {
-  return unary(Op::Exp, x);
-}
-Tensor expm1(const Tensor& x) {
-  return unary(Op::Expm1, x);
-}
-Tensor log(const Tensor& x) {
-  return unary(Op::Log, x);
-}
-Tensor log1p(const Tensor& x) {
-  return unary(Op::Log1p, x);
-}
-Tensor sqrt(const Tensor& x) {
-  return unary(Op::Sqrt, x);
-}
-Tensor rsqrt(const Tensor& x) {
-  return unary(Op::Rsqrt, x);
-}
-Tensor sin(const Tensor& x) {
-  return unary(Op::Sin, x);
-}
-Tensor cos(const Tensor& x) {
-  return unary(Op::Cos, x);
-}
-Tensor tanh(const Tensor& x) {
-  return unary(Op::Tanh, x);
-}
-Tensor sigmoid(const Tensor& x) {
-  return unary(Op::Sigmoid, x);
-}
-Tensor erf(const Tensor& x) {
-  return unary(Op::Erf, x);
-}
+// The OP_FN rows of graph/ops.def.
+#define OP(name, mnemonic, arity, traits)
+#define OP_FN(name, function, traits, help) \
+  Tensor function(const Tensor& x) {         \
+    return unary(Op::name, x);               \
+  }
+#include "graph/ops.def"
+#undef OP_FN
+#undef OP
 Tensor stop_gradient(const Tensor& x) {
   return unary(Op::StopGradient, x);
 }

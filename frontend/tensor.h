@@ -107,21 +107,13 @@ Tensor operator!(const Tensor& a);
 Tensor pow(const Tensor& a, const Tensor& b);
 Tensor pow(const Tensor& a, double b);
 Tensor pow(double a, const Tensor& b);
-Tensor neg(const Tensor& x);
-Tensor abs(const Tensor& x);
-Tensor sign(const Tensor& x);
-Tensor floor(const Tensor& x);
-Tensor exp(const Tensor& x);
-Tensor expm1(const Tensor& x);
-Tensor log(const Tensor& x);
-Tensor log1p(const Tensor& x);
-Tensor sqrt(const Tensor& x);
-Tensor rsqrt(const Tensor& x);
-Tensor sin(const Tensor& x);
-Tensor cos(const Tensor& x);
-Tensor tanh(const Tensor& x);
-Tensor sigmoid(const Tensor& x);
-Tensor erf(const Tensor& x);
+// neg, abs, sign, floor, exp, expm1, log, log1p, sqrt, rsqrt, sin, cos, tanh, sigmoid, erf: one
+// function per OP_FN row of graph/ops.def.
+#define OP(name, mnemonic, arity, traits)
+#define OP_FN(name, function, traits, help) Tensor function(const Tensor& x);
+#include "graph/ops.def"
+#undef OP_FN
+#undef OP
 Tensor square(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor leaky_relu(const Tensor& x, double alpha = 0.01);

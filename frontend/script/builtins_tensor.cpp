@@ -133,21 +133,12 @@ void register_tensor_builtins(Registry& r) {
       true);
 
   // ---- elementwise -----------------------------------------------------------------------------
-  add_unary(r, "neg", soma::neg, "-x.");
-  add_unary(r, "abs", soma::abs, "|x|.");
-  add_unary(r, "sign", soma::sign, "-1, 0 or 1.");
-  add_unary(r, "floor", soma::floor, "The largest integer <= x.");
-  add_unary(r, "exp", soma::exp, "e**x.");
-  add_unary(r, "expm1", soma::expm1, "e**x - 1, accurate near 0.");
-  add_unary(r, "log", soma::log, "The natural logarithm.");
-  add_unary(r, "log1p", soma::log1p, "log(1 + x), accurate near 0.");
-  add_unary(r, "sqrt", soma::sqrt, "The square root.");
-  add_unary(r, "rsqrt", soma::rsqrt, "1 / sqrt(x).");
-  add_unary(r, "sin", soma::sin, "The sine.");
-  add_unary(r, "cos", soma::cos, "The cosine.");
-  add_unary(r, "tanh", soma::tanh, "The hyperbolic tangent.");
-  add_unary(r, "sigmoid", soma::sigmoid, "1 / (1 + exp(-x)).");
-  add_unary(r, "erf", soma::erf, "The error function.");
+  // The OP_FN rows of graph/ops.def.
+#define OP(name, mnemonic, arity, traits)
+#define OP_FN(name, function, traits, help) add_unary(r, #function, soma::function, help);
+#include "graph/ops.def"
+#undef OP_FN
+#undef OP
   add_unary(r, "square", soma::square, "x * x.");
   add_unary(r, "relu", soma::relu, "max(x, 0).");
   add_unary(r, "softplus", soma::softplus, "log(1 + exp(x)), computed stably.");
