@@ -328,6 +328,7 @@ Case contraction_case() {
   }
   Case c = one_run("contraction.kir", feeds, wants);
   c.params["btm"] = btm;
+  c.runs[0].params_after["btm"] = {btm};  // read, never written
   return c;
 }
 
