@@ -137,7 +137,6 @@ void KernelEmitter::analyze() {
 
 void KernelEmitter::mark_axis(const Axis& a) {
   VarId v = a.var;
-  if (v < 0 || static_cast<size_t>(v) >= k_.vars.size()) unsupported(p_, k_, "bad loop variable");
   is_axis_[static_cast<size_t>(v)] = 1;
   // The largest extent the variable runs over (a variable may name several axes).
   int64_t& e = extent_[static_cast<size_t>(v)];
@@ -147,11 +146,7 @@ void KernelEmitter::mark_axis(const Axis& a) {
 void KernelEmitter::load_buffer_pointers() {
   base_.assign(p_.buffers.size(), nullptr);
   std::vector<char> used(p_.buffers.size(), 0);
-  auto use = [&](BufferId b) {
-    if (b < 0 || static_cast<size_t>(b) >= p_.buffers.size())
-      unsupported(p_, k_, "buffer id " + std::to_string(b) + " out of range");
-    used[static_cast<size_t>(b)] = 1;
-  };
+  auto use = [&](BufferId b) { used[static_cast<size_t>(b)] = 1; };
   for (const kir::Expr& e : k_.exprs)
     if (e.kind == ExprKind::Load) use(e.buffer);
   for (BufferId b : written_) use(b);
@@ -283,11 +278,6 @@ void KernelEmitter::emit_point() {
 // the epilogue statements with acc bound.
 void KernelEmitter::emit_contraction_point() {
   const kir::Contraction& c = k_.contraction;
-  size_t nb = c.batch.size();
-  if (k_.parallel.size() != nb + 2) unsupported(p_, k_, "contraction domain is not batch..., i, j");
-  for (size_t d = 0; d < nb; ++d)
-    if (c.batch[d].var != k_.parallel[d].var)
-      vars_[static_cast<size_t>(c.batch[d].var)] = vars_[static_cast<size_t>(k_.parallel[d].var)];
   DType at = k_.vars.at(static_cast<size_t>(c.acc)).dtype;
   if (at == DType::boolean) unsupported(p_, k_, "bool accumulator");
   llvm::AllocaInst* acc = entry_alloca(type(at), "acc");
@@ -331,8 +321,6 @@ void KernelEmitter::stmts(const std::vector<Stmt>& body) {
 }
 
 void KernelEmitter::store(const Stmt& s) {
-  if (s.buffer < 0 || static_cast<size_t>(s.buffer) >= p_.buffers.size())
-    unsupported(p_, k_, "store to a bad buffer id");
   const kir::Buffer& buf = p_.buffers[static_cast<size_t>(s.buffer)];
   llvm::Value* v = convert(val(s.value), k_.expr(s.value).dtype, buf.dtype);
   if (buf.dtype == DType::boolean) v = b_.CreateZExt(v, i8_);

@@ -53,25 +53,20 @@ llvm::Value* KernelEmitter::constant(double v, DType t) {
 // operand (ConstantFP/ConstantInt::get splat over vector types).
 
 llvm::Value* KernelEmitter::val(ExprId id) {
-  size_t i = check_expr(id);
+  size_t i = expr_index(id);
   if (vcache_[i]) return vcache_[i];
   llvm::Value* v = val_uncached(id);
   if (!volatile_[i]) vcache_[i] = v;
   return v;
 }
 
-size_t KernelEmitter::check_expr(ExprId id) {
-  if (id < 0 || static_cast<size_t>(id) >= k_.exprs.size())
-    unsupported(p_, k_, "expression id " + std::to_string(id) + " out of range");
-  return static_cast<size_t>(id);
-}
+// The verifier (generate_module runs it first) guarantees what these functions assume of the
+// program: ids in range, operands of the right kinds and dtypes, vars used only in their scopes.
 
 llvm::Value* KernelEmitter::var_value(VarId var) {
-  if (var < 0 || static_cast<size_t>(var) >= vars_.size()) unsupported(p_, k_, "bad variable id");
   llvm::Value* v = vars_[static_cast<size_t>(var)].value;
-  if (!v)
-    unsupported(p_, k_,
-                "variable " + k_.vars[static_cast<size_t>(var)].name + " used outside its scope");
+  SOMA_CHECK(v) << "llvm backend: kernel " << k_.name << ": variable "
+                << k_.vars[static_cast<size_t>(var)].name << " has no value where it is read";
   return v;
 }
 
@@ -100,7 +95,7 @@ llvm::Value* KernelEmitter::val_uncached(ExprId id) {
     case ExprKind::Rand:
       return philox_op(val(e.a[0]), val(e.a[1]), id, e.dtype);
   }
-  unsupported(p_, k_, "unknown expression kind");
+  __builtin_unreachable();  // the verifier admits no other kind
 }
 
 llvm::Value* KernelEmitter::select_op(llvm::Value* c, llvm::Value* x, llvm::Value* y, DType tx,
@@ -132,14 +127,11 @@ llvm::Value* KernelEmitter::floor_divmod(llvm::Value* a, llvm::Value* d, bool mo
 }
 
 llvm::Value* KernelEmitter::load(const kir::Expr& e) {
-  if (e.buffer < 0 || static_cast<size_t>(e.buffer) >= p_.buffers.size())
-    unsupported(p_, k_, "load from a bad buffer id");
   const kir::Buffer& buf = p_.buffers[static_cast<size_t>(e.buffer)];
   llvm::Value* index = idx(e.a[0]);
   llvm::Value* mask = nullptr;
   if (e.a[1] >= 0) {
     mask = val(e.a[1]);
-    if (mask->getType() != i1_) unsupported(p_, k_, "load mask is not bool");
     index = b_.CreateSelect(mask, index, i64c(0));  // masked-off lanes read element 0
   }
   llvm::Value* ptr =
@@ -420,9 +412,6 @@ llvm::Value* KernelEmitter::binary_op(Op op, llvm::Value* x, llvm::Value* y, DTy
 llvm::Value* KernelEmitter::philox_op(llvm::Value* counter, llvm::Value* offset, ExprId rand,
                                       DType t) {
   match_shapes(counter, offset);
-  if (counter->getType()->getScalarType() != i32_ || offset->getType()->getScalarType() != i32_)
-    unsupported(p_, k_, "rand counter/offset must be i32");
-  if (!is_float(t)) unsupported(p_, k_, "rand must produce a float");
   llvm::Type* w64 = shaped(i64_, counter);
   llvm::Type* w32 = counter->getType();
   llvm::Value* index = b_.CreateSExt(counter, w64);

@@ -47,7 +47,7 @@ constexpr int64_t kMaxWholeB = int64_t{4} << 20;
 bool KernelEmitter::direct_operand(ExprId id, DType t, VarId r, VarId kv, int64_t& rs,
                                    int64_t& cs) {
   const kir::Expr& e = k_.expr(id);
-  if (e.kind != ExprKind::Load || e.a[1] >= 0 || e.dtype != t || volatile_[check_expr(id)])
+  if (e.kind != ExprKind::Load || e.a[1] >= 0 || e.dtype != t || volatile_[expr_index(id)])
     return false;
   if (p_.buffers[static_cast<size_t>(e.buffer)].dtype != t) return false;
   LinearIndex f;

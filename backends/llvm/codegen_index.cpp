@@ -130,7 +130,7 @@ llvm::Value* KernelEmitter::vidx(ExprId id) {
 // Whether `id` is i32 arithmetic of loop counters and constants only (never overflows for a
 // valid program, so it can be computed in i64 without wrapping).
 bool KernelEmitter::pure(ExprId id) {
-  size_t i = check_expr(id);
+  size_t i = expr_index(id);
   if (pure_[i] >= 0) return pure_[i];
   const kir::Expr& e = k_.exprs[i];
   pure_[i] = 0;  // guards against cycles in malformed IR
@@ -166,7 +166,7 @@ bool KernelEmitter::pure(ExprId id) {
 }
 
 bool KernelEmitter::nonneg(ExprId id) {
-  size_t i = check_expr(id);
+  size_t i = expr_index(id);
   if (nonneg_[i] >= 0) return nonneg_[i];
   const kir::Expr& e = k_.exprs[i];
   nonneg_[i] = 0;  // guards against cycles in malformed IR
@@ -204,13 +204,11 @@ bool KernelEmitter::nonneg(ExprId id) {
 
 // The value of i32 expression `id` as an i64 index.
 llvm::Value* KernelEmitter::idx(ExprId id) {
-  size_t i = check_expr(id);
+  size_t i = expr_index(id);
   if (icache_[i]) return icache_[i];
   llvm::Value* v;
   if (!pure(id)) {
-    llvm::Value* x = val(id);
-    if (x->getType() != i32_) unsupported(p_, k_, "index expression is not i32");
-    v = b_.CreateSExt(x, i64_);
+    v = b_.CreateSExt(val(id), i64_);
   } else if (LinearIndex f; linear_index(id, f) && f.divmod && f.atoms.empty()) {
     v = emit_linear(f);  // a reshaped view: plain strided arithmetic instead of div/mod
   } else {
@@ -228,7 +226,8 @@ llvm::Value* KernelEmitter::idx_pure(const kir::Expr& e) {
       size_t v = static_cast<size_t>(e.var);
       if (is_axis_[v]) {
         llvm::Value* c = vars_[v].index;
-        if (!c) unsupported(p_, k_, "loop variable " + k_.vars[v].name + " used outside its loop");
+        SOMA_CHECK(c) << "llvm backend: kernel " << k_.name << ": loop variable " << k_.vars[v].name
+                      << " has no counter where it is read";
         return c;
       }
       return idx(let_expr_[v]);
@@ -268,7 +267,7 @@ llvm::Value* KernelEmitter::idx_pure(const kir::Expr& e) {
 // ---- linear forms of index expressions ----
 
 bool KernelEmitter::linear_index(ExprId id, LinearIndex& out) {
-  size_t i = check_expr(id);
+  size_t i = expr_index(id);
   if (lin_state_[i] < 0) {
     lin_state_[i] = 0;  // guards against cycles in malformed IR
     LinearIndex f;
@@ -447,10 +446,9 @@ llvm::Value* KernelEmitter::emit_linear(const LinearIndex& f) {
   llvm::Value* v = nullptr;
   for (const auto& [var, c] : f.vars) {
     llvm::Value* counter = vars_[static_cast<size_t>(var)].index;
-    if (!counter)
-      unsupported(
-          p_, k_,
-          "loop variable " + k_.vars[static_cast<size_t>(var)].name + " used outside its loop");
+    SOMA_CHECK(counter) << "llvm backend: kernel " << k_.name << ": loop variable "
+                        << k_.vars[static_cast<size_t>(var)].name
+                        << " has no counter where it is read";
     llvm::Value* t = c == 1 ? counter : b_.CreateMul(counter, i64c(c), "", false, true);
     v = v ? b_.CreateAdd(v, t, "", false, true) : t;
   }

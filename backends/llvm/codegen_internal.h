@@ -149,7 +149,6 @@ class KernelEmitter {
     bd.value = b_.CreateTrunc(counter, type(k_.vars[static_cast<size_t>(v)].dtype));
   }
   void bind_value(VarId v, llvm::Value* value) {
-    if (v < 0 || static_cast<size_t>(v) >= vars_.size()) unsupported(p_, k_, "bad variable id");
     vars_[static_cast<size_t>(v)] = Binding{value, nullptr};
   }
 
@@ -346,7 +345,8 @@ class KernelEmitter {
 
   llvm::Value* val(ExprId id);
 
-  size_t check_expr(ExprId id);
+  // An expression id as an index into the kernel's arena (the verifier keeps ids in range).
+  static size_t expr_index(ExprId id) { return static_cast<size_t>(id); }
 
   llvm::Value* var_value(VarId var);
 

@@ -11,7 +11,6 @@ namespace soma::jit::detail {
 void KernelEmitter::reduce(const Stmt& s) {
   DType t = k_.vars.at(static_cast<size_t>(s.var)).dtype;
   bool is_max = s.reduce_op == Op::ReduceMax;
-  if (s.reduce_op != Op::ReduceSum && !is_max) unsupported(p_, k_, "unknown reduction");
   if (t == DType::boolean) unsupported(p_, k_, "reduction over bool");
   // f32 sums accumulate in f64, as the reference does: nearly independent of the summation
   // order (so of how lowering orders a batch), and free for memory-bound reductions. Fast math
@@ -152,7 +151,7 @@ void KernelEmitter::bind_vector_var(llvm::Value* j0) {
 
 // Whether `id` varies across the lanes of the vectorized axis.
 bool KernelEmitter::varying(ExprId id) {
-  size_t i = check_expr(id);
+  size_t i = expr_index(id);
   if (varying_[i] >= 0) return varying_[i];
   varying_[i] = 0;
   const kir::Expr& e = k_.exprs[i];
