@@ -19,6 +19,7 @@
 #include "graph/parser.h"
 #include "passes/fuse.h"
 #include "passes/pipeline.h"
+#include "tests/source_tree.h"
 
 namespace soma {
 namespace {
@@ -229,17 +230,11 @@ class PipelineStages : public ::testing::Test {
 };
 
 fs::path temp_dir(const std::string& name) {
-  fs::path p =
-      fs::temp_directory_path() / ("soma_stages_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  return p;
+  return testing::fresh_temp_dir("stages_" + name);
 }
 
 std::string read_file(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
+  return testing::read_text(p);
 }
 
 TEST_F(PipelineStages, EachStageIsDumpedInOrderAndReadsBack) {

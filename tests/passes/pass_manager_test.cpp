@@ -12,6 +12,7 @@
 #include "pass_test_util.h"
 #include "passes/pass_manager.h"
 #include "passes/pipeline.h"
+#include "tests/source_tree.h"
 
 namespace soma {
 namespace {
@@ -47,19 +48,12 @@ class EnvVar {
   std::optional<std::string> old_;
 };
 
-// A fresh, empty directory under the system's temp directory.
 fs::path temp_dir(const std::string& name) {
-  fs::path p =
-      fs::temp_directory_path() / ("soma_pass_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  return p;
+  return testing::fresh_temp_dir("pass_" + name);
 }
 
 std::string read_file(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
+  return testing::read_text(p);
 }
 
 PipelineOptions quiet_options(std::ostream& log) {
