@@ -326,6 +326,7 @@ class Parser {
     }
     next();
     if (neg) v = -v;
+    if (d == DType::i32 && v == 0) v = 0;  // an integer has no -0 (its text prints as 0)
     if (d == DType::i32 && (v < -2147483648.0 || v > 2147483647.0))
       fail(start, "integer out of the i32 range");
     return {v, d};

@@ -14,7 +14,8 @@ namespace {
 std::shared_ptr<std::byte[]> allocate(size_t nbytes, DType dtype, const Shape& shape) {
   AlignedBytes p =
       allocate_zeroed(nbytes, std::string("an array ") + dtype_name(dtype) + shape.str());
-  return std::shared_ptr<std::byte[]>(p.release(), [](std::byte* q) { std::free(q); });
+  AlignedFree free_it = p.get_deleter();
+  return std::shared_ptr<std::byte[]>(p.release(), free_it);
 }
 
 int32_t to_i32(double v) {

@@ -1,6 +1,13 @@
 // Host memory for arrays, arenas and scratch: 64-byte aligned and zero-filled. Running out is a
 // ResourceError "out of memory allocating 1.50 GiB for <what>", never a crash or a bare
-// std::bad_alloc; large blocks are offered transparent huge pages (fewer page faults).
+// std::bad_alloc.
+//
+// Large blocks (256 KiB and more) are mapped pages of their own, never on malloc's heap: a
+// program that makes and frees many of them (a loop that compiles and runs a new program each
+// step, each run's fresh outputs) would otherwise fragment the heap, and its memory would grow
+// without bound. A freed large block is kept for reuse by the next allocation of its size (up to
+// 128 MiB of them in all), so that repeated runs do not fault fresh pages in again; blocks of
+// 2 MiB and more are offered transparent huge pages.
 #pragma once
 
 #include <cstddef>
@@ -11,10 +18,21 @@
 
 namespace soma {
 
+// Frees what allocate_zeroed returned: `bytes` tells a large block (returned to the cache of
+// large blocks, or unmapped) from a small one (free).
 struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
+  size_t bytes = 0;
+  void operator()(void* p) const;
 };
 using AlignedBytes = std::unique_ptr<std::byte[], AlignedFree>;
+
+// The large blocks kept for reuse now, and their bytes (for tests and `soma --version`-style
+// reports).
+struct LargeBlockStats {
+  size_t blocks = 0, bytes = 0;
+  uint64_t reused = 0, mapped = 0;  // allocations served from the cache / by a fresh mapping
+};
+LargeBlockStats large_block_stats();
 
 // At least one cache line even for 0 bytes.
 AlignedBytes allocate_zeroed(size_t bytes, const std::string& what);

@@ -17,6 +17,7 @@
 
 #include "backends/backend.h"
 #include "graph/kernel_ir.h"
+#include "runtime/host_memory.h"
 #include "runtime/kernel_profile.h"
 
 namespace soma::jit {
@@ -71,7 +72,7 @@ class Launcher {
   void* scratch(int participant, int64_t bytes);
   int threads_;
   struct Scratch {
-    void* data = nullptr;
+    AlignedBytes data;
     int64_t bytes = 0;
   };
   std::vector<Scratch> scratch_;

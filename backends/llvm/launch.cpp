@@ -21,9 +21,7 @@ constexpr int64_t kChunkWork = 1 << 15;
 
 Launcher::Launcher(int threads) : threads_(threads > 0 ? threads : ThreadPool::global().size()) {}
 
-Launcher::~Launcher() {
-  for (Scratch& s : scratch_) std::free(s.data);
-}
+Launcher::~Launcher() = default;
 
 void* Launcher::scratch(int participant, int64_t bytes) {
   if (bytes <= 0) return nullptr;
@@ -31,15 +29,13 @@ void* Launcher::scratch(int participant, int64_t bytes) {
   if (scratch_.size() <= p) scratch_.resize(p + 1);
   Scratch& s = scratch_[p];
   if (s.bytes < bytes) {
-    std::free(s.data);
-    s.data = nullptr;
+    s.data.reset();
     s.bytes = 0;
     size_t n = static_cast<size_t>((bytes + 63) / 64 * 64);
-    // Zero-filled: the pages are faulted in once, here.
-    s.data = allocate_zeroed(n, "a kernel's scratch (packed GEMM panels)").release();
+    s.data = allocate_zeroed(n, "a kernel's scratch (packed GEMM panels)");
     s.bytes = static_cast<int64_t>(n);
   }
-  return s.data;
+  return s.data.get();
 }
 
 void Launcher::run(const CompiledKernel& k, void* const* buffers) {

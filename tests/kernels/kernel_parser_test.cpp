@@ -304,5 +304,26 @@ TEST(KernelVerifier, NamesTheRuleThatIsBroken) {
             "positive i32 constant");
 }
 
+// Found by the fuzzer: an i32 written -0 read as the double -0.0, printed as 0 and read back as
+// +0.0, a different program. Integers have one zero.
+TEST(KernelParser, AnIntegerMinusZeroIsZero) {
+  const std::string text = R"(program {
+  buffers:
+    c: const i32[3] = [1, -0, 3]
+    out0: output i32[3]
+  outputs: out0
+  arena: 0 bytes (0 without reuse)
+}
+kernel k(c: i32[3], out out0: i32[3]) {
+  parallel i0 in 0..3
+    store out0[i0] = load c[i0]*-0
+}
+)";
+  kir::Program p = kir::parse_program(text);
+  const std::string printed = kir::print_program(p, true);
+  EXPECT_FALSE(kir::difference(kir::parse_program(printed), p)) << printed;
+  EXPECT_FALSE(std::signbit(p.buffers[0].data[1]));
+}
+
 }  // namespace
 }  // namespace soma
