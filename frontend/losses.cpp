@@ -1,4 +1,7 @@
 // Losses with PyTorch's default mean reduction.
+#include <cmath>
+#include <limits>
+
 #include "frontend/tensor.h"
 #include "frontend/tensor_util.h"
 
@@ -12,9 +15,20 @@ Tensor mse(const Tensor& pred, const Tensor& target) {
 Tensor binary_cross_entropy(const Tensor& p0, const Tensor& t0) {
   Tensor p = is_float(p0.dtype()) ? p0 : cast(p0, DType::f32);
   Tensor t = cast(t0, p.dtype());
+  // Each log is PyTorch's, clamped at -100. Its gradient must stay finite where a probability is
+  // 0 or tiny (p = sigmoid(20) is 1.0 in f32, so 1 - p is 0): the slope 1/q there is inf, and
+  // 0 * inf = NaN even where the term has weight 0. So below the smallest normal number (whose
+  // reciprocal is finite) the log's value is kept and its gradient is zero.
+  const double least = p.dtype() == DType::f32
+                           ? static_cast<double>(std::numeric_limits<float>::min())
+                           : std::numeric_limits<double>::min();
+  Tensor low = detail::scalar_like(p, least, p.dtype());
   Tensor floor_ = detail::scalar_like(p, -100.0, p.dtype());
-  Tensor lp = maximum(log(p), floor_), lq = maximum(log(1.0 - p), floor_);
-  return -mean(t * lp + (1.0 - t) * lq);
+  auto clamped_log = [&](const Tensor& q) {
+    Tensor smooth = maximum(log(maximum(q, low)), floor_);
+    return where(q >= low, smooth, stop_gradient(maximum(log(q), floor_)));
+  };
+  return -mean(t * clamped_log(p) + (1.0 - t) * clamped_log(1.0 - p));
 }
 
 Tensor cross_entropy(const Tensor& logits0, const Tensor& target) {

@@ -200,7 +200,9 @@ Tensor layer_norm(const Tensor& x, int normalized_rank = 1, double eps = 1e-5);
 // ---- losses (mean over the batch, as PyTorch's default reduction) ----------------------------
 
 Tensor mse(const Tensor& pred, const Tensor& target);
-// p are probabilities; logs are clamped at -100 as in PyTorch.
+// p are probabilities; logs are clamped at -100 as in PyTorch. The gradient is finite where p
+// is 0 or 1 (sigmoid(20) is 1.0 in f32): it is zero where a probability is below the smallest
+// normal number.
 Tensor binary_cross_entropy(const Tensor& p, const Tensor& target);
 // logits [N, C] (or [C], or [N, C, d...]); target: integer class indices [N] (or [N, d...]), or
 // class probabilities with the logits' shape.

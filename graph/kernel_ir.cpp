@@ -246,16 +246,19 @@ struct Printer {
     std::vector<char> seen(n, 0);
     std::vector<ExprId> stack;
     for (ExprId r : roots) {
-      ++uses[static_cast<size_t>(r)];
+      if (r >= 0 && static_cast<size_t>(r) < n) ++uses[static_cast<size_t>(r)];
       stack.push_back(r);
     }
+    // (The printer also shows invalid programs, in the verifier's errors: an operand that is
+    // not an earlier expression is left to term() and never bound.)
+    auto valid = [&](ExprId a, size_t below) { return a >= 0 && static_cast<size_t>(a) < below; };
     while (!stack.empty()) {
       ExprId e = stack.back();
       stack.pop_back();
-      if (seen[static_cast<size_t>(e)]) continue;
+      if (!valid(e, n) || seen[static_cast<size_t>(e)]) continue;
       seen[static_cast<size_t>(e)] = 1;
-      for (ExprId a : k.expr(e).a)
-        if (a >= 0) {
+      for (ExprId a : k.exprs[static_cast<size_t>(e)].a)
+        if (valid(a, static_cast<size_t>(e))) {
           ++uses[static_cast<size_t>(a)];
           stack.push_back(a);
         }
@@ -265,7 +268,7 @@ struct Printer {
     std::vector<int64_t> size(n, 1);
     for (size_t i = 0; i < n; ++i) {
       for (ExprId a : k.exprs[i].a)
-        if (a >= 0 && !bound[static_cast<size_t>(a)])
+        if (valid(a, i) && !bound[static_cast<size_t>(a)])
           size[i] = std::min<int64_t>(size[i] + size[static_cast<size_t>(a)], kBindAtNodes);
       bound[i] = seen[i] && uses[i] > 1 && size[i] >= kBindAtNodes;
     }
@@ -274,7 +277,7 @@ struct Printer {
 
   // `id` printed where an expression of precedence >= min binds without parentheses.
   std::string expr(ExprId id, int min = kTop) {
-    if (!bound.empty() && bound[static_cast<size_t>(id)]) {
+    if (id >= 0 && static_cast<size_t>(id) < bound.size() && bound[static_cast<size_t>(id)]) {
       int64_t& l = label[static_cast<size_t>(id)];
       if (l < 0) {
         l = static_cast<int64_t>(labeled.size());

@@ -36,6 +36,27 @@ TEST_F(Losses, BinaryCrossEntropy) {
                       DType::f32, {}, {0.164252033486018}));
 }
 
+// Where a probability is exactly 0 or 1 (sigmoid(20) and sigmoid(-104) in f32), the clamped logs
+// still have finite gradients: a neuron trained for thousands of steps must not turn NaN.
+TEST_F(Losses, BinaryCrossEntropyOfSaturatedSigmoidsHasFiniteGradients) {
+  for (DType d : {DType::f32, DType::f64}) {
+    for (double z0 : {20.0, 40.0, -20.0, -104.0, 0.5}) {
+      for (double target : {0.0, 1.0}) {
+        Tensor z = input("z", {1}, d);
+        Tensor g = grad(binary_cross_entropy(sigmoid(z), full({1}, target, d)), z);
+        Array zv = Array::from_doubles(d, {1}, std::vector<double>{z0});
+        Array gv = run(g, {{"z", zv}});
+        const double p = 1 / (1 + std::exp(-z0));
+        EXPECT_TRUE(std::isfinite(gv.get(0))) << dtype_name(d) << " z=" << z0 << " t=" << target;
+        // d/dz = p - t where p is not saturated (for a saturated p the gradient may be 0).
+        if (p > 1e-6 && p < 1 - 1e-6) {
+          EXPECT_NEAR(gv.get(0), p - target, 1e-5) << dtype_name(d) << " z=" << z0;
+        }
+      }
+    }
+  }
+}
+
 TEST_F(Losses, CrossEntropyWithIntegerLabels) {
   Tensor logits = input("logits", {2, 3});
   Tensor labels = input("labels", {2}, DType::i32);
