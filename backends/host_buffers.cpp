@@ -12,6 +12,9 @@ HostBuffers::HostBuffers(const ProgramLayout& layout, unsigned char fill)
   const size_t nb = layout.size();
   held_.resize(nb);
   ptrs_.assign(nb, nullptr);
+  in_place_.assign(nb, 0);
+  for (const ProgramLayout::Update& u : layout.updates())
+    if (u.in_place) in_place_[static_cast<size_t>(u.param)] = 1;
   for (const int64_t& seed : layout.seeds()) ptrs_.push_back(const_cast<int64_t*>(&seed));
   uint64_t needed = static_cast<uint64_t>(layout.arena_bytes());
   for (BufferId o : layout.outputs()) needed += static_cast<uint64_t>(layout.slot(o).bytes);
@@ -36,10 +39,6 @@ Array HostBuffers::fresh(const ProgramLayout::Slot& s) const {
 }
 
 void HostBuffers::bind(const Feeds& feeds, ParamStore& params, bool keep_params) {
-  std::vector<uint8_t> in_place(layout_.size(), 0);
-  if (keep_params)
-    for (const ProgramLayout::Update& u : layout_.updates())
-      if (u.in_place) in_place[static_cast<size_t>(u.param)] = 1;
   for (size_t i = 0; i < layout_.size(); ++i) {
     const BufferId b = static_cast<BufferId>(i);
     const ProgramLayout::Slot& s = layout_.slot(b);
@@ -50,7 +49,7 @@ void HostBuffers::bind(const Feeds& feeds, ParamStore& params, bool keep_params)
         break;
       case Buffer::Kind::Param: {
         Array& a = layout_.param(params, b);
-        ptrs_[i] = held_[i].emplace(in_place[i] ? a.clone() : a).raw();
+        ptrs_[i] = held_[i].emplace(keep_params && in_place_[i] ? a.clone() : a).raw();
         break;
       }
       case Buffer::Kind::Output:

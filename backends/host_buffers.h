@@ -48,6 +48,7 @@ class HostBuffers {
   AlignedBytes arena_;
   std::vector<std::optional<Array>> held_;  // by buffer: constants (kept), this run's arrays
   std::vector<void*> ptrs_;
+  std::vector<uint8_t> in_place_;  // by buffer: a parameter the program updates in place
 };
 
 }  // namespace soma

@@ -30,8 +30,8 @@ Tensor pow(double a, const Tensor& b) {
 // The OP_FN rows of graph/ops.def.
 #define OP(name, mnemonic, arity, traits)
 #define OP_FN(name, function, traits, help) \
-  Tensor function(const Tensor& x) {         \
-    return unary(Op::name, x);               \
+  Tensor function(const Tensor& x) {        \
+    return unary(Op::name, x);              \
   }
 #include "graph/ops.def"
 #undef OP_FN

@@ -18,7 +18,7 @@ namespace soma {
 
 namespace {
 
-constexpr size_t kLargeBlock = size_t{64} << 10;   // and up: mapped pages of their own
+constexpr size_t kLargeBlock = size_t{64} << 10;    // and up: mapped pages of their own
 constexpr size_t kCachedBytes = size_t{128} << 20;  // the most freed large blocks kept
 
 size_t page_size() {

@@ -26,8 +26,7 @@ struct AlignedFree {
 };
 using AlignedBytes = std::unique_ptr<std::byte[], AlignedFree>;
 
-// The large blocks kept for reuse now, and their bytes (for tests and `soma --version`-style
-// reports).
+// The large blocks kept for reuse now, their bytes, and how allocations were served (for tests).
 struct LargeBlockStats {
   size_t blocks = 0, bytes = 0;
   uint64_t reused = 0, mapped = 0;  // allocations served from the cache / by a fresh mapping
