@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "backends/llvm/codegen_internal.h"
+#include "graph/kernel_math.h"
 #include "graph/kernel_verify.h"
 
 namespace soma::jit {
@@ -162,8 +163,7 @@ void KernelEmitter::load_buffer_pointers() {
   }
   // The seeds of this kernel's rand expressions, in the slots after the buffers' (jit.h).
   seed_.assign(k_.exprs.size(), nullptr);
-  int64_t slot = static_cast<int64_t>(p_.buffers.size()) +
-                 kir::first_seed_slot(p_, static_cast<size_t>(&k_ - p_.kernels.data()));
+  int64_t slot = static_cast<int64_t>(p_.buffers.size()) + kir::first_seed_slot(p_, index_);
   for (size_t e = 0; e < k_.exprs.size(); ++e) {
     if (k_.exprs[e].kind != ExprKind::Rand) continue;
     llvm::Value* at = b_.CreateConstInBoundsGEP1_64(ptr_, args_, static_cast<uint64_t>(slot++));
@@ -386,6 +386,18 @@ int64_t KernelEmitter::estimate_cost() {
 
 namespace {
 
+// The composite math this code generator takes from graph/kernel_math: sigmoid (around the
+// vectorized exp), and f32 tanh and expm1 (within 2 ulps of the C library, measured by
+// tests/kernels/math_expansion_test.cpp; made of exp, they vectorize, where tanhf and expm1f are
+// a call per element). log1p (its expansion calls log), erf and the f64 functions stay calls of
+// the C library (within an ulp).
+kir::MathSet llvm_math(const CodegenTarget&) {
+  return {{{Op::Sigmoid, DType::f32},
+           {Op::Sigmoid, DType::f64},
+           {Op::Tanh, DType::f32},
+           {Op::Expm1, DType::f32}}};
+}
+
 std::string symbol_for(size_t index, const std::string& name) {
   std::string s = "soma_k" + std::to_string(index);
   if (!name.empty()) s += "_";
@@ -405,7 +417,8 @@ std::unique_ptr<llvm::Module> generate_module(const kir::Program& program,
   if (!target.data_layout.empty()) m->setDataLayout(target.data_layout);
   info.clear();
   for (size_t i = 0; i < program.kernels.size(); ++i) {
-    detail::KernelEmitter em(program, program.kernels[i], *m, target);
+    const kir::Kernel k = kir::expand_math(program.kernels[i], llvm_math(target));
+    detail::KernelEmitter em(program, k, i, *m, target);
     info.push_back(em.emit(symbol_for(i, program.kernels[i].name)));
   }
   std::string err;

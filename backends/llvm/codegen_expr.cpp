@@ -257,7 +257,7 @@ llvm::Value* KernelEmitter::unary_op(Op op, llvm::Value* x, DType t) {
       return intr(llvm::Intrinsic::floor);
     case Op::Exp:
       return exp_of(x);
-    case Op::Expm1:
+    case Op::Expm1:  // f64 (f32 is expanded)
       return call_libm("expm1f", "expm1", x);
     case Op::Log:
       return intr(llvm::Intrinsic::log);
@@ -271,24 +271,10 @@ llvm::Value* KernelEmitter::unary_op(Op op, llvm::Value* x, DType t) {
       return intr(llvm::Intrinsic::sin);
     case Op::Cos:
       return intr(llvm::Intrinsic::cos);
-    case Op::Tanh:
-      if (fast_f32(x)) {  // sign(x) * (1 - 2 / (e^(2|x|) + 1))
-        llvm::Value* ax = intr(llvm::Intrinsic::fabs);
-        llvm::Value* e = exp_of(b_.CreateFAdd(ax, ax));
-        llvm::Value* t = b_.CreateFSub(fconst(x, 1),
-                                       b_.CreateFDiv(fconst(x, 2), b_.CreateFAdd(e, fconst(x, 1))));
-        return b_.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, t, x);
-      }
+    case Op::Tanh:  // f64 (f32 is expanded: graph/kernel_math)
       return call_libm("tanhf", "tanh", x);
     case Op::Erf:
       return call_libm("erff", "erf", x);
-    case Op::Sigmoid: {
-      // x >= 0: 1 / (1 + e^-x); x < 0: e^x / (1 + e^x); one exp of -|x| serves both.
-      llvm::Value* ex = exp_of(b_.CreateFNeg(intr(llvm::Intrinsic::fabs)));
-      llvm::Value* den = b_.CreateFAdd(fconst(x, 1), ex);
-      llvm::Value* num = b_.CreateSelect(b_.CreateFCmpOGE(x, fconst(x, 0)), fconst(x, 1), ex);
-      return b_.CreateFDiv(num, den);
-    }
     default:
       break;
   }

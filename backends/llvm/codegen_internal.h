@@ -79,9 +79,10 @@ struct LinearIndex {
 
 class KernelEmitter {
  public:
-  KernelEmitter(const kir::Program& p, const kir::Kernel& k, llvm::Module& m,
+  // `k` is kernel `index` of `p`, its composite math expanded (graph/kernel_math.h).
+  KernelEmitter(const kir::Program& p, const kir::Kernel& k, size_t index, llvm::Module& m,
                 const CodegenTarget& target)
-      : p_(p), k_(k), m_(m), ctx_(m.getContext()), b_(ctx_), target_(target) {
+      : p_(p), k_(k), index_(index), m_(m), ctx_(m.getContext()), b_(ctx_), target_(target) {
     i1_ = llvm::Type::getInt1Ty(ctx_);
     i8_ = llvm::Type::getInt8Ty(ctx_);
     i32_ = llvm::Type::getInt32Ty(ctx_);
@@ -387,10 +388,6 @@ class KernelEmitter {
   llvm::Value* call_libm(const char* f32_name, const char* f64_name, llvm::Value* x);
 
   // Whether fast math replaces this f32 function call by inline polynomial code.
-  bool fast_f32(llvm::Value* x) {
-    return target_.fast_math && x->getType()->getScalarType()->isFloatTy();
-  }
-
   // e^x. f32 (in every mode) is computed inline, so that it vectorizes: x = n ln2 + r with
   // |r| <= ln2/2 (Cody-Waite split of ln2), e^r by its degree-7 Taylor polynomial in fused
   // multiply-adds (at most 0.94 ulp from e^x over every f32 input, checked exhaustively on a
@@ -452,6 +449,7 @@ class KernelEmitter {
 
   const kir::Program& p_;
   const kir::Kernel& k_;
+  size_t index_;
   llvm::Module& m_;
   llvm::LLVMContext& ctx_;
   llvm::IRBuilder<> b_;

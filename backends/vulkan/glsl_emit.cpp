@@ -6,6 +6,7 @@
 
 #include "backends/vulkan/glsl_emitter.h"
 #include "backends/vulkan/glsl_lib.h"
+#include "graph/kernel_math.h"
 
 namespace soma::vulkan {
 
@@ -195,7 +196,10 @@ std::string Emitter::bindings_text() const {
 
 KernelShader emit_kernel(const kir::Program& program, const kir::Kernel& kernel,
                          const ShaderFeatures& features) {
-  return Emitter(program, kernel, features).run();
+  // GLSL has none of the composite functions (and no f64 exp, log, sin, cos, pow): they are
+  // expanded into the kernel IR's primitives first.
+  const kir::Kernel expanded = kir::expand_math(kernel, kir::expandable_math());
+  return Emitter(program, expanded, features).run();
 }
 
 }  // namespace soma::vulkan

@@ -170,30 +170,26 @@ std::string Emitter::unary(const Expr& e) {
     case Op::Floor:
       return "floor(" + x + ")";
     case Op::Exp:
-      return d ? h("exp") : "exp(" + x + ")";
-    case Op::Expm1:
-      return h("expm1");
+      if (!d) return "exp(" + x + ")";
+      break;
     case Op::Log:
-      return h("log");
-    case Op::Log1p:
-      return h("log1p");
+      if (!d) return h("log");
+      break;
     case Op::Sqrt:
       return h("sqrt");
     case Op::Rsqrt:
       return literal(1, t) + " / " + h("sqrt");
     case Op::Sin:
-      return d ? call("sincos_d", "soma_sin_d", x) : "sin(" + x + ")";
+      if (!d) return "sin(" + x + ")";
+      break;
     case Op::Cos:
-      return d ? call("sincos_d", "soma_cos_d", x) : "cos(" + x + ")";
-    case Op::Tanh:
-      return h("tanh");
-    case Op::Sigmoid:
-      return h("sigmoid");
-    case Op::Erf:
-      return h("erf");
+      if (!d) return "cos(" + x + ")";
+      break;
     default:
-      unsupported(std::string("unary ") + op_name(e.op));
+      break;
   }
+  // The composite functions were expanded before emission (graph/kernel_math.h).
+  unsupported(std::string("unary ") + op_name(e.op) + " on " + dtype_name(t));
 }
 
 std::string Emitter::binary(const Expr& e) {
@@ -231,6 +227,8 @@ std::string Emitter::binary(const Expr& e) {
         sym = " == ";
         break;
       case Op::Ne:
+        // x != x is the NaN test (the expansions use it): isnan, which no compiler folds away.
+        if (e.a[0] == e.a[1] && is_float(t)) return "isnan(" + x + ")";
         // !(x == y): true for NaN operands, whatever the compiler picks for !=.
         return "!(" + x + " == " + y + ")";
       default:
@@ -249,15 +247,17 @@ std::string Emitter::binary(const Expr& e) {
       return "(" + x + " * " + y + ")";
     case Op::Div:
       return "(" + x + " / " + y + ")";
-    case Op::Pow:
-      return call("pow_" + s, "soma_pow_" + s, x + ", " + y);
+    case Op::Pow:  // f64: expanded before emission (graph/kernel_math.h)
+      if (t == DType::f32) return call("pow_f", "soma_pow_f", x + ", " + y);
+      break;
     case Op::Max:
       return call("max_" + s, "soma_max_" + s, x + ", " + y);
     case Op::Min:
       return call("max_" + s, "soma_min_" + s, x + ", " + y);
     default:
-      unsupported(std::string("binary ") + op_name(e.op));
+      break;
   }
+  unsupported(std::string("binary ") + op_name(e.op) + " on " + dtype_name(t));
 }
 
 std::string Emitter::int_binary(Op op, const std::string& x, const std::string& y) {
