@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
     auto model = std::make_shared<Sequential>(
         std::vector<LayerPtr>{std::make_shared<Flatten>(), std::make_shared<Dense>(256, relu),
                               std::make_shared<Dense>(128, relu), std::make_shared<Dense>(10)});
-    model->compile(std::make_shared<SGD>(0.1, 0.9), get_loss("sparse_categorical_crossentropy"),
-                   {"accuracy"}, backend);
+    model->compile(std::make_shared<SGD>(0.1, 0.9),
+                   std::make_shared<SparseCategoricalCrossentropy>(true), {"accuracy"}, backend);
     model->build({28, 28});
     model->summary(std::cout);
     FitOptions fit;

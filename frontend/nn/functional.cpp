@@ -343,6 +343,9 @@ std::vector<ModelOutput> Functional::forward(const std::vector<Tensor>& xs, Call
     if (!n.layer) continue;
     std::vector<Tensor> args;
     for (size_t a : args_[i]) args.push_back(values[a].value);
+    const bool one = args_[i].size() == 1;
+    ctx.input_logits = one ? values[args_[i][0]].logits : Tensor();
+    ctx.input_activation = one ? values[args_[i][0]].logits_activation : std::string();
     ctx.logits = Tensor();
     ctx.logits_activation.clear();
     values[i].value = n.list_call ? n.layer->call_list(args, ctx) : n.layer->call(args[0], ctx);

@@ -52,11 +52,16 @@ struct CallContext {
   // Updates of non-trainable state (BatchNorm's moving statistics) that a training graph
   // applies together with the optimizer's updates.
   std::vector<std::pair<Tensor, Tensor>> state_updates;
-  // Set by a layer whose output is softmax(logits) or sigmoid(logits) (activation "softmax" or
-  // "sigmoid"), cleared by every other layer: the model hands the logits to the loss, which
-  // then computes cross-entropies from them in a numerically stable form (as Keras does).
+  // Set by a layer with an activation: its name ("linear" for none), and for "softmax" or
+  // "sigmoid" the logits z of its output; a layer that only moves elements (Reshape, Flatten)
+  // passes its input's on, moved alike; every other layer leaves them empty. The model hands
+  // them to the loss, which computes cross-entropies of squash(z) from z, stably (as Keras
+  // does), and refuses to read a "linear" output as probabilities (losses.h).
   Tensor logits;
-  std::string logits_activation;  // "softmax", "sigmoid" or empty
+  std::string logits_activation;
+  // What the layer's input came with (set by the model before each call).
+  Tensor input_logits;
+  std::string input_activation;
   // Index inputs that must lie in [0, bound) (an Embedding's token ids). Out-of-range ids would
   // read zeros; when such a tensor is a model input, the model checks its data before running
   // and reports the first bad id (as Keras does on the CPU).

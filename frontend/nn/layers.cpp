@@ -13,13 +13,24 @@ using namespace detail;
 
 namespace {
 
-// activation(z), recording z as the logits of a softmax/sigmoid output for the loss.
+// activation(z), recording the activation (and z, the logits of a softmax/sigmoid output) for
+// the loss.
 Tensor activate(const std::string& act, const Tensor& z, CallContext& ctx) {
-  if (act == "softmax" || act == "sigmoid") {
-    ctx.logits = z;
-    ctx.logits_activation = act;
-  }
+  ctx.logits_activation = act.empty() || act == "none" ? "linear" : act;
+  if (act == "softmax" || act == "sigmoid") ctx.logits = z;
   return activation(act, z);
+}
+
+// A layer that only moves elements passes its input's activation and logits on, moved as its
+// output was: any move keeps sigmoid(z) elementwise; softmax's rows (the last axis) must stay
+// whole.
+Tensor moved(const Tensor& x, Tensor out, CallContext& ctx) {
+  const std::string& act = ctx.input_activation;
+  if (act.empty() || (act == "softmax" && out.shape()[out.rank() - 1] != x.shape()[x.rank() - 1]))
+    return out;
+  ctx.logits_activation = act;
+  if (ctx.input_logits.defined()) ctx.logits = reshape(ctx.input_logits, out.shape().dims());
+  return out;
 }
 
 void need_float(const TensorType& t, const std::string& cls, const std::string& name) {
@@ -233,8 +244,8 @@ void Flatten::build_weights(const TensorType& input, uint64_t) {
                "Flatten layer '" << name() << "' needs a batch axis, got " << input.str());
 }
 
-Tensor Flatten::call(const Tensor& x, CallContext&) {
-  return reshape(x, {x.shape()[0], -1});
+Tensor Flatten::call(const Tensor& x, CallContext& ctx) {
+  return moved(x, reshape(x, {x.shape()[0], -1}), ctx);
 }
 
 Reshape::Reshape(std::vector<int64_t> target_shape, std::string name)
@@ -280,10 +291,10 @@ void Reshape::build_weights(const TensorType& input, uint64_t) {
   }
 }
 
-Tensor Reshape::call(const Tensor& x, CallContext&) {
+Tensor Reshape::call(const Tensor& x, CallContext& ctx) {
   std::vector<int64_t> shape{x.shape()[0]};
   shape.insert(shape.end(), target_shape_.begin(), target_shape_.end());
-  return reshape(x, shape);
+  return moved(x, reshape(x, shape), ctx);
 }
 
 // ---- Dropout

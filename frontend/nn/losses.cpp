@@ -44,14 +44,24 @@ void check_same_elements(const std::string& loss, const TensorType& labels,
                                 << " (each sample needs as many label values as outputs)");
 }
 
-// Which tensor the loss reads as logits, or the probabilities: (tensor, is_logits).
-std::pair<Tensor, bool> choose(std::optional<bool> from_logits, const Tensor& y_pred,
-                               const Tensor& logits, const std::string& logits_activation,
-                               const char* squash) {
-  if (from_logits == true) return {y_pred, true};
-  if (logits.defined() && logits_activation == squash) return {logits, true};
-  if (from_logits == false) return {y_pred, false};
-  return {y_pred, true};
+// What the loss reads and whether as logits: with from_logits, the output; an output that is
+// squash(z) (the last activation, moved by Reshape/Flatten at most): z, the same value computed
+// stably; an output straight from a layer with no activation: an error (unbounded values are not
+// probabilities, and reading them as such trains silently wrong); else the output, as
+// probabilities.
+std::pair<Tensor, bool> choose(const Loss& loss, const char* cls, bool from_logits,
+                               const Tensor& y_pred, const Tensor& logits,
+                               const std::string& activation, const char* squash) {
+  if (from_logits) return {y_pred, true};
+  if (logits.defined() && activation == squash) return {logits, true};
+  if (activation == "linear")
+    SOMA_THROW(ValueError, loss.name()
+                               << " reads the model's output as probabilities (from_logits=False, "
+                                  "as in Keras), but the output comes from a layer with no "
+                                  "activation: unbounded logits, not probabilities. End the model "
+                                  "with activation=\""
+                               << squash << "\", or use loss=" << cls << "(from_logits=True)");
+  return {y_pred, false};
 }
 
 }  // namespace
@@ -74,7 +84,8 @@ void MeanSquaredError::check_labels(const TensorType& labels, const TensorType& 
 
 Tensor BinaryCrossentropy::compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits,
                                    const std::string& logits_activation) const {
-  auto [z, is_logits] = choose(from_logits_, y_pred, logits, logits_activation, "sigmoid");
+  auto [z, is_logits] = choose(*this, "BinaryCrossentropy", from_logits_, y_pred, logits,
+                               logits_activation, "sigmoid");
   z = as_f32(z);
   Tensor t = like_output(y_true, z);
   if (is_logits) return mean(relu(z) - z * t + log1p(exp(-abs(z))));
@@ -92,7 +103,8 @@ void BinaryCrossentropy::check_labels(const TensorType& labels, const TensorType
 Tensor SparseCategoricalCrossentropy::compute(const Tensor& y_true, const Tensor& y_pred,
                                               const Tensor& logits,
                                               const std::string& logits_activation) const {
-  auto [z, is_logits] = choose(from_logits_, y_pred, logits, logits_activation, "softmax");
+  auto [z, is_logits] = choose(*this, "SparseCategoricalCrossentropy", from_logits_, y_pred, logits,
+                               logits_activation, "softmax");
   z = as_f32(z);
   int64_t classes = z.shape()[z.rank() - 1];
   std::vector<int64_t> lead = z.shape().dims();
@@ -127,7 +139,8 @@ void SparseCategoricalCrossentropy::check_labels(const TensorType& labels,
 Tensor CategoricalCrossentropy::compute(const Tensor& y_true, const Tensor& y_pred,
                                         const Tensor& logits,
                                         const std::string& logits_activation) const {
-  auto [z, is_logits] = choose(from_logits_, y_pred, logits, logits_activation, "softmax");
+  auto [z, is_logits] = choose(*this, "CategoricalCrossentropy", from_logits_, y_pred, logits,
+                               logits_activation, "softmax");
   z = as_f32(z);
   Tensor t = like_output(y_true, z);
   if (is_logits) return mean(-sum(t * log_softmax(z, -1), {-1}));

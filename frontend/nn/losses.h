@@ -1,12 +1,13 @@
 // Keras losses as graph functions: each maps (y_true, y_pred) of a batch to a scalar, the mean
 // over the batch.
 //
-// from_logits: nullopt ("auto", the default) treats a model output that is not the result of
-// the matching squashing activation as logits — soma's convention, as PyTorch's cross_entropy,
-// so `Dense(10)` + "sparse_categorical_crossentropy" trains — and an output of softmax (sigmoid
-// for binary cross-entropy) as probabilities, whose logits the model hands over so that the
-// loss is computed from them, stably (as Keras does). true/false force logits/probabilities
-// (probabilities are clipped to [1e-7, 1 - 1e-7] like Keras's epsilon).
+// from_logits, as in Keras: false (the default, and what a loss named by a string means) reads
+// the model's output as probabilities, whatever layer comes last (clipped to [1e-7, 1 - 1e-7],
+// Keras's epsilon); true reads it as logits. Where the output is softmax(z) (sigmoid(z) for
+// binary cross-entropy) — the last activating layer's, moved by Reshape/Flatten at most — the
+// model hands z over and the loss computes the same value from it in the stable logits form.
+// An output that comes straight from a layer with no activation (unbounded) with from_logits
+// false is an error naming both fixes, rather than training silently wrong.
 #pragma once
 
 #include <memory>
@@ -37,8 +38,8 @@ class Loss {
   // The accuracy metric that "accuracy" means with this loss: "sparse_categorical_accuracy",
   // "categorical_accuracy" or "binary_accuracy".
   virtual std::string default_accuracy() const { return "binary_accuracy"; }
-  // Whether outputs are logits: nullopt is "auto" (see above); MSE says false.
-  virtual std::optional<bool> from_logits() const { return std::nullopt; }
+  // Whether the loss reads outputs as logits (see above).
+  virtual bool from_logits() const { return false; }
 };
 
 using LossPtr = std::shared_ptr<Loss>;
@@ -50,61 +51,57 @@ class MeanSquaredError : public Loss {
   Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
                  const std::string& logits_activation = "") const override;
   void check_labels(const TensorType& labels, const TensorType& output) const override;
-  std::optional<bool> from_logits() const override { return false; }
 };
 
 // Labels of the output's shape in [0, 1] (any numeric dtype). From logits z:
 // mean(max(z, 0) - z * t + log1p(exp(-|z|))).
 class BinaryCrossentropy : public Loss {
  public:
-  explicit BinaryCrossentropy(std::optional<bool> from_logits = std::nullopt)
-      : from_logits_(from_logits) {}
+  explicit BinaryCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
   std::string name() const override { return "binary_crossentropy"; }
   Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
                  const std::string& logits_activation = "") const override;
   void check_labels(const TensorType& labels, const TensorType& output) const override;
-  std::optional<bool> from_logits() const override { return from_logits_; }
+  bool from_logits() const override { return from_logits_; }
 
  private:
-  std::optional<bool> from_logits_;
+  bool from_logits_ = false;
 };
 
 // i32 class indices [N] (or [N, d...]) for outputs [N, C] (or [N, d..., C]: the class axis is
 // last, as in Keras). From logits: mean(logsumexp(z) - z[label]).
 class SparseCategoricalCrossentropy : public Loss {
  public:
-  explicit SparseCategoricalCrossentropy(std::optional<bool> from_logits = std::nullopt)
-      : from_logits_(from_logits) {}
+  explicit SparseCategoricalCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
   std::string name() const override { return "sparse_categorical_crossentropy"; }
   Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
                  const std::string& logits_activation = "") const override;
   void check_labels(const TensorType& labels, const TensorType& output) const override;
   DType label_dtype() const override { return DType::i32; }
   std::string default_accuracy() const override { return "sparse_categorical_accuracy"; }
-  std::optional<bool> from_logits() const override { return from_logits_; }
+  bool from_logits() const override { return from_logits_; }
 
  private:
-  std::optional<bool> from_logits_;
+  bool from_logits_ = false;
 };
 
 // One-hot (or any probability) labels of the output's shape [N, C] (class axis last), f32.
 class CategoricalCrossentropy : public Loss {
  public:
-  explicit CategoricalCrossentropy(std::optional<bool> from_logits = std::nullopt)
-      : from_logits_(from_logits) {}
+  explicit CategoricalCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
   std::string name() const override { return "categorical_crossentropy"; }
   Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
                  const std::string& logits_activation = "") const override;
   void check_labels(const TensorType& labels, const TensorType& output) const override;
   std::string default_accuracy() const override { return "categorical_accuracy"; }
-  std::optional<bool> from_logits() const override { return from_logits_; }
+  bool from_logits() const override { return from_logits_; }
 
  private:
-  std::optional<bool> from_logits_;
+  bool from_logits_ = false;
 };
 
 // By name: "mse" / "mean_squared_error", "binary_crossentropy" / "bce",
-// "sparse_categorical_crossentropy", "categorical_crossentropy" (from_logits "auto"). Throws
+// "sparse_categorical_crossentropy", "categorical_crossentropy" (from_logits false). Throws
 // NameError listing the known names.
 LossPtr get_loss(const std::string& name);
 std::vector<std::string> loss_names();

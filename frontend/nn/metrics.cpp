@@ -29,9 +29,8 @@ Tensor CategoricalAccuracy::compute(const Tensor& y_true, const Tensor& y_pred, 
 }
 
 Tensor BinaryAccuracy::compute(const Tensor& y_true, const Tensor& y_pred, const Tensor&,
-                               const std::string& logits_activation) const {
-  bool logits =
-      from_logits_ == true || (!from_logits_.has_value() && logits_activation != "sigmoid");
+                               const std::string&) const {
+  const bool logits = from_logits_;
   Tensor p = as_f32(y_pred);
   Tensor t = as_f32(y_true);
   if (t.shape() != p.shape()) t = reshape(t, p.shape().dims());

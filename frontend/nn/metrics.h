@@ -55,18 +55,17 @@ class CategoricalAccuracy : public Accuracy {
                  const std::string& logits_activation = "") const override;
 };
 
-// mean((y_pred > threshold) == (y_true > 0.5)). from_logits as in losses.h: "auto" (nullopt)
-// thresholds a sigmoid's output at 0.5 and any other output (logits) at 0; false: always 0.5.
+// mean((y_pred > threshold) == (y_true > 0.5)): the threshold is 0.5 for probabilities, 0 for
+// logits (from_logits true, as the model's loss says).
 class BinaryAccuracy : public Accuracy {
  public:
-  explicit BinaryAccuracy(std::string name = "binary_accuracy",
-                          std::optional<bool> from_logits = std::nullopt)
+  explicit BinaryAccuracy(std::string name = "binary_accuracy", bool from_logits = false)
       : Accuracy(std::move(name)), from_logits_(from_logits) {}
   Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
                  const std::string& logits_activation = "") const override;
 
  private:
-  std::optional<bool> from_logits_;
+  bool from_logits_ = false;
 };
 
 // mean(|y_pred - y_true|).

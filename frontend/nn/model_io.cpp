@@ -82,14 +82,14 @@ void describe(const Model& m, Checkpoint& ck) {
 }
 
 std::string from_logits_text(const Loss& l) {
-  auto fl = l.from_logits();
-  return fl ? (*fl ? "true" : "false") : "auto";
+  return l.from_logits() ? "true" : "false";
 }
 
+// Files written before from_logits followed Keras say "auto" there: read as false, so a model
+// whose output is unbounded logits gets the loss's error (naming from_logits=True) on its next
+// fit rather than a silently different loss.
 LossPtr loss_from_meta(const std::string& name, const std::string& fl) {
-  std::optional<bool> from_logits;
-  if (fl == "true") from_logits = true;
-  if (fl == "false") from_logits = false;
+  const bool from_logits = fl == "true";
   if (name == "binary_crossentropy") return std::make_shared<BinaryCrossentropy>(from_logits);
   if (name == "sparse_categorical_crossentropy")
     return std::make_shared<SparseCategoricalCrossentropy>(from_logits);

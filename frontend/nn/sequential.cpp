@@ -79,6 +79,8 @@ Tensor Sequential::forward(const Tensor& x0, CallContext& ctx) {
   ContextScope scope(ctx_);
   Tensor x = x0;
   for (const LayerPtr& l : layers_) {
+    ctx.input_logits = std::move(ctx.logits);
+    ctx.input_activation = std::move(ctx.logits_activation);
     ctx.logits = Tensor();
     ctx.logits_activation.clear();
     x = l->call(x, ctx);

@@ -254,21 +254,18 @@ void register_nn_builtins(Registry& r) {
   add_builtin(r, "MeanSquaredError()", "The mean squared error loss.", [](Call&) {
     return Value::object(std::make_shared<LossObject>(std::make_shared<nn::MeanSquaredError>()));
   });
-  auto from_logits = [](Call& c) -> std::optional<bool> {
-    if (c.is_none("from_logits")) return std::nullopt;
-    return c.boolean("from_logits");
-  };
+  auto from_logits = [](Call& c) -> bool { return c.boolean("from_logits"); };
   add_builtin(
-      r, "BinaryCrossentropy(from_logits=None)", "Binary cross-entropy.", [from_logits](Call& c) {
+      r, "BinaryCrossentropy(from_logits=False)", "Binary cross-entropy.", [from_logits](Call& c) {
         return Value::object(
             std::make_shared<LossObject>(std::make_shared<nn::BinaryCrossentropy>(from_logits(c))));
       });
-  add_builtin(r, "SparseCategoricalCrossentropy(from_logits=None)",
+  add_builtin(r, "SparseCategoricalCrossentropy(from_logits=False)",
               "Cross-entropy with integer class labels.", [from_logits](Call& c) {
                 return Value::object(std::make_shared<LossObject>(
                     std::make_shared<nn::SparseCategoricalCrossentropy>(from_logits(c))));
               });
-  add_builtin(r, "CategoricalCrossentropy(from_logits=None)",
+  add_builtin(r, "CategoricalCrossentropy(from_logits=False)",
               "Cross-entropy with one-hot (probability) labels.", [from_logits](Call& c) {
                 return Value::object(std::make_shared<LossObject>(
                     std::make_shared<nn::CategoricalCrossentropy>(from_logits(c))));

@@ -123,7 +123,7 @@ TEST(Checkpoint, RejectsBadFilesWithClearErrors) {
 TEST(Checkpoint, SaveWeightsLoadWeightsRoundTrip) {
   Data d;
   auto a = net(1);
-  a->compile("adam", "sparse_categorical_crossentropy");
+  a->compile(get_optimizer("adam"), std::make_shared<SparseCategoricalCrossentropy>(true));
   a->fit(d.x, d.y, quiet(2));
   std::string path = temp_path("weights");
   a->save_weights(path);
@@ -200,7 +200,7 @@ TEST(Checkpoint, ModelSaveRestoresArchitectureWeightsAndOptimizer) {
           std::make_shared<Dropout>(0.2), std::make_shared<BatchNorm>(),
           std::make_shared<Dense>(3, DenseOptions{.activation = "softmax"})},
       "saved", 9);
-  a->compile(std::make_shared<Adam>(0.01), get_loss("sparse_categorical_crossentropy"),
+  a->compile(std::make_shared<Adam>(0.01), std::make_shared<SparseCategoricalCrossentropy>(true),
              {"accuracy"});
   a->fit(d.x, d.y, quiet(2));
   std::string path = temp_path("model");
@@ -237,7 +237,7 @@ TEST(Checkpoint, EveryByteOfASavedModelIsChecked) {
   // model that loads with other weights, another activation or without its optimizer.
   Data d;
   auto a = net(4);
-  a->compile(std::make_shared<Adam>(0.01), get_loss("sparse_categorical_crossentropy"),
+  a->compile(std::make_shared<Adam>(0.01), std::make_shared<SparseCategoricalCrossentropy>(true),
              {"accuracy"});
   a->fit(d.x, d.y, quiet(1));
   std::string path = temp_path("every_byte");

@@ -105,7 +105,8 @@ TEST(Functional, AChainTrainsExactlyLikeSequential) {
   for (size_t i = 0; i < w0.size(); ++i) EXPECT_EQ(w0[i].to_doubles(), w1[i].to_doubles());
   TwoInputs d(100);
   for (Model* m : {static_cast<Model*>(seq.get()), static_cast<Model*>(fn.get())}) {
-    m->compile(make<SGD>(0.1, 0.9), {get_loss("sparse_categorical_crossentropy")}, {"accuracy"},
+    m->compile(make<SGD>(0.1, 0.9),
+               {LossPtr(std::make_shared<SparseCategoricalCrossentropy>(true))}, {"accuracy"},
                kBackend);
     FitOptions o = quiet(2, 16);
     o.validation_split = 0.2;
@@ -121,7 +122,8 @@ TEST(Functional, TwoInputModelTrains) {
   TwoInputs train(600, 1), test(200, 2);
   auto m = two_input_classifier(3);
   EXPECT_EQ(m->num_inputs(), 2u);
-  m->compile(make<Adam>(0.02), get_loss("sparse_categorical_crossentropy"), {"accuracy"}, kBackend);
+  m->compile(make<Adam>(0.02), std::make_shared<SparseCategoricalCrossentropy>(true), {"accuracy"},
+             kBackend);
   History h = m->fit({train.a, train.b}, train.cls, quiet(12, 32));  // 600 = 18 * 32 + 24
   EXPECT_LT(h["loss"].back(), h["loss"].front());
   Logs e = m->evaluate({test.a, test.b}, test.cls, quiet_eval());
@@ -146,9 +148,10 @@ TEST(Functional, TwoOutputModelSumsWeightedLosses) {
   EXPECT_THROW(m->compile(make<Adam>(0.02),
                           std::vector<LossPtr>{get_loss("mse"), get_loss("mse"), get_loss("mse")}),
                ValueError);
-  m->compile(make<Adam>(0.02),
-             std::vector<LossPtr>{get_loss("sparse_categorical_crossentropy"), get_loss("mse")},
-             {"accuracy"}, kBackend, {1.0, 0.5});
+  m->compile(
+      make<Adam>(0.02),
+      std::vector<LossPtr>{std::make_shared<SparseCategoricalCrossentropy>(true), get_loss("mse")},
+      {"accuracy"}, kBackend, {1.0, 0.5});
   EXPECT_EQ(m->metrics_names(), (std::vector<std::string>{"loss", "cls_loss", "value_loss",
                                                           "cls_accuracy", "value_accuracy"}));
   TwoInputs train(400, 1), test(100, 2);
@@ -262,7 +265,8 @@ TEST(Functional, CheckpointRoundTrip) {
   fs::create_directories(dir);
   TwoInputs d(64);
   auto m = two_input_classifier(2);
-  m->compile(make<Adam>(0.01), get_loss("sparse_categorical_crossentropy"), {"accuracy"}, kBackend);
+  m->compile(make<Adam>(0.01), std::make_shared<SparseCategoricalCrossentropy>(true), {"accuracy"},
+             kBackend);
   m->fit({d.a, d.b}, d.cls, quiet(1, 16));
   std::string path = (dir / "m.soma-weights").string();
   m->save(path);
@@ -298,9 +302,10 @@ TEST(Functional, CheckpointRoundTrip) {
   auto heads = make<Functional>(
       in, std::vector{(*make<Dense>(3, DenseOptions{.name = "c"}))(hid),
                       (*make<Dense>(1, DenseOptions{.name = "v", .seed = 5}))(hid)});
-  heads->compile(make<SGD>(0.1),
-                 std::vector<LossPtr>{get_loss("sparse_categorical_crossentropy"), get_loss("mse")},
-                 {"accuracy"}, kBackend, {1.0, 0.25});
+  heads->compile(
+      make<SGD>(0.1),
+      std::vector<LossPtr>{std::make_shared<SparseCategoricalCrossentropy>(true), get_loss("mse")},
+      {"accuracy"}, kBackend, {1.0, 0.25});
   heads->save(path);
   auto heads_back = load_model(path, kBackend);
   EXPECT_EQ(heads_back->losses()[1]->name(), "mean_squared_error");
@@ -366,7 +371,8 @@ TEST(Functional, Errors) {
   EXPECT_THROW(with_merge.build({4}), ValueError);
   // Data that does not fit.
   auto m = two_input_classifier();
-  m->compile("sgd", "sparse_categorical_crossentropy", {}, kBackend);
+  m->compile(get_optimizer("sgd"), std::make_shared<SparseCategoricalCrossentropy>(true), {},
+             kBackend);
   TwoInputs d(8);
   EXPECT_THROW(m->fit(d.a, d.cls, quiet(1, 4)), ValueError);  // one array for two inputs
   try {

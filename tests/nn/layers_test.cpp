@@ -326,7 +326,10 @@ TEST(Activation, SoftmaxRecordsItsLogitsForTheLoss) {
   EXPECT_EQ(r.cc.logits_activation, "softmax");
   EXPECT_EQ(r.cc.logits.id(), r.x.id());
   LayerRun t(std::make_shared<Activation>("relu"), TensorType{DType::f32, {2, 3}});
-  EXPECT_TRUE(t.cc.logits_activation.empty());
+  EXPECT_EQ(t.cc.logits_activation, "relu");
+  EXPECT_FALSE(t.cc.logits.defined());
+  LayerRun d(std::make_shared<Dense>(4), TensorType{DType::f32, {2, 3}});
+  EXPECT_EQ(d.cc.logits_activation, "linear");
 }
 
 TEST(Activation, Gradients) {
@@ -452,7 +455,7 @@ TEST(Embedding, OutOfRangeIdsAreAnErrorNotZeros) {
       std::vector<LayerPtr>{std::make_shared<Embedding>(50, 4), std::make_shared<Flatten>(),
                             std::make_shared<Dense>(2)},
       "emb", 0);
-  m->compile(std::make_shared<SGD>(0.1), get_loss("sparse_categorical_crossentropy"), {});
+  m->compile(std::make_shared<SGD>(0.1), std::make_shared<SparseCategoricalCrossentropy>(true), {});
   Array x(DType::i32, {6, 3}), y(DType::i32, {6});
   for (int64_t i = 0; i < 18; ++i) x.set(i, static_cast<double>(i % 50));
   for (int64_t i = 0; i < 6; ++i) y.set(i, static_cast<double>(i % 2));

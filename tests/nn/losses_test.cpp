@@ -27,12 +27,12 @@ TEST(SparseCategoricalCrossentropy, FromLogits) {
   Fixture f;
   Tensor z = constant(f32({2, 3}, {1, 2, 3, 1, 1, 1}));
   Tensor y = constant(i32({2}, {2, 0}));
-  SparseCategoricalCrossentropy loss;
+  SparseCategoricalCrossentropy loss(true);
   double want = (std::log(std::exp(1) + std::exp(2) + std::exp(3)) - 3 + std::log(3.0)) / 2;
   EXPECT_NEAR(value(loss.compute(y, z)), want, 1e-6);
   // A softmax output whose logits the model passes along: the same value, computed from them.
   Tensor p = softmax(z);
-  EXPECT_NEAR(value(loss.compute(y, p, z, "softmax")), want, 1e-6);
+  EXPECT_NEAR(value(SparseCategoricalCrossentropy().compute(y, p, z, "softmax")), want, 1e-6);
   // Probabilities without logits (from_logits=false).
   EXPECT_NEAR(value(SparseCategoricalCrossentropy(false).compute(y, p)), want, 1e-6);
   // Labels [N, 1] as Keras accepts them.
@@ -43,10 +43,11 @@ TEST(SparseCategoricalCrossentropy, StableForHugeLogits) {
   Fixture f;
   Tensor z = constant(f32({2, 2}, {1000, 0, -1000, 0}));
   Tensor y = constant(i32({2}, {1, 1}));
-  SparseCategoricalCrossentropy loss;
+  SparseCategoricalCrossentropy loss(true);
   EXPECT_NEAR(value(loss.compute(y, z)), 500, 1e-3);
   // Through a softmax that saturates to exactly 0 and 1, the logits keep it finite and exact.
-  EXPECT_NEAR(value(loss.compute(y, softmax(z), z, "softmax")), 500, 1e-3);
+  EXPECT_NEAR(value(SparseCategoricalCrossentropy().compute(y, softmax(z), z, "softmax")), 500,
+              1e-3);
   Tensor g = grad(loss.compute(y, z), z);
   for (double v : eval(g).to_doubles()) EXPECT_TRUE(std::isfinite(v));
 }
@@ -55,8 +56,8 @@ TEST(CategoricalCrossentropy, OneHotMatchesSparse) {
   Fixture f;
   Tensor z = constant(f32({2, 3}, {1, 2, 3, 1, 1, 1}));
   Tensor oh = constant(f32({2, 3}, {0, 0, 1, 1, 0, 0}));
-  double sparse = value(SparseCategoricalCrossentropy().compute(constant(i32({2}, {2, 0})), z));
-  EXPECT_NEAR(value(CategoricalCrossentropy().compute(oh, z)), sparse, 1e-6);
+  double sparse = value(SparseCategoricalCrossentropy(true).compute(constant(i32({2}, {2, 0})), z));
+  EXPECT_NEAR(value(CategoricalCrossentropy(true).compute(oh, z)), sparse, 1e-6);
   EXPECT_NEAR(value(CategoricalCrossentropy().compute(oh, softmax(z), z, "softmax")), sparse, 1e-6);
   EXPECT_NEAR(value(CategoricalCrossentropy(false).compute(oh, softmax(z))), sparse, 1e-6);
 }
@@ -66,7 +67,7 @@ TEST(BinaryCrossentropy, LogitsAndProbabilities) {
   Tensor z = constant(f32({3, 1}, {0, 2, -3}));
   Tensor t = constant(f32({3, 1}, {1, 0, 1}));
   double want = (std::log(2.0) + std::log1p(std::exp(2.0)) + std::log1p(std::exp(3.0))) / 3;
-  EXPECT_NEAR(value(BinaryCrossentropy().compute(t, z)), want, 1e-6);
+  EXPECT_NEAR(value(BinaryCrossentropy(true).compute(t, z)), want, 1e-6);
   EXPECT_NEAR(value(BinaryCrossentropy().compute(t, sigmoid(z), z, "sigmoid")), want, 1e-6);
   EXPECT_NEAR(value(BinaryCrossentropy(false).compute(t, sigmoid(z))), want, 1e-5);
   // Probabilities given directly.
@@ -75,10 +76,39 @@ TEST(BinaryCrossentropy, LogitsAndProbabilities) {
               -(std::log(0.9) + std::log(0.8)) / 2, 1e-6);
   // Stable: a huge logit on the wrong side costs its size, not inf.
   EXPECT_NEAR(
-      value(BinaryCrossentropy().compute(constant(f32({1}, {0})), constant(f32({1}, {100})))), 100,
-      1e-4);
+      value(BinaryCrossentropy(true).compute(constant(f32({1}, {0})), constant(f32({1}, {100})))),
+      100, 1e-4);
   // Integer labels are accepted (cast to the output's dtype).
-  EXPECT_NEAR(value(BinaryCrossentropy().compute(constant(i32({3, 1}, {1, 0, 1})), z)), want, 1e-6);
+  EXPECT_NEAR(value(BinaryCrossentropy(true).compute(constant(i32({3, 1}, {1, 0, 1})), z)), want,
+              1e-6);
+}
+
+// As in Keras, a loss without from_logits reads probabilities, whatever the output is: values in
+// (0, 1) that are not a sigmoid's or softmax's are clipped probabilities, never logits.
+TEST(Crossentropy, WithoutFromLogitsTheOutputIsProbabilities) {
+  Fixture f;
+  Tensor p = constant(f32({2, 1}, {0.9f, 0.2f}));
+  Tensor t = constant(f32({2, 1}, {1, 0}));
+  const double want = -(std::log(0.9) + std::log(0.8)) / 2;
+  EXPECT_NEAR(value(BinaryCrossentropy().compute(t, p)), want, 1e-6);
+  EXPECT_NEAR(value(get_loss("binary_crossentropy")->compute(t, p)), want, 1e-6);
+  // A relu output is not a squash: read as probabilities (normalized per row), as Keras does.
+  Tensor q = constant(f32({1, 2}, {3, 1}));
+  EXPECT_NEAR(value(get_loss("sparse_categorical_crossentropy")
+                        ->compute(constant(i32({1}, {0})), q, Tensor(), "relu")),
+              -std::log(0.75), 1e-6);
+  // An output straight from a layer with no activation is unbounded: an error naming both fixes.
+  try {
+    get_loss("sparse_categorical_crossentropy")
+        ->compute(constant(i32({1}, {0})), q, Tensor(), "linear");
+    ADD_FAILURE() << "no error";
+  } catch (const ValueError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("from_logits=True"), std::string::npos) << m;
+    EXPECT_NE(m.find("activation=\"softmax\""), std::string::npos) << m;
+  }
+  EXPECT_THROW(BinaryCrossentropy().compute(t, p, Tensor(), "linear"), ValueError);
+  EXPECT_NO_THROW(BinaryCrossentropy(true).compute(t, p, Tensor(), "linear"));
 }
 
 TEST(MeanSquaredError, Value) {

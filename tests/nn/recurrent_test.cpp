@@ -314,7 +314,7 @@ TEST(RecurrentTraining, EachLayerLearnsTheSignOfASum) {
     LayerPtr rnn = layer_from_config(kind, {{"units", "8"}});
     auto m =
         std::make_shared<Sequential>(std::vector<LayerPtr>{rnn, std::make_shared<Dense>(2)}, "", 3);
-    m->compile(std::make_shared<Adam>(0.03), get_loss("sparse_categorical_crossentropy"),
+    m->compile(std::make_shared<Adam>(0.03), std::make_shared<SparseCategoricalCrossentropy>(true),
                {"accuracy"}, "interp");
     m->fit(x, y, quiet(8, 32));
     double accuracy = m->evaluate(tx, ty, quiet_eval()).at("accuracy");
@@ -346,7 +346,7 @@ TEST(RecurrentTraining, EmbeddingLstmClassifiesTokenSequences) {
       std::vector<LayerPtr>{std::make_shared<Embedding>(6, 8), std::make_shared<LSTM>(16),
                             std::make_shared<Dense>(2)},
       "", 1);
-  m->compile(std::make_shared<Adam>(0.03), get_loss("sparse_categorical_crossentropy"),
+  m->compile(std::make_shared<Adam>(0.03), std::make_shared<SparseCategoricalCrossentropy>(true),
              {"accuracy"}, "interp");
   m->fit(x, y, quiet(4, 64));
   double accuracy = m->evaluate(tx, ty, quiet_eval()).at("accuracy");

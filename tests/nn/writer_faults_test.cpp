@@ -84,7 +84,7 @@ std::shared_ptr<Sequential> small_model(uint64_t seed) {
       std::vector<LayerPtr>{std::make_shared<Dense>(4, DenseOptions{.activation = "relu"}),
                             std::make_shared<Dense>(2)},
       "m", seed);
-  m->compile("adam", "sparse_categorical_crossentropy");
+  m->compile(get_optimizer("adam"), std::make_shared<SparseCategoricalCrossentropy>(true));
   m->build(Shape{3});
   return m;
 }

@@ -188,7 +188,7 @@ TEST_F(ParamSync, ModelFitAndLoadWeights) {
     auto m = std::make_shared<Sequential>(
         std::vector<LayerPtr>{std::make_shared<Dense>(16, relu), std::make_shared<Dense>(4)}, "m",
         7);
-    m->compile(std::make_shared<SGD>(0.1, 0.9), get_loss("sparse_categorical_crossentropy"),
+    m->compile(std::make_shared<SGD>(0.1, 0.9), std::make_shared<SparseCategoricalCrossentropy>(true),
                {"accuracy"}, backend);
     return m;
   };
