@@ -188,8 +188,8 @@ TEST_F(ParamSync, ModelFitAndLoadWeights) {
     auto m = std::make_shared<Sequential>(
         std::vector<LayerPtr>{std::make_shared<Dense>(16, relu), std::make_shared<Dense>(4)}, "m",
         7);
-    m->compile(std::make_shared<SGD>(0.1, 0.9), std::make_shared<SparseCategoricalCrossentropy>(true),
-               {"accuracy"}, backend);
+    m->compile(std::make_shared<SGD>(0.1, 0.9),
+               std::make_shared<SparseCategoricalCrossentropy>(true), {"accuracy"}, backend);
     return m;
   };
   Array x(DType::f32, Shape{40, 8}), y(DType::i32, Shape{40});
