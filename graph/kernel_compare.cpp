@@ -103,6 +103,12 @@ class Compare {
         case ExprKind::Rand:
           same = ex.seed == ey.seed;
           break;
+        case ExprKind::Word:
+          same = ex.word == ey.word;
+          break;
+        case ExprKind::Seed:
+          same = ex.seed == ey.seed && ex.var == ey.var && ex.value == ey.value;
+          break;
         default:
           break;
       }

@@ -16,7 +16,7 @@ bool Expr::operator==(const Expr& o) const {
   return kind == o.kind && dtype == o.dtype && op == o.op && a[0] == o.a[0] && a[1] == o.a[1] &&
          a[2] == o.a[2] && (value == o.value || (std::isnan(value) && std::isnan(o.value))) &&
          std::signbit(value) == std::signbit(o.value) && var == o.var && buffer == o.buffer &&
-         seed == o.seed;
+         seed == o.seed && word == o.word;
 }
 
 Stmt Stmt::let(VarId var, ExprId value) {
@@ -161,6 +161,42 @@ ExprId Kernel::rand(int64_t seed, ExprId counter, ExprId offset, DType t) {
   e.a[0] = counter;
   e.a[1] = offset;
   return add(e);
+}
+
+ExprId Kernel::word_op(WordOp op, ExprId x, ExprId y) {
+  Expr e;
+  e.kind = ExprKind::Word;
+  e.dtype = DType::i32;
+  e.word = op;
+  e.a[0] = x;
+  e.a[1] = y;
+  return add(e);
+}
+
+ExprId Kernel::seed_word(int64_t seed, int32_t draw, int word) {
+  Expr e;
+  e.kind = ExprKind::Seed;
+  e.dtype = DType::i32;
+  e.seed = seed;
+  e.var = draw;
+  e.value = word;
+  return add(e);
+}
+
+const char* word_op_name(WordOp op) {
+  switch (op) {
+    case WordOp::Add:
+      return "u32_add";
+    case WordOp::Mul:
+      return "u32_mul";
+    case WordOp::MulHi:
+      return "u32_mulhi";
+    case WordOp::Xor:
+      return "u32_xor";
+    case WordOp::Shr:
+      return "u32_shr";
+  }
+  return "?";
 }
 
 // ---- printing ----
@@ -338,6 +374,13 @@ struct Printer {
         return {"rand(" + std::to_string(e.seed) + ", " + expr(e.a[0]) + ", " + expr(e.a[1]) +
                     (e.dtype == DType::f32 ? "" : std::string(", ") + dtype_name(e.dtype)) + ")",
                 kAtom};
+      case ExprKind::Word:
+        return {std::string(word_op_name(e.word)) + "(" + expr(e.a[0]) + ", " + expr(e.a[1]) + ")",
+                kAtom};
+      case ExprKind::Seed:
+        return {std::string(e.value != 0 ? "seed_hi(" : "seed_lo(") + std::to_string(e.seed) +
+                    ", " + std::to_string(e.var) + ")",
+                kAtom};
     }
     return {"?", kAtom};
   }
@@ -423,18 +466,33 @@ struct Printer {
 
 }  // namespace
 
+std::vector<int64_t> kernel_seeds(const Kernel& k) {
+  std::vector<int64_t> seeds;
+  for (const Expr& e : k.exprs)
+    if (e.kind == ExprKind::Rand) seeds.push_back(e.seed);
+  if (!seeds.empty()) return seeds;
+  for (const Expr& e : k.exprs) {
+    if (e.kind != ExprKind::Seed || e.var < 0) continue;
+    auto draw = static_cast<size_t>(e.var);
+    if (seeds.size() <= draw) seeds.resize(draw + 1, 0);
+    seeds[draw] = e.seed;
+  }
+  return seeds;
+}
+
 std::vector<int64_t> rand_seeds(const Program& p) {
   std::vector<int64_t> seeds;
-  for (const Kernel& k : p.kernels)
-    for (const Expr& e : k.exprs)
-      if (e.kind == ExprKind::Rand) seeds.push_back(e.seed);
+  for (const Kernel& k : p.kernels) {
+    std::vector<int64_t> s = kernel_seeds(k);
+    seeds.insert(seeds.end(), s.begin(), s.end());
+  }
   return seeds;
 }
 
 int64_t first_seed_slot(const Program& p, size_t k) {
   int64_t slot = 0;
   for (size_t i = 0; i < k && i < p.kernels.size(); ++i)
-    for (const Expr& e : p.kernels[i].exprs) slot += e.kind == ExprKind::Rand;
+    slot += static_cast<int64_t>(kernel_seeds(p.kernels[i]).size());
   return slot;
 }
 

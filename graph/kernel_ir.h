@@ -52,17 +52,26 @@ enum class ExprKind : uint8_t {
   IMod,    // i32 a0 mod a1 (a1 > 0), result in [0, a1)
   Select,  // a0 ? a1 : a2
   Rand,    // U[0,1) of Philox(seed, counter a0 (i32 >= 0), offset a1 (i32)) in dtype
+  Word,    // word op on a0, a1: i32 operands and result read as unsigned 32-bit words
+  Seed,    // i32: word `value` (0 low, 1 high) of the seed of the kernel's random draw `var`
 };
+
+// Unsigned 32-bit arithmetic, modulo 2^32 (the operations of a counter-based random number
+// generator; graph/kernel_math.cpp writes Philox with them): add, mul (low word of the
+// product), mulhi (high word), xor, shr (logical shift right by a constant in [0, 31]).
+enum class WordOp : uint8_t { Add, Mul, MulHi, Xor, Shr };
+const char* word_op_name(WordOp op);  // "u32_add", "u32_mul", ...
 
 struct Expr {
   ExprKind kind = ExprKind::Const;
   DType dtype = DType::f32;
   Op op = Op::Add;  // Unary / Binary
   ExprId a[3] = {-1, -1, -1};
-  double value = 0;      // Const; Load: `other` for masked-off elements
-  VarId var = -1;        // Var
-  BufferId buffer = -1;  // Load
-  int64_t seed = 0;      // Rand
+  double value = 0;           // Const; Load: `other` for masked-off elements
+  VarId var = -1;             // Var
+  BufferId buffer = -1;       // Load
+  int64_t seed = 0;           // Rand, Seed (the value the draw had when the program was built)
+  WordOp word = WordOp::Add;  // Word
   bool operator==(const Expr& o) const;
 };
 
@@ -153,6 +162,9 @@ struct Kernel {
   // there is none (binary() then builds the plain node).
   ExprId simplify_index(Op op, ExprId x, ExprId y);
   ExprId rand(int64_t seed, ExprId counter, ExprId offset, DType t);
+  ExprId word_op(WordOp op, ExprId x, ExprId y);
+  // Word 0 (low) or 1 (high) of the seed of random draw `draw` (see kernel_seeds).
+  ExprId seed_word(int64_t seed, int32_t draw, int word);
 };
 
 struct Buffer {
@@ -183,11 +195,15 @@ struct Program {
 // extents recorded on vars do not count).
 std::optional<std::string> difference(const Program& a, const Program& b);
 
-// The seeds of a program's rand expressions, in program order (the kernels in order, each
-// kernel's expressions by id). Code generators may read seeds at run time from these slots
-// rather than build them into the code, so that programs differing only in their seeds (a loop
-// over rand(..., seed=i)) share compiled code; `first_seed_slot` is the slot of kernel k's
-// first rand expression.
+// The seeds of a kernel's random draws, by draw: its rand expressions in id order, or, in a
+// kernel whose rands were expanded into word arithmetic (kernel_math.h), the seeds its Seed
+// expressions name, by their draw number. (A kernel holds one form or the other: the verifier
+// checks it.)
+std::vector<int64_t> kernel_seeds(const Kernel& k);
+// The seeds of a program's random draws, in program order (the kernels in order, each kernel's
+// draws in order). Code generators may read seeds at run time from these slots rather than build
+// them into the code, so that programs differing only in their seeds (a loop over rand(...,
+// seed=i)) share compiled code; `first_seed_slot` is the slot of kernel k's first draw.
 std::vector<int64_t> rand_seeds(const Program& p);
 int64_t first_seed_slot(const Program& p, size_t k);
 

@@ -22,6 +22,7 @@ const MathSet& expandable_math() {
     for (Op op : {Op::Sigmoid, Op::Tanh, Op::Expm1, Op::Log1p, Op::Erf})
       for (DType t : {DType::f32, DType::f64}) s.fns.emplace_back(op, t);
     for (Op op : {Op::Exp, Op::Log, Op::Sin, Op::Cos, Op::Pow}) s.fns.emplace_back(op, DType::f64);
+    s.rand = true;
     return s;
   }();
   return all;
@@ -80,6 +81,34 @@ class Expander {
     }
     SOMA_CHECK(false) << "no kernel-IR expansion of " << op_name(op);
     return -1;
+  }
+
+  // Philox-4x32-10 (graph/philox.h) on counter (c0, c1 = 0, offset, 0) under the key of draw
+  // `draw`'s seed, the top 24 bits of its first word scaled to [0, 1) (exact in f32 and f64).
+  // The counter is an i32 >= 0, so its high word c1 is 0. Words known to be 0 are left out.
+  ExprId philox(int64_t seed, int32_t draw, ExprId counter, ExprId offset, DType t) {
+    auto w = [&](WordOp op, ExprId x, ExprId y) { return k_.word_op(op, x, y); };
+    auto word = [&](uint32_t v) { return k_.index_const(static_cast<int32_t>(v)); };
+    auto xor3 = [&](ExprId x, ExprId y, ExprId z) {  // y may be -1: a word known to be 0
+      return w(WordOp::Xor, y < 0 ? x : w(WordOp::Xor, x, y), z);
+    };
+    ExprId c0 = counter, c1 = -1, c2 = offset, c3 = -1;
+    ExprId k0 = k_.seed_word(seed, draw, 0), k1 = k_.seed_word(seed, draw, 1);
+    for (int round = 0; round < 10; ++round) {
+      ExprId hi0 = w(WordOp::MulHi, c0, word(0xD2511F53u)),
+             lo0 = w(WordOp::Mul, c0, word(0xD2511F53u));
+      ExprId hi1 = w(WordOp::MulHi, c2, word(0xCD9E8D57u)),
+             lo1 = w(WordOp::Mul, c2, word(0xCD9E8D57u));
+      c0 = xor3(hi1, c1, k0);
+      c1 = lo1;
+      c2 = xor3(hi0, c3, k1);
+      c3 = lo0;
+      if (round == 9) break;
+      k0 = w(WordOp::Add, k0, word(0x9E3779B9u));
+      k1 = w(WordOp::Add, k1, word(0xBB67AE85u));
+    }
+    ExprId bits = k_.cast(w(WordOp::Shr, c0, k_.index_const(8)), t);
+    return mul(bits, c(1.0 / 16777216.0, t));
   }
 
   // pow with C's special cases: pow(x, 0) = pow(1, y) = 1 even for NaN; a negative x with a
@@ -304,6 +333,7 @@ void remap(std::vector<Stmt>& body, const std::vector<ExprId>& map) {
 
 Kernel expand_math(const Kernel& k, const MathSet& wanted) {
   auto expands = [&](const Expr& e) {
+    if (e.kind == ExprKind::Rand) return wanted.rand;
     return (e.kind == ExprKind::Unary || (e.kind == ExprKind::Binary && e.op == Op::Pow)) &&
            wanted.has(e.op, e.dtype) && expandable_math().has(e.op, e.dtype);
   };
@@ -312,6 +342,7 @@ Kernel expand_math(const Kernel& k, const MathSet& wanted) {
   out.exprs.clear();
   Expander ex(out, wanted);
   std::vector<ExprId> map(k.exprs.size(), -1);
+  int32_t draws = 0;  // rand expressions are numbered by id, as kernel_seeds counts them
   for (size_t i = 0; i < k.exprs.size(); ++i) {
     Expr e = k.exprs[i];
     for (ExprId& a : e.a)
@@ -319,6 +350,8 @@ Kernel expand_math(const Kernel& k, const MathSet& wanted) {
     if (!expands(e)) {  // kept as it is (not merged with an equal one: rand slots count them)
       map[i] = static_cast<ExprId>(out.exprs.size());
       out.exprs.push_back(e);
+    } else if (e.kind == ExprKind::Rand) {
+      map[i] = ex.philox(e.seed, draws++, e.a[0], e.a[1], e.dtype);
     } else if (e.kind == ExprKind::Binary) {
       map[i] = ex.pow(e.a[0], e.a[1]);
     } else {

@@ -252,12 +252,14 @@ class Parser {
     }
     const Token& t = peek();
     if (t.kind != Token::Int) fail(t, std::string("expected ") + what + ", found " + shown(t));
-    int64_t v = 0;
+    uint64_t v = 0;  // read unsigned: -9223372036854775808 is an int64
     auto [ptr, ec] = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
-    if (ec != std::errc() || ptr != t.text.data() + t.text.size())
-      fail(t, std::string(what) + " " + t.text + " is out of range");
+    const uint64_t limit = uint64_t{1} << 63;
+    if (ec != std::errc() || ptr != t.text.data() + t.text.size() || v > limit ||
+        (v == limit && !neg))
+      fail(t, std::string(what) + " " + (neg ? "-" : "") + t.text + " is out of range");
     next();
-    return neg ? -v : v;
+    return neg ? static_cast<int64_t>(uint64_t{0} - v) : static_cast<int64_t>(v);
   }
   DType dtype() {
     const Token& t = peek();
@@ -811,11 +813,38 @@ class Parser {
     return peek().kind == Token::Ident && peek(1).kind == Token::Punct && peek(1).text == "(";
   }
 
-  // f(x): a unary op or a cast; f(x, y): a binary op; rand(seed, counter, offset[, dtype]).
+  // f(x): a unary op or a cast; f(x, y): a binary op; rand(seed, counter, offset[, dtype]);
+  // u32_<op>(x, y): a word op; seed_lo(seed, draw), seed_hi(seed, draw): a seed word.
   ExprId call() {
     const Token& f = next();
     expect("(");
     Expr e;
+    if (f.text == "seed_lo" || f.text == "seed_hi") {
+      e.kind = ExprKind::Seed;
+      e.dtype = DType::i32;
+      e.value = f.text == "seed_hi";
+      e.seed = integer("a seed");
+      expect(",");
+      int64_t draw = integer("a draw number");
+      if (draw < 0 || draw > std::numeric_limits<int32_t>::max())
+        fail(f, "a draw number must be in [0, 2^31)");
+      e.var = static_cast<VarId>(draw);
+      expect(")");
+      return add(e);
+    }
+    for (WordOp w : {WordOp::Add, WordOp::Mul, WordOp::MulHi, WordOp::Xor, WordOp::Shr}) {
+      if (f.text != word_op_name(w)) continue;
+      e.kind = ExprKind::Word;
+      e.dtype = DType::i32;
+      e.word = w;
+      e.a[0] = expr();
+      expect(",");
+      e.a[1] = expr();
+      expect(")");
+      if (type(e.a[0]) != DType::i32 || type(e.a[1]) != DType::i32)
+        fail(f, std::string(word_op_name(w)) + " takes i32 operands");
+      return add(e);
+    }
     if (f.text == "rand") {
       e.kind = ExprKind::Rand;
       e.seed = integer("a rand seed");

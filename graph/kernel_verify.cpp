@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <optional>
+#include <vector>
 
 namespace soma::kir {
 
@@ -143,6 +145,7 @@ class Checker {
     check_vars();
     check_access_lists();
     for (size_t i = 0; i < k.exprs.size(); ++i) check_expr(static_cast<ExprId>(i));
+    check_draws();
     if (k.is_contraction) check_contraction_shape();
     bind_axes(k.parallel, "the parallel domain");
     if (k.is_contraction) {
@@ -166,6 +169,28 @@ class Checker {
     std::vector<VarId> scope;
     stmts(k.body, scope);
     k_ = nullptr;
+  }
+
+  // A kernel's random draws are its rand expressions or, once expanded, the seeds its Seed
+  // expressions name: draws 0..n-1, each with one seed (kernel_seeds).
+  void check_draws() {
+    bool rands = false;
+    std::vector<std::optional<int64_t>> seeds;
+    for (const Expr& e : k_->exprs) {
+      if (e.kind == ExprKind::Rand) rands = true;
+      if (e.kind != ExprKind::Seed || e.var < 0) continue;
+      auto draw = static_cast<size_t>(e.var);
+      if (seeds.size() <= draw) seeds.resize(draw + 1);
+      if (seeds[draw] && *seeds[draw] != e.seed)
+        problem("random draw " + std::to_string(draw) + " has two seeds");
+      seeds[draw] = e.seed;
+    }
+    if (rands && !seeds.empty())
+      problem("has both rand expressions and expanded draws (seed words)");
+    for (size_t d = 0; d < seeds.size(); ++d)
+      if (!seeds[d])
+        problem("names random draw " + std::to_string(seeds.size() - 1) + " but not draw " +
+                std::to_string(d));
   }
 
   void check_vars() {
@@ -237,7 +262,12 @@ class Checker {
       case ExprKind::IDiv:
       case ExprKind::IMod:
       case ExprKind::Rand:
+      case ExprKind::Word:
         arity = 2;
+        break;
+      case ExprKind::Seed:
+        if (e.dtype != DType::i32 || e.var < 0 || (e.value != 0 && e.value != 1))
+          problem(at + "is a seed word that is not word 0 or 1 of a draw, in i32");
         break;
       case ExprKind::Unary:
       case ExprKind::Cast:
@@ -265,7 +295,19 @@ class Checker {
     switch (e.kind) {
       case ExprKind::Const:
       case ExprKind::Var:
+      case ExprKind::Seed:
         break;
+      case ExprKind::Word: {
+        expect(i, DType::i32, at + "(" + word_op_name(e.word) + ")");
+        expect(e.a[0], DType::i32, at + "(an operand of " + word_op_name(e.word) + ")");
+        expect(e.a[1], DType::i32, at + "(an operand of " + word_op_name(e.word) + ")");
+        if (e.word > WordOp::Shr)
+          problem(at + "has word op code " + std::to_string(static_cast<int>(e.word)));
+        const Expr& n = k_->expr(e.a[1]);
+        if (e.word == WordOp::Shr && (n.kind != ExprKind::Const || n.value < 0 || n.value > 31))
+          problem(at + "shifts by something other than a constant in [0, 31]");
+        break;
+      }
       case ExprKind::Load:
         if (!valid_buffer(e.buffer)) {
           problem(at + "loads " + buffer_text(e.buffer));

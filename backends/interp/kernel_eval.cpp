@@ -27,6 +27,7 @@ using kir::Kernel;
 using kir::Program;
 using kir::Stmt;
 using kir::VarId;
+using kir::WordOp;
 
 namespace {
 
@@ -100,6 +101,34 @@ int64_t floor_div(int64_t a, int64_t b) {
 int64_t floor_mod(int64_t a, int64_t b) {
   int64_t r = a % b;
   return r < 0 ? r + b : r;
+}
+
+// An i32 value's bits as an unsigned word.
+uint32_t word_of(double v) {
+  return static_cast<uint32_t>(static_cast<int32_t>(v));
+}
+
+// A word op (kernel_ir.h), its result's bits read back as an i32.
+double word(WordOp op, uint32_t x, uint32_t y) {
+  uint32_t r = 0;
+  switch (op) {
+    case WordOp::Add:
+      r = x + y;
+      break;
+    case WordOp::Mul:
+      r = x * y;
+      break;
+    case WordOp::MulHi:
+      r = static_cast<uint32_t>((uint64_t{x} * y) >> 32);
+      break;
+    case WordOp::Xor:
+      r = x ^ y;
+      break;
+    case WordOp::Shr:
+      r = x >> (y & 31u);
+      break;
+  }
+  return static_cast<int32_t>(r);
 }
 
 // Runs one kernel over the run's buffers.
@@ -415,6 +444,12 @@ class KernelRun {
         auto offset = static_cast<uint32_t>(static_cast<int32_t>(index(e.a[1])));
         return interp::convert_to(e.dtype, philox_uniform(static_cast<uint64_t>(e.seed),
                                                           static_cast<uint64_t>(counter), offset));
+      }
+      case ExprKind::Word:
+        return word(e.word, word_of(eval(e.a[0])), word_of(eval(e.a[1])));
+      case ExprKind::Seed: {
+        auto seed = static_cast<uint64_t>(e.seed);
+        return static_cast<int32_t>(static_cast<uint32_t>(e.value != 0 ? seed >> 32 : seed));
       }
     }
     fail("an expression of unknown kind");

@@ -161,18 +161,17 @@ void KernelEmitter::load_buffer_pointers() {
     ld->setMetadata(llvm::LLVMContext::MD_nonnull, empty);
     base_[b] = ld;
   }
-  // The seeds of this kernel's rand expressions, in the slots after the buffers' (jit.h).
-  seed_.assign(k_.exprs.size(), nullptr);
+  // The seeds of this kernel's random draws, in the slots after the buffers' (jit.h).
+  seed_.assign(kir::kernel_seeds(k_).size(), nullptr);
   int64_t slot = static_cast<int64_t>(p_.buffers.size()) + kir::first_seed_slot(p_, index_);
-  for (size_t e = 0; e < k_.exprs.size(); ++e) {
-    if (k_.exprs[e].kind != ExprKind::Rand) continue;
+  for (size_t d = 0; d < seed_.size(); ++d) {
     llvm::Value* at = b_.CreateConstInBoundsGEP1_64(ptr_, args_, static_cast<uint64_t>(slot++));
     auto* ptr = b_.CreateAlignedLoad(ptr_, at, llvm::Align(8), "seed_ptr");
     ptr->setMetadata(llvm::LLVMContext::MD_invariant_load, empty);
     ptr->setMetadata(llvm::LLVMContext::MD_nonnull, empty);
     auto* seed = b_.CreateAlignedLoad(i64_, ptr, llvm::Align(8), "seed");
     seed->setMetadata(llvm::LLVMContext::MD_invariant_load, empty);
-    seed_[e] = seed;
+    seed_[d] = seed;
   }
   // Different buffers never overlap while a kernel runs (memory planning gives temporaries that
   // live at once disjoint arena ranges; an in-place update is one buffer): one alias scope per
@@ -337,7 +336,6 @@ int64_t KernelEmitter::expr_cost(ExprId id, std::vector<char>& seen) {
   const kir::Expr& e = k_.expr(id);
   int64_t c = 1;
   if (e.kind == ExprKind::Load) c = 2;
-  if (e.kind == ExprKind::Rand) c = 40;
   if (e.kind == ExprKind::Unary && e.op != Op::Neg && e.op != Op::Abs && e.op != Op::Not &&
       e.op != Op::Sign && e.op != Op::Floor)
     c = 20;
@@ -390,12 +388,14 @@ namespace {
 // vectorized exp), and f32 tanh and expm1 (within 2 ulps of the C library, measured by
 // tests/kernels/math_expansion_test.cpp; made of exp, they vectorize, where tanhf and expm1f are
 // a call per element). log1p (its expansion calls log), erf and the f64 functions stay calls of
-// the C library (within an ulp).
+// the C library (within an ulp). Random draws too: Philox as word arithmetic, which vectorizes;
+// its seeds are read at the kernel's entry.
 kir::MathSet llvm_math(const CodegenTarget&) {
   return {{{Op::Sigmoid, DType::f32},
            {Op::Sigmoid, DType::f64},
            {Op::Tanh, DType::f32},
-           {Op::Expm1, DType::f32}}};
+           {Op::Expm1, DType::f32}},
+          /*rand=*/true};
 }
 
 std::string symbol_for(size_t index, const std::string& name) {

@@ -1,5 +1,5 @@
 // Kernel IR -> LLVM IR: expressions (see codegen_internal.h). Types and constants, loads, casts,
-// unary and binary ops as LLVM instructions, intrinsics and libm calls, Philox random numbers. The
+// unary and binary ops as LLVM instructions, intrinsics and libm calls, 32-bit word ops. The
 // op helpers work on scalars and vectors alike (the vectorized reductions reuse them).
 #include "backends/llvm/codegen_internal.h"
 
@@ -92,10 +92,14 @@ llvm::Value* KernelEmitter::val_uncached(ExprId id) {
     case ExprKind::Select:
       return select_op(val(e.a[0]), val(e.a[1]), val(e.a[2]), k_.expr(e.a[1]).dtype,
                        k_.expr(e.a[2]).dtype);
-    case ExprKind::Rand:
-      return philox_op(val(e.a[0]), val(e.a[1]), id, e.dtype);
+    case ExprKind::Word:
+      return word_op(e.word, val(e.a[0]), val(e.a[1]));
+    case ExprKind::Seed:
+      return seed_word(e);
+    case ExprKind::Rand:  // expanded (llvm_math asks for the random draws)
+      break;
   }
-  __builtin_unreachable();  // the verifier admits no other kind
+  unsupported(p_, k_, "an unexpanded rand expression");  // the verifier admits no other kind
 }
 
 llvm::Value* KernelEmitter::select_op(llvm::Value* c, llvm::Value* x, llvm::Value* y, DType tx,
@@ -393,44 +397,34 @@ llvm::Value* KernelEmitter::binary_op(Op op, llvm::Value* x, llvm::Value* y, DTy
   unsupported(p_, k_, std::string("binary ") + op_name(op) + " on " + dtype_name(t));
 }
 
-// Philox-4x32-10 (graph/philox.h), fully unrolled. The key is the seed read at the kernel's
-// entry (a run-time value: programs that differ only in their seeds share this code).
-llvm::Value* KernelEmitter::philox_op(llvm::Value* counter, llvm::Value* offset, ExprId rand,
-                                      DType t) {
-  match_shapes(counter, offset);
-  llvm::Type* w64 = shaped(i64_, counter);
-  llvm::Type* w32 = counter->getType();
-  llvm::Value* index = b_.CreateSExt(counter, w64);
-  llvm::Value* c0 = b_.CreateTrunc(index, w32);
-  llvm::Value* c1 = b_.CreateTrunc(b_.CreateLShr(index, cint(index, 32)), w32);
-  llvm::Value* c2 = offset;
-  llvm::Value* c3 = cint(counter, 0);
-  llvm::Value* seed = seed_[static_cast<size_t>(rand)];
-  llvm::Value* k0 = b_.CreateTrunc(seed, i32_);
-  llvm::Value* k1 = b_.CreateTrunc(b_.CreateLShr(seed, llvm::ConstantInt::get(i64_, 32)), i32_);
-  if (auto* vt = llvm::dyn_cast<llvm::VectorType>(w32)) {
-    k0 = b_.CreateVectorSplat(vt->getElementCount(), k0);
-    k1 = b_.CreateVectorSplat(vt->getElementCount(), k1);
+// Unsigned 32-bit word arithmetic (kernel_ir.h): wrapping add and mul, the high word of the
+// 64-bit product, xor, logical shift right.
+llvm::Value* KernelEmitter::word_op(kir::WordOp op, llvm::Value* x, llvm::Value* y) {
+  match_shapes(x, y);
+  switch (op) {
+    case kir::WordOp::Add:
+      return b_.CreateAdd(x, y);
+    case kir::WordOp::Mul:
+      return b_.CreateMul(x, y);
+    case kir::WordOp::MulHi: {
+      llvm::Type* w64 = shaped(i64_, x);
+      llvm::Value* p = b_.CreateMul(b_.CreateZExt(x, w64), b_.CreateZExt(y, w64));
+      return b_.CreateTrunc(b_.CreateLShr(p, cint(p, 32)), x->getType());
+    }
+    case kir::WordOp::Xor:
+      return b_.CreateXor(x, y);
+    case kir::WordOp::Shr:
+      return b_.CreateLShr(x, y);
   }
-  for (int round = 0; round < 10; ++round) {
-    llvm::Value* p0 = b_.CreateMul(b_.CreateZExt(c0, w64), cint(index, 0xD2511F53));
-    llvm::Value* p1 = b_.CreateMul(b_.CreateZExt(c2, w64), cint(index, 0xCD9E8D57));
-    llvm::Value* hi0 = b_.CreateTrunc(b_.CreateLShr(p0, cint(index, 32)), w32);
-    llvm::Value* lo0 = b_.CreateTrunc(p0, w32);
-    llvm::Value* hi1 = b_.CreateTrunc(b_.CreateLShr(p1, cint(index, 32)), w32);
-    llvm::Value* lo1 = b_.CreateTrunc(p1, w32);
-    llvm::Value* n0 = b_.CreateXor(b_.CreateXor(hi1, c1), k0);
-    llvm::Value* n2 = b_.CreateXor(b_.CreateXor(hi0, c3), k1);
-    c0 = n0;
-    c1 = lo1;
-    c2 = n2;
-    c3 = lo0;
-    k0 = b_.CreateAdd(k0, cint(counter, static_cast<int32_t>(0x9E3779B9u)));
-    k1 = b_.CreateAdd(k1, cint(counter, static_cast<int32_t>(0xBB67AE85u)));
-  }
-  llvm::Value* bits = b_.CreateLShr(c0, cint(c0, 8));
-  llvm::Value* f = b_.CreateUIToFP(bits, shaped(t, c0));
-  return b_.CreateFMul(f, fconst(f, 1.0 / 16777216.0));
+  __builtin_unreachable();  // the verifier admits no other word op
+}
+
+// A word of a draw's seed, read at the kernel's entry (a run-time value: programs that differ
+// only in their seeds share this code).
+llvm::Value* KernelEmitter::seed_word(const kir::Expr& e) {
+  llvm::Value* seed = seed_[static_cast<size_t>(e.var)];
+  if (e.value != 0) seed = b_.CreateLShr(seed, llvm::ConstantInt::get(i64_, 32));
+  return b_.CreateTrunc(seed, i32_);
 }
 
 }  // namespace soma::jit::detail

@@ -3,7 +3,7 @@
 //   codegen.cpp         the driver: function setup, the parallel domain, statements, cost model,
 //                       generate_module();
 //   codegen_expr.cpp    expressions: types, constants, loads, casts, unary/binary ops, intrinsics,
-//                       libm calls, Philox;
+//                       libm calls, 32-bit word ops and seed words;
 //   codegen_index.cpp   index arithmetic in i64 (scalar and per-lane);
 //   codegen_reduce.cpp  reductions (vectorized with a deterministic order);
 //   codegen_gemm.cpp    contraction kernels: the blocked GEMM (task grid, packing, epilogue);
@@ -400,8 +400,8 @@ class KernelEmitter {
 
   llvm::Value* binary_op(Op op, llvm::Value* x, llvm::Value* y, DType t, DType ty);
 
-  // Philox-4x32-10 (graph/philox.h), fully unrolled; the key schedule folds to constants.
-  llvm::Value* philox_op(llvm::Value* counter, llvm::Value* offset, ExprId rand, DType t);
+  llvm::Value* word_op(kir::WordOp op, llvm::Value* x, llvm::Value* y);
+  llvm::Value* seed_word(const kir::Expr& e);
 
   // ---- index arithmetic in i64: codegen_index.cpp ----
 
@@ -461,7 +461,7 @@ class KernelEmitter {
   llvm::BasicBlock* entry_ = nullptr;
   llvm::Value *args_ = nullptr, *begin_ = nullptr, *end_ = nullptr, *scratch_ = nullptr;
   std::vector<llvm::Value*> base_;
-  std::vector<llvm::Value*> seed_;  // by expr: a rand expression's i64 seed, read at entry
+  std::vector<llvm::Value*> seed_;  // by draw: the i64 seed of the kernel's draw, read at entry
   std::vector<llvm::MDNode*> scope_, noalias_;  // per buffer: its alias scope, the others
 
   std::vector<Binding> vars_;

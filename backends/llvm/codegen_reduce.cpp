@@ -203,8 +203,12 @@ llvm::Value* KernelEmitter::vval(ExprId id) {
       v = select_op(vval(e.a[0]), vval(e.a[1]), vval(e.a[2]), k_.expr(e.a[1]).dtype,
                     k_.expr(e.a[2]).dtype);
       break;
-    case ExprKind::Rand:
-      v = philox_op(vval(e.a[0]), vval(e.a[1]), id, e.dtype);
+    case ExprKind::Word:
+      v = word_op(e.word, vval(e.a[0]), vval(e.a[1]));
+      break;
+    case ExprKind::Seed:
+    case ExprKind::Rand:  // a seed word is the same in every lane; a rand is expanded
+      v = val(id);
       break;
     case ExprKind::Const:
       v = val(id);

@@ -57,6 +57,8 @@ class VulkanExecutable : public Executable {
         mirror_(device_params_for(params_)),
         kernels_(std::move(kernels)),
         layout_(p, 256) {
+    for (size_t ki = 0; ki < p.kernels.size(); ++ki)
+      first_seed_.push_back(static_cast<size_t>(kir::first_seed_slot(p, ki)));
     ++Context::live_objects;  // before anything that may throw: the destructor is not run then
     struct Undo {
       bool armed = true;
@@ -276,6 +278,11 @@ class VulkanExecutable : public Executable {
         infos.push_back({pl.buffer->handle(), base, range});
         push_[ki].push_back(static_cast<int32_t>(shift / esize));
       }
+      for (size_t d = 0; d < k.shader.seed_words / 2; ++d) {  // the draws' seeds, low word first
+        const auto seed = static_cast<uint64_t>(layout_.seeds()[first_seed_[ki] + d]);
+        push_[ki].push_back(static_cast<int32_t>(static_cast<uint32_t>(seed)));
+        push_[ki].push_back(static_cast<int32_t>(static_cast<uint32_t>(seed >> 32)));
+      }
     }
     size_t at = 0;
     for (size_t ki = 0; ki < kernels_.size(); ++ki) {
@@ -296,7 +303,8 @@ class VulkanExecutable : public Executable {
                               nullptr);
   }
 
-  std::vector<std::vector<int32_t>> push_;  // per kernel: the bindings' element offsets
+  std::vector<std::vector<int32_t>> push_;  // per kernel: the bindings' element offsets, seeds
+  std::vector<size_t> first_seed_;          // per kernel: its first draw's slot in the seeds
   std::vector<size_t> timed_;  // kernels with a timestamp after their dispatch (profiling)
 
   void report_profile() {

@@ -56,6 +56,11 @@ KernelShader Emitter::run() {
   out.name = k_.name;
   check_types();
   collect_bindings();
+  // The draws' seeds as push constants where they fit beside the offsets (and a chunk's start).
+  const size_t draws = kir::kernel_seeds(k_).size();
+  if (draws && bindings_.size() + 2 * draws + 1 <= f_.max_push_words)
+    seed_words_ = static_cast<uint32_t>(2 * draws);
+  out.seed_words = seed_words_;
   has_load_.assign(k_.exprs.size(), 0);
   for (size_t i = 0; i < k_.exprs.size(); ++i) {
     const Expr& e = k_.exprs[i];
@@ -188,9 +193,9 @@ std::string Emitter::bindings_text() const {
     s += "layout(std430, set = 0, binding = " + n + ") " + (b.written ? "" : "readonly ") +
          "buffer B" + n + " { " + elem + " d[]; } b" + n + ";\n";
   }
-  if (!bindings_.empty())
-    s += "layout(push_constant) uniform PushConstants { int o[" +
-         std::to_string(bindings_.size() + (chunked_ ? 1 : 0)) + "]; } pc;\n";
+  if (const size_t words = bindings_.size() + seed_words_ + (chunked_ ? 1 : 0))
+    s += "layout(push_constant) uniform PushConstants { int o[" + std::to_string(words) +
+         "]; } pc;\n";
   return s;
 }
 

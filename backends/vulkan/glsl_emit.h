@@ -17,7 +17,7 @@
 //
 // Every buffer access adds the binding's element offset from the push constants (temporaries sit
 // at arena offsets that descriptor offsets cannot always express), so the GLSL does not depend on
-// the device's alignment rules.
+// the device's alignment rules. The seeds of random draws are push constants too.
 #pragma once
 
 #include <cstdint>
@@ -53,6 +53,8 @@ struct ShaderFeatures {
   uint32_t max_shared_bytes = 32768;  // maxComputeSharedMemorySize (k slices shrink to fit)
   // The device's limit on loop iterations per invocation (Context::loop_limit); 0: none.
   uint64_t loop_limit = 0;
+  // maxPushConstantsSize / 4 (Vulkan guarantees 128 bytes).
+  uint32_t max_push_words = 32;
 };
 
 enum class LaunchMode { Points, Sequential, WorkgroupReduce, TiledMatmul };
@@ -76,8 +78,13 @@ struct KernelShader {
   // per unit of work — a point (Points, Sequential), a point of its workgroup (WorkgroupReduce),
   // a tile (TiledMatmul) — counting the work loop's own; an upper bound (saturating).
   uint64_t loop_cost = 0;
+  // The push-constant words after the bindings' offsets that hold the seeds of the kernel's random
+  // draws (low, high word per draw, kir::kernel_seeds order), so that kernels differing only in
+  // their seeds share a shader; 0 when the kernel has no draws, or when they do not fit (the
+  // seeds are then literals in the GLSL).
+  uint32_t seed_words = 0;
   // Sequential: points per dispatch (the shader reads its first point from the push constant
-  // after the bindings' offsets); 0: one dispatch runs them all.
+  // after the seeds); 0: one dispatch runs them all.
   uint64_t chunk = 0;
 };
 

@@ -77,7 +77,8 @@ class Emitter {
   bool bool_buffers_ = false;
   bool uses_subgroups_ = false;
   bool uses_f64_ = false;
-  bool chunked_ = false;  // the push constants end with the dispatch's first point
+  bool chunked_ = false;     // the push constants end with the dispatch's first point
+  uint32_t seed_words_ = 0;  // KernelShader::seed_words
   std::string shared_, functions_;
   Fn* fn_ = nullptr;
   int tmp_ = 0;

@@ -1,5 +1,5 @@
 // The GLSL emitter's values: literals, conversions, buffer loads and stores, and expressions
-// (unary, binary, casts, selects, integer division, Philox random numbers).
+// (unary, binary, casts, selects, integer division, 32-bit word ops, seed words).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -293,13 +293,30 @@ std::string Emitter::rhs(const Expr& e) {
       std::string c = val(e.a[0]), x = val(e.a[1]), y = val(e.a[2]);
       return "(" + c + " ? " + x + " : " + y + ")";
     }
-    case ExprKind::Rand: {
-      if (!is_float(e.dtype)) unsupported("a non-float rand");
-      std::string s(1, type_suffix(e.dtype));
+    case ExprKind::Word: {
+      std::string x = val(e.a[0]), y = val(e.a[1]);
+      switch (e.word) {
+        case kir::WordOp::Add:
+          return "int(uint(" + x + ") + uint(" + y + "))";
+        case kir::WordOp::Mul:
+          return "int(uint(" + x + ") * uint(" + y + "))";
+        case kir::WordOp::MulHi:
+          return call("mulhi", "soma_mulhi", x + ", " + y);
+        case kir::WordOp::Xor:
+          return "(" + x + " ^ " + y + ")";
+        case kir::WordOp::Shr:
+          return "int(uint(" + x + ") >> uint(" + y + "))";
+      }
+      break;
+    }
+    case ExprKind::Seed: {
+      if (seed_words_)  // pushed at run time (KernelShader::seed_words)
+        return "pc.o[" +
+               std::to_string(bindings_.size() + 2 * static_cast<size_t>(e.var) +
+                              (e.value != 0 ? 1 : 0)) +
+               "]";
       auto seed = static_cast<uint64_t>(e.seed);
-      std::string args = uint_lit(seed & 0xffffffffu) + ", " + uint_lit(seed >> 32) + ", " +
-                         val(e.a[0]) + ", " + val(e.a[1]);
-      return call("rand_" + s, "soma_rand_" + s, args);
+      return "int(" + uint_lit(e.value != 0 ? seed >> 32 : seed & 0xffffffffu) + ")";
     }
     default:
       break;

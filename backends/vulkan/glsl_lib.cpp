@@ -1,8 +1,9 @@
 // GLSL helper library (see glsl_lib.h): the primitives whose GLSL built-ins differ from the kernel
 // IR's meaning at the edges (NaN in max/min/sign, out-of-range float -> int, log and sqrt of
-// negatives, pow's special cases, floor division) and Philox. The composite functions (sigmoid,
-// tanh, erf, expm1, log1p, f64 exp/log/sin/cos/pow) are not here: they reach the emitter expanded
-// into kernel IR (graph/kernel_math.h).
+// negatives, pow's special cases, floor division) and the high word of a 32-bit product. The
+// composite functions (sigmoid, tanh, erf, expm1, log1p, f64 exp/log/sin/cos/pow) and the random
+// draws (Philox) are not here: they reach the emitter expanded into kernel IR
+// (graph/kernel_math.h).
 #include "backends/vulkan/glsl_lib.h"
 
 #include <cmath>
@@ -98,31 +99,6 @@ std::string pow_fn(const Ty& t) {
          t.lit(0.5) + ") r = -r;\n  return r;\n}\n";
 }
 
-// Philox-4x32-10 (graph/philox.h), returning the first output word. The rounds are written out:
-// no loop, so nothing counts against a driver's loop limit (glsl_cost.cpp).
-std::string philox() {
-  std::string s =
-      "uint soma_philox(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1) {\n"
-      "  uint hi0, lo0, hi1, lo1;\n";
-  for (int round = 0; round < 10; ++round) {
-    s += "  umulExtended(0xD2511F53u, c0, hi0, lo0);\n"
-         "  umulExtended(0xCD9E8D57u, c2, hi1, lo1);\n"
-         "  c0 = hi1 ^ c1 ^ k0;\n"
-         "  c1 = lo1;\n"
-         "  c2 = hi0 ^ c3 ^ k1;\n"
-         "  c3 = lo0;\n";
-    if (round < 9) s += "  k0 += 0x9E3779B9u;\n  k1 += 0xBB67AE85u;\n";
-  }
-  return s + "  return c0;\n}\n";
-}
-
-std::string rand_fn(const Ty& t) {
-  std::string T = t.name();
-  return T + " " + t.fn("rand") + "(uint k0, uint k1, int counter, int offset) {\n  return " + T +
-         "(soma_philox(uint(counter), 0u, uint(offset), 0u, k0, k1) >> 8u) * " +
-         t.lit(1.0 / 16777216.0) + ";\n}\n";
-}
-
 const std::vector<std::pair<std::string, Helper>>& table() {
   static const Ty F{false}, D{true};
   static const std::vector<std::pair<std::string, Helper>> t = {
@@ -147,9 +123,13 @@ const std::vector<std::pair<std::string, Helper>>& table() {
       {"sqrt_f", {{"nan_f"}, [] { return sqrt_fn(F); }}},
       {"sqrt_d", {{"nan_d"}, [] { return sqrt_fn(D); }}},
       {"pow_f", {{"nan_f"}, [] { return pow_fn(F); }}},
-      {"philox", {{}, philox}},
-      {"rand_f", {{"philox"}, [] { return rand_fn(F); }}},
-      {"rand_d", {{"philox"}, [] { return rand_fn(D); }}},
+      {"mulhi",
+       {{},
+        [] {
+          return std::string(
+              "int soma_mulhi(int a, int b) {\n  uint hi, lo;\n  umulExtended(uint(a), uint(b), "
+              "hi, lo);\n  return int(hi);\n}\n");
+        }}},
   };
   return t;
 }

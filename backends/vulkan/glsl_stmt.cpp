@@ -153,9 +153,9 @@ std::string Emitter::main_sequential(uint64_t points, uint64_t chunk) {
   fn.scopes.emplace_back();
   fn_ = &fn;
   if (chunk) {
-    // This dispatch's points: [first, first + chunk), the first after the bindings' offsets.
+    // This dispatch's points: [first, first + chunk), the first after the offsets and seeds.
     chunked_ = true;
-    line("uint first = uint(pc.o[" + std::to_string(bindings_.size()) + "]);");
+    line("uint first = uint(pc.o[" + std::to_string(bindings_.size() + seed_words_) + "]);");
     line("uint last = min(first + " + uint_lit(chunk) + ", " + uint_lit(points) + ");");
     open("for (uint p = first; p < last; ++p)");
   } else {

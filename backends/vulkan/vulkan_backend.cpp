@@ -88,6 +88,7 @@ ShaderFeatures shader_features(const Context& ctx) {
   f.tiled_matmul = true;
   f.max_shared_bytes = ctx.props.limits.maxComputeSharedMemorySize;
   f.loop_limit = ctx.loop_limit;
+  f.max_push_words = ctx.props.limits.maxPushConstantsSize / 4;
   // A CPU device (lavapipe) runs a workgroup's invocations in SIMD lanes of one thread: bigger
   // register tiles and fewer, larger workgroups pay there (measured on lavapipe: 7.8 against 3.4
   // GFLOP/s for a 1024^2 sgemm).
@@ -206,7 +207,7 @@ class VulkanBackend : public Backend {
       CompiledKernel ck;
       ck.shader = emit_kernel(p, k, features);
       const size_t nbind = ck.shader.bindings.size();
-      const size_t npush = nbind + (ck.shader.chunk ? 1 : 0);
+      const size_t npush = nbind + ck.shader.seed_words + (ck.shader.chunk ? 1 : 0);
       if (nbind > lim.maxPerStageDescriptorStorageBuffers || npush * 4 > lim.maxPushConstantsSize)
         SOMA_THROW(BackendError, "vulkan: kernel "
                                      << k.name << " uses " << nbind

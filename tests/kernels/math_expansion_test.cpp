@@ -15,6 +15,7 @@
 #include "graph/kernel_math.h"
 #include "graph/kernel_parser.h"
 #include "graph/kernel_verify.h"
+#include "graph/philox.h"
 
 namespace soma {
 namespace {
@@ -152,6 +153,102 @@ TEST(MathExpansion, EveryExpansionIsCloseToTheCLibrary) {
     std::printf("%-8s %s: at most %.2f ulps over %zu inputs\n", op_name(b.op), dtype_name(b.t),
                 worst, x.size());
   }
+}
+
+// Random draws expand into Philox's rounds in 32-bit word arithmetic: bit for bit the stream of
+// graph/philox.h (which the evaluator runs for a rand expression), for any seed, counter and
+// offset; the draws keep their numbers, so the seeds a code generator binds at run time are the
+// same before and after.
+TEST(MathExpansion, RandomDrawsAreExactlyPhilox) {
+  const std::vector<int64_t> seeds = {0, 42, -5, 1250999896491, INT64_MIN, INT64_MAX};
+  std::string text = "program {\n  buffers:\n    c: input i32[N]\n    o: input i32[N]\n";
+  std::string outs, params, body;
+  for (size_t d = 0; d < seeds.size(); ++d) {
+    const std::string name = "out" + std::to_string(d), t = d % 2 ? "f64" : "f32";
+    text += "    " + name + ": output " + t + "[N]\n";
+    outs += (d ? " " : "") + name;
+    params += ", out " + name + ": " + t + "[N]";
+    body += "    store " + name + "[i0] = rand(" + std::to_string(seeds[d]) +
+            ", load c[i0], load o[i0]" + (d % 2 ? ", f64" : "") + ")\n";
+  }
+  text += "  outputs: " + outs + "\n  arena: 0 bytes (0 without reuse)\n}\n";
+  text +=
+      "kernel draws(c: i32[N], o: i32[N]" + params + ") {\n  parallel i0 in 0..N\n" + body + "}\n";
+  std::vector<double> counter, offset;
+  for (int64_t c : {0LL, 1LL, 2LL, 255LL, 65536LL, 16777217LL, 2147483646LL, 2147483647LL})
+    for (int64_t o : {0LL, 1LL, -1LL, 7LL, 2147483647LL, -2147483648LL}) {
+      counter.push_back(static_cast<double>(c));
+      offset.push_back(static_cast<double>(o));
+    }
+  for (int i = 0; i < 500; ++i) {
+    counter.push_back(i * 7919);
+    offset.push_back(i % 13 - 6);
+  }
+  const std::string n = std::to_string(counter.size());
+  for (size_t at; (at = text.find("N]")) != std::string::npos;) text.replace(at, 1, n);
+  text.replace(text.find("0..N"), 4, "0.." + n);
+  kir::Program plain = kir::parse_program(text), expanded = plain;
+  kir::MathSet rand_only;
+  rand_only.rand = true;
+  expanded.kernels[0] = kir::expand_math(plain.kernels[0], rand_only);
+  kir::verify(expanded);
+  for (const kir::Expr& e : expanded.kernels[0].exprs) ASSERT_NE(e.kind, kir::ExprKind::Rand);
+  EXPECT_EQ(kir::rand_seeds(expanded), seeds);
+  EXPECT_EQ(kir::rand_seeds(plain), seeds);
+  EXPECT_EQ(kir::difference(kir::parse_program(kir::print_program(expanded)), expanded),
+            std::nullopt);
+  Feeds feeds;
+  const Shape s{static_cast<int64_t>(counter.size())};
+  feeds["c"] = Array::from_doubles(DType::i32, s, counter);
+  feeds["o"] = Array::from_doubles(DType::i32, s, offset);
+  ParamStore params_store;
+  std::vector<Array> want = run_program(plain, feeds, params_store, false);
+  std::vector<Array> got = run_program(expanded, feeds, params_store, false);
+  for (size_t d = 0; d < seeds.size(); ++d)
+    for (int64_t i = 0; i < s.numel(); ++i) {
+      const double w = want[d].get(i), g = got[d].get(i);
+      ASSERT_EQ(g, w) << "seed " << seeds[d] << ", counter " << counter[static_cast<size_t>(i)]
+                      << ", offset " << offset[static_cast<size_t>(i)];
+      ASSERT_EQ(w, philox_uniform(static_cast<uint64_t>(seeds[d]),
+                                  static_cast<uint64_t>(counter[static_cast<size_t>(i)]),
+                                  static_cast<uint32_t>(
+                                      static_cast<int32_t>(offset[static_cast<size_t>(i)]))));
+    }
+}
+
+// A kernel holds its draws in one form: rand expressions, or expanded seed words numbered 0..n-1
+// with one seed each.
+TEST(MathExpansion, TheVerifierChecksTheDraws) {
+  auto kernel = [](const std::string& body) {
+    return "program {\n  buffers:\n    out0: output i32[4]\n    out1: output f32[4]\n"
+           "  outputs: out0 out1\n  arena: 0 bytes (0 without reuse)\n}\n"
+           "kernel k(out out0: i32[4], out out1: f32[4]) {\n  parallel i0 in 0..4\n" +
+           body + "}\n";
+  };
+  auto problem = [&](const std::string& body) -> std::string {
+    try {
+      kir::verify(kir::parse_program(kernel(body)));
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(problem("    store out0[i0] = u32_xor(seed_lo(3, 0), seed_hi(3, 1))\n"
+                    "    store out1[i0] = 1.0\n"),
+            "");
+  EXPECT_NE(problem("    store out0[i0] = u32_xor(seed_lo(3, 0), seed_hi(4, 0))\n"
+                    "    store out1[i0] = 1.0\n")
+                .find("two seeds"),
+            std::string::npos);
+  EXPECT_NE(
+      problem("    store out0[i0] = seed_lo(3, 1)\n    store out1[i0] = 1.0\n").find("not draw 0"),
+      std::string::npos);
+  EXPECT_NE(problem("    store out0[i0] = seed_lo(3, 0)\n    store out1[i0] = rand(3, i0, 0)\n")
+                .find("both"),
+            std::string::npos);
+  EXPECT_NE(
+      problem("    store out0[i0] = u32_shr(i0, i0)\n    store out1[i0] = 1.0\n").find("shifts by"),
+      std::string::npos);
 }
 
 // Only what a target asks for is expanded: the rest of the kernel is left as it was.

@@ -10,34 +10,30 @@
 
 #include "backends/vulkan/pipeline.h"
 #include "backends/vulkan/spirv.h"
+#include "kernels/kir_files.h"
 #include "tests/vulkan/vk_test_util.h"
 
 namespace soma::vktest {
 namespace {
 
 namespace fs = std::filesystem;
-using kir::BufferId;
-using kir::Kernel;
 using kir::Program;
-using kir::VarId;
-namespace kb = kir::test;
 
 // out0 = x + c over n elements.
 Program add_const(double c, int64_t n = 64) {
-  Program p;
-  BufferId x = kb::input(p, "x", {n});
-  BufferId o = kb::output(p, {n});
-  Kernel k;
-  k.name = "add_const";
-  VarId i = k.new_var(DType::i32, "i");
-  k.parallel = {{i, n}};
-  k.body = {
-      kb::store(o, k.var_ref(i),
-                k.binary(Op::Add, k.load(x, DType::f32, k.var_ref(i)), k.constant(c, DType::f32)))};
-  k.reads = {x};
-  k.writes = {o};
-  p.kernels.push_back(std::move(k));
-  return p;
+  return kirtest::kir_with(R"(program {
+  buffers:
+    x: input f32[$n]
+    out0: output f32[$n]
+  outputs: out0
+  arena: 0 bytes (0 without reuse)
+}
+kernel add_const(x: f32[$n], out out0: f32[$n]) {
+  parallel i0 in 0..$n
+    store out0[i0] = load x[i0] + $c
+}
+)",
+                           {{"n", std::to_string(n)}, {"c", kir::scalar_text(c, DType::f32)}});
 }
 
 class VulkanCache : public VulkanTest {
@@ -138,6 +134,45 @@ TEST_F(VulkanCache, ThePipelineCacheIsBoundedAndExecutablesKeepTheirPipelines) {
   EXPECT_LT(vulkan::pipeline_stats().alive, alive);
   EXPECT_LE(vulkan::pipeline_stats().alive, 3 + (alive - 8));
   vulkan::set_pipeline_cache_limit(512);
+}
+
+// `draws` random draws summed, their seeds seed, seed + 1, ...
+kir::Program draws_program(int64_t seed, int draws) {
+  std::string sum;
+  for (int d = 0; d < draws; ++d)
+    sum += (d ? " + " : "") + std::string("rand(") + std::to_string(seed + d) + ", i0, " +
+           std::to_string(d) + ")";
+  return kirtest::kir_with(R"(program {
+  buffers:
+    out0: output f32[1000]
+  outputs: out0
+  arena: 0 bytes (0 without reuse)
+}
+kernel draws(out out0: f32[1000]) {
+  parallel i0 in 0..1000
+    store out0[i0] = $sum
+}
+)",
+                           {{"sum", sum}});
+}
+
+// Seeds are push constants: programs that differ only in their seeds (a loop over rand(...,
+// seed=i)) share one shader, and each draws its own stream. A kernel with more draws than the
+// push constants hold takes its seeds as literals, and is right too.
+TEST_F(VulkanCache, KernelsThatDifferOnlyInTheirSeedsShareAShader) {
+  expect_matches_reference(draws_program(7, 2), {}, 0, 0);
+  auto before = vulkan::spirv_stats();
+  for (int64_t seed : {int64_t{8}, int64_t{9}, int64_t{-3}, int64_t{1} << 40})
+    expect_matches_reference(draws_program(seed, 2), {}, 0, 0);
+  EXPECT_EQ(vulkan::spirv_stats().compiles, before.compiles) << "a new seed compiled a new shader";
+  auto shader = [](const kir::Program& p) {  // the GLSL, without the kernel IR in its comment
+    std::string glsl = emit_glsl(p);
+    return glsl.substr(glsl.find("#version"));
+  };
+  EXPECT_EQ(shader(draws_program(7, 2)), shader(draws_program(8, 2)));
+  // 40 draws: 80 seed words, more than lavapipe's push constants hold (32 words, Vulkan's minimum).
+  expect_matches_reference(draws_program(11, 40), {}, 1e-6, 1e-6);
+  EXPECT_NE(shader(draws_program(11, 40)), shader(draws_program(12, 40)));
 }
 
 }  // namespace
