@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "graph/kernel_parser.h"
@@ -24,6 +25,18 @@ inline std::string kir_text(const std::string& file) {
 // Parses (and so verifies) tests/kernels/kir/<file>.
 inline kir::Program load_kir(const std::string& file) {
   return kir::parse_program(kir_text(file));
+}
+
+// A program written inline whose sizes or values a test chooses: each `$name` in `text` is
+// replaced by its value in `values` (longest names first), then the text is parsed.
+inline kir::Program kir_with(std::string text,
+                             std::vector<std::pair<std::string, std::string>> values) {
+  std::sort(values.begin(), values.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  for (const auto& [name, value] : values)
+    for (size_t at; (at = text.find("$" + name)) != std::string::npos;)
+      text.replace(at, name.size() + 1, value);
+  return kir::parse_program(text);
 }
 
 // Every .kir file there, sorted.

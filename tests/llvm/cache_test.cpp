@@ -10,6 +10,7 @@
 #include <string>
 
 #include "backends/llvm/jit.h"
+#include "kernels/kir_files.h"
 #include "tests/llvm/llvm_test_util.h"
 
 namespace soma::test {
@@ -34,21 +35,21 @@ struct PrivateCacheHome {
 };
 PrivateCacheHome private_cache_home;
 
-using kir::ExprId;
-using kir::Kernel;
-
 // A program unique to `tag`, so that no other test has put it in a cache.
 kir::Program tagged_program(double tag) {
-  ProgramBuilder b;
-  auto x = b.input("x", DType::f32, Shape{64});
-  auto y = b.output(DType::f32, Shape{64});
-  Kernel& k = b.kernel("tagged");
-  ExprId i = parallel_axis(k, 64);
-  k.reads = {x};
-  store(
-      k, y, i,
-      k.binary(Op::Add, k.unary(Op::Tanh, k.load(x, DType::f32, i)), k.constant(tag, DType::f32)));
-  return b.p;
+  return kirtest::kir_with(R"(program {
+  buffers:
+    x: input f32[64]
+    out0: output f32[64]
+  outputs: out0
+  arena: 0 bytes (0 without reuse)
+}
+kernel tagged(x: f32[64], out out0: f32[64]) {
+  parallel i0 in 0..64
+    store out0[i0] = tanh(load x[i0]) + $tag
+}
+)",
+                           {{"tag", kir::scalar_text(tag, DType::f32)}});
 }
 
 void expect_runs(const kir::Program& p, double tag) {

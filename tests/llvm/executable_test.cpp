@@ -8,6 +8,7 @@
 #include "backends/llvm/jit.h"
 #include "backends/llvm/llvm_backend.h"
 #include "graph/error.h"
+#include "kernels/kir_files.h"
 #include "runtime/host_memory.h"
 #include "runtime/thread_pool.h"
 #include "tests/llvm/llvm_test_util.h"
@@ -15,53 +16,47 @@
 namespace soma::test {
 namespace {
 
-using kir::ExprId;
-using kir::Kernel;
-
 // t1 = x * 2 (arena @0); t2 = t1 + c (arena @64, c a constant); out0 = t2 + w;
 // in place: v = v * 0.5 + out0 (update (v, v)); copy update: w <- out0. Outputs: out0, w (param).
 kir::Program training_like_program(int64_t n) {
-  ProgramBuilder b;
-  auto x = b.input("x", DType::f32, Shape{n});
-  auto w = b.param("w", DType::f32, Shape{n});
-  auto v = b.param("v", DType::f32, Shape{n});
-  std::vector<double> cv(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) cv[static_cast<size_t>(i)] = 100.0 * static_cast<double>(i);
-  auto c = b.constant(DType::f32, Shape{n}, cv);
-  int64_t off2 = (n * 4 + 63) / 64 * 64;
-  auto t1 = b.temp(DType::f32, Shape{n}, 0);
-  auto t2 = b.temp(DType::f32, Shape{n}, off2);
-  auto out0 = b.output(DType::f32, Shape{n});
-  {
-    Kernel& k = b.kernel("double");
-    ExprId i = parallel_axis(k, n);
-    k.reads = {x};
-    store(k, t1, i, k.binary(Op::Mul, k.load(x, DType::f32, i), k.constant(2, DType::f32)));
-  }
-  {
-    Kernel& k = b.kernel("add_const");
-    ExprId i = parallel_axis(k, n);
-    k.reads = {t1, c};
-    store(k, t2, i, k.binary(Op::Add, k.load(t1, DType::f32, i), k.load(c, DType::f32, i)));
-  }
-  {
-    Kernel& k = b.kernel("add_w");
-    ExprId i = parallel_axis(k, n);
-    k.reads = {t2, w};
-    store(k, out0, i, k.binary(Op::Add, k.load(t2, DType::f32, i), k.load(w, DType::f32, i)));
-  }
-  {
-    Kernel& k = b.kernel("momentum");
-    ExprId i = parallel_axis(k, n);
-    k.reads = {v, out0};
-    store(
-        k, v, i,
-        k.binary(Op::Add, k.binary(Op::Mul, k.load(v, DType::f32, i), k.constant(0.5, DType::f32)),
-                 k.load(out0, DType::f32, i)));
-  }
-  b.p.outputs.push_back(w);
-  b.p.updates = {{v, v}, {w, out0}};
-  return b.p;
+  std::string c = "[";
+  for (int64_t i = 0; i < n; ++i) c += (i ? ", " : "") + std::to_string(100 * i) + ".0";
+  const int64_t off2 = (n * 4 + 63) / 64 * 64;
+  return kirtest::kir_with(R"(program {
+  buffers:
+    x: input f32[$n]
+    w: param f32[$n]
+    v: param f32[$n]
+    c: const f32[$n] = $c
+    t1: temp f32[$n] @0
+    t2: temp f32[$n] @$off2
+    out0: output f32[$n]
+  outputs: out0 w
+  update v <- v (in place)
+  update w <- out0
+  arena: $arena bytes ($arena without reuse)
+}
+kernel double(x: f32[$n], out t1: f32[$n]) {
+  parallel i0 in 0..$n
+    store t1[i0] = load x[i0]*2.0
+}
+kernel add_const(t1: f32[$n], c: f32[$n], out t2: f32[$n]) {
+  parallel i0 in 0..$n
+    store t2[i0] = load t1[i0] + load c[i0]
+}
+kernel add_w(t2: f32[$n], w: f32[$n], out out0: f32[$n]) {
+  parallel i0 in 0..$n
+    store out0[i0] = load t2[i0] + load w[i0]
+}
+kernel momentum(out0: f32[$n], inout v: f32[$n]) {
+  parallel i0 in 0..$n
+    store v[i0] = load v[i0]*0.5 + load out0[i0]
+}
+)",
+                           {{"n", std::to_string(n)},
+                            {"c", c + "]"},
+                            {"off2", std::to_string(off2)},
+                            {"arena", std::to_string(off2 + n * 4)}});
 }
 
 TEST(LlvmExecutable, TempsConstantsParamsAndUpdates) {
@@ -138,22 +133,31 @@ TEST(LlvmExecutable, FeedAndParamErrors) {
 }
 
 TEST(LlvmExecutable, UnsupportedIrIsABackendError) {
-  ProgramBuilder b;
-  auto x = b.input("x", DType::i32, Shape{3});
-  auto y = b.output(DType::i32, Shape{3});
-  Kernel& k = b.kernel("bad");
-  ExprId i = parallel_axis(k, 3);
-  k.reads = {x};
-  store(k, y, i, k.unary(Op::Exp, k.load(x, DType::i32, i)));  // exp of an i32
-  EXPECT_THROW(run_llvm(b.p, {{"x", Array(DType::i32, Shape{3})}}), BackendError);
+  kir::Program p = kir::parse_program(R"(program {
+  buffers:
+    x: input i32[3]
+    out0: output i32[3]
+  outputs: out0
+  arena: 0 bytes (0 without reuse)
+}
+kernel bad(x: i32[3], out out0: i32[3]) {
+  parallel i0 in 0..3
+    store out0[i0] = exp(load x[i0])
+}
+)");  // exp of an i32
+  EXPECT_THROW(run_llvm(p, {{"x", Array(DType::i32, Shape{3})}}), BackendError);
 }
 
 TEST(LlvmExecutable, ProgramWithoutKernelsCopiesSourceOutputs) {
-  ProgramBuilder b;
-  auto x = b.input("x", DType::f32, Shape{3});
-  b.p.outputs.push_back(x);
+  kir::Program p = kir::parse_program(R"(program {
+  buffers:
+    x: input f32[3]
+  outputs: x
+  arena: 0 bytes (0 without reuse)
+}
+)");
   Array xa = Array::from_f32(Shape{3}, std::vector<float>{1, 2, 3});
-  auto out = run_llvm(b.p, {{"x", xa}});
+  auto out = run_llvm(p, {{"x", xa}});
   expect_values(out[0], {1, 2, 3});
   EXPECT_FALSE(out[0].shares_storage(xa));
 }
@@ -162,55 +166,30 @@ TEST(LlvmExecutable, ProgramWithoutKernelsCopiesSourceOutputs) {
 // sums of 4096 elements (f32 accumulation order is fixed by the code, not by the chunking),
 // a rand kernel and a contraction.
 kir::Program big_program() {
-  const int64_t n = 1 << 20, rows = 256, cols = n / rows, M = 96, N = 80, K = 300;
-  ProgramBuilder b;
-  auto x = b.input("x", DType::f32, Shape{n});
-  auto y = b.output(DType::f32, Shape{n});
-  auto s = b.output(DType::f32, Shape{rows});
-  auto c = b.output(DType::f32, Shape{M, N});
-  {
-    Kernel& k = b.kernel("chain");
-    ExprId i = parallel_axis(k, n);
-    k.reads = {x};
-    ExprId v = k.load(x, DType::f32, i);
-    v = k.binary(Op::Add, k.unary(Op::Exp, k.unary(Op::Sin, v)), k.binary(Op::Mul, v, v));
-    v = k.binary(Op::Add, v, k.rand(42, i, i32c(k, 3), DType::f32));
-    store(k, y, i, v);
-  }
-  {
-    Kernel& k = b.kernel("rowsum");
-    ExprId r = parallel_axis(k, rows);
-    k.reads = {x};
-    kir::Stmt red;
-    red.kind = kir::Stmt::Kind::Reduce;
-    red.reduce_op = Op::ReduceSum;
-    red.var = k.new_var(DType::f32, "s");
-    kir::VarId j = k.new_var(DType::i32, "j");
-    red.axes = {{j, cols}};
-    ExprId v =
-        k.load(x, DType::f32, k.binary(Op::Add, k.binary(Op::Mul, r, i32c(k, cols)), k.var_ref(j)));
-    red.value = k.binary(Op::Mul, v, k.constant(1.001, DType::f32));
-    k.body.push_back(red);
-    store(k, s, r, k.var_ref(red.var));
-  }
-  {
-    Kernel& k = b.kernel("mm");
-    k.is_contraction = true;
-    ExprId i = parallel_axis(k, M, "i");
-    ExprId j = parallel_axis(k, N, "j");
-    kir::VarId kv = k.new_var(DType::i32, "k");
-    k.contraction.k = {kv, K};
-    ExprId kk = k.var_ref(kv);
-    k.contraction.a =
-        k.load(x, DType::f32, k.binary(Op::Add, k.binary(Op::Mul, i, i32c(k, K)), kk));
-    k.contraction.b =
-        k.load(x, DType::f32, k.binary(Op::Add, k.binary(Op::Mul, kk, i32c(k, N)), j));
-    k.contraction.acc = k.new_var(DType::f32, "acc");
-    k.reads = {x};
-    store(k, c, k.binary(Op::Add, k.binary(Op::Mul, i, i32c(k, N)), j),
-          k.var_ref(k.contraction.acc));
-  }
-  return b.p;
+  return kir::parse_program(R"(program {
+  buffers:
+    x: input f32[1048576]
+    out0: output f32[1048576]
+    out1: output f32[256]
+    out2: output f32[96,80]
+  outputs: out0 out1 out2
+  arena: 0 bytes (0 without reuse)
+}
+kernel chain(x: f32[1048576], out out0: f32[1048576]) {
+  parallel i0 in 0..1048576
+    store out0[i0] = exp(sin(load x[i0])) + load x[i0]*load x[i0] + rand(42, i0, 3)
+}
+kernel rowsum(x: f32[1048576], out out1: f32[256]) {
+  parallel i0 in 0..256
+    s1 = reduce sum j2 in 0..4096 of load x[i0*4096 + j2]*1.001
+    store out1[i0] = s1
+}
+kernel mm(x: f32[1048576], out out2: f32[96,80]) {
+  contract i0 in 0..96, j1 in 0..80, k2 in 0..300:  acc3 += load x[i0*300 + k2] * load x[k2*80 + j1]
+  epilogue:
+    store out2[i0*80 + j1] = acc3
+}
+)");
 }
 
 TEST(LlvmExecutable, OneAndTwoThreadsGiveIdenticalResults) {
@@ -274,13 +253,21 @@ TEST(LlvmExecutable, AProgramThatCannotFitIsRefusedAtCompileTime) {
   const int64_t n = (int64_t{1} << 31) - 1;
   if (memory_limit_bytes() > uint64_t{5} * 4 * static_cast<uint64_t>(n))
     GTEST_SKIP() << "this machine could hold 40 GiB";
-  ProgramBuilder b;
-  Kernel& k = b.kernel("big");
-  ExprId i = parallel_axis(k, n);
-  for (int o = 0; o < 5; ++o) store(k, b.output(DType::f32, Shape{n}), i, k.cast(i, DType::f32));
+  std::string buffers, outs, params, stores;
+  for (int o = 0; o < 5; ++o) {
+    const std::string name = "out" + std::to_string(o);
+    buffers += "    " + name + ": output f32[$n]\n";
+    outs += " " + name;
+    params += std::string(o ? ", " : "") + "out " + name + ": f32[$n]";
+    stores += "    store " + name + "[i0] = f32(i0)\n";
+  }
+  kir::Program p = kirtest::kir_with("program {\n  buffers:\n" + buffers + "  outputs:" + outs +
+                                         "\n  arena: 0 bytes (0 without reuse)\n}\nkernel big(" +
+                                         params + ") {\n  parallel i0 in 0..$n\n" + stores + "}\n",
+                                     {{"n", std::to_string(n)}});
   try {
     CompileRequest req;
-    req.program = &b.p;
+    req.program = &p;
     get_backend("llvm").compile(req, std::make_shared<ParamStore>());
     FAIL() << "a 40 GiB program was accepted";
   } catch (const ResourceError& e) {

@@ -1,5 +1,5 @@
-// Helpers of the LLVM backend suite: hand-built kernel programs, running them on the llvm
-// backend and on the kernel-IR evaluator, and comparing arrays with per-dtype tolerances.
+// Helpers of the LLVM backend suite: running kernel programs on the llvm backend and on the
+// kernel-IR evaluator, and comparing arrays with per-dtype tolerances.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,72 +18,6 @@ namespace soma::test {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-// A program under construction.
-struct ProgramBuilder {
-  kir::Program p;
-
-  kir::BufferId buffer(kir::Buffer::Kind kind, DType t, Shape s, const std::string& name,
-                       int64_t offset = -1, std::vector<double> data = {}) {
-    kir::Buffer b;
-    b.kind = kind;
-    b.dtype = t;
-    b.shape = std::move(s);
-    b.name = name;
-    b.offset = offset;
-    b.data = std::move(data);
-    p.buffers.push_back(std::move(b));
-    return static_cast<kir::BufferId>(p.buffers.size() - 1);
-  }
-  kir::BufferId input(const std::string& name, DType t, Shape s) {
-    return buffer(kir::Buffer::Kind::Input, t, std::move(s), name);
-  }
-  kir::BufferId param(const std::string& name, DType t, Shape s) {
-    return buffer(kir::Buffer::Kind::Param, t, std::move(s), name);
-  }
-  kir::BufferId output(DType t, Shape s) {
-    kir::BufferId b = buffer(kir::Buffer::Kind::Output, t, std::move(s),
-                             "out" + std::to_string(p.outputs.size()));
-    p.outputs.push_back(b);
-    return b;
-  }
-  kir::BufferId temp(DType t, Shape s, int64_t offset) {
-    kir::BufferId b = buffer(kir::Buffer::Kind::Temp, t, std::move(s),
-                             "t" + std::to_string(p.buffers.size()), offset);
-    p.arena_bytes = std::max(p.arena_bytes, offset + p.buffers.back().bytes());
-    return b;
-  }
-  kir::BufferId constant(DType t, Shape s, std::vector<double> data) {
-    return buffer(kir::Buffer::Kind::Constant, t, std::move(s),
-                  "c" + std::to_string(p.buffers.size()), -1, std::move(data));
-  }
-  kir::Kernel& kernel(const std::string& name) {
-    p.kernels.emplace_back();
-    p.kernels.back().name = name;
-    return p.kernels.back();
-  }
-};
-
-// A parallel axis of `k` and a reference to its variable.
-inline kir::ExprId parallel_axis(kir::Kernel& k, int64_t extent, const char* prefix = "i") {
-  kir::VarId v = k.new_var(DType::i32, prefix);
-  k.parallel.push_back({v, extent});
-  return k.var_ref(v);
-}
-
-inline void store(kir::Kernel& k, kir::BufferId b, kir::ExprId index, kir::ExprId value) {
-  kir::Stmt s;
-  s.kind = kir::Stmt::Kind::Store;
-  s.buffer = b;
-  s.index = index;
-  s.value = value;
-  k.body.push_back(s);
-  k.writes.push_back(b);
-}
-
-inline kir::ExprId i32c(kir::Kernel& k, int64_t v) {
-  return k.index_const(v);
-}
 
 struct RunOptions {
   int threads = 0;

@@ -328,6 +328,34 @@ TEST_F(Cli, EmitStages) {
   EXPECT_TRUE(contains(r.out, "const() {value=[1.0]} : i32[]")) << r.out;
 }
 
+// `emit fused` shows the kernels that run: its count is the number of kernels `emit kernel`
+// prints, on each backend (vulkan splits reductions longer than its loop limit), for a
+// softmax's gradient, a long sum and a convolution's training step.
+TEST_F(Cli, EmitFusedCountsTheKernelsThatRun) {
+  write("softmax.soma",
+        "x = input(\"x\", [64, 100])\nw = param(\"w\", [100, 10])\n"
+        "y = softmax(x @ w)\ng = grad(sum(y * y), w)\n");
+  write("long.soma", "x = input(\"x\", [300000])\ng = sum(x * x)\n");
+  write("conv.soma",
+        "x = input(\"x\", [8, 1, 12, 12])\nw = param(\"w\", [4, 1, 3, 3])\n"
+        "y = relu(conv2d(x, w))\ng = grad(mean(max_pool2d(y, 2)), w)\n");
+  for (const char* backend : {"llvm", "vulkan"})
+    for (const char* file : {"softmax.soma", "long.soma", "conv.soma"}) {
+      SCOPED_TRACE(std::string(file) + " on " + backend);
+      const std::string args = std::string(" ") + file + " g --backend " + backend;
+      Result fused = soma("emit fused" + args), kernel = soma("emit kernel" + args);
+      ASSERT_EQ(fused.status, 0) << fused.err;
+      ASSERT_EQ(kernel.status, 0) << kernel.err;
+      size_t kernels = 0;
+      for (size_t at = 0; (at = kernel.out.find("kernel ", at)) != std::string::npos; ++at)
+        kernels += at == 0 || kernel.out[at - 1] == '\n';
+      ASSERT_GT(kernels, 0u) << kernel.out;
+      const std::string count =
+          "# " + std::to_string(kernels) + (kernels == 1 ? " kernel\n" : " kernels\n");
+      EXPECT_TRUE(contains(fused.out, count)) << "want '" << count << "' in\n" << fused.out;
+    }
+}
+
 // Where the chosen backend's device is missing, the target-independent stages still show a
 // program, and say first (in a comment line the readers skip) that it lacks the device's loop
 // limits; the kernel text with that line still reads back.

@@ -10,16 +10,13 @@
 
 #include "backends/vulkan/context.h"
 #include "backends/vulkan/spirv.h"
+#include "kernels/kir_files.h"
 #include "tests/vulkan/vk_test_util.h"
 
 namespace soma::vktest {
 namespace {
 
-using kir::BufferId;
-using kir::Kernel;
 using kir::Program;
-using kir::VarId;
-namespace kb = kir::test;
 
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
@@ -27,20 +24,19 @@ bool contains(const std::string& s, const std::string& part) {
 
 // out0 = x + 1 over n elements.
 Program add_one(int64_t n) {
-  Program p;
-  BufferId x = kb::input(p, "x", {n});
-  BufferId o = kb::output(p, {n});
-  Kernel k;
-  k.name = "add_one";
-  VarId i = k.new_var(DType::i32, "i");
-  k.parallel = {{i, n}};
-  k.body = {
-      kb::store(o, k.var_ref(i),
-                k.binary(Op::Add, k.load(x, DType::f32, k.var_ref(i)), k.constant(1, DType::f32)))};
-  k.reads = {x};
-  k.writes = {o};
-  p.kernels.push_back(std::move(k));
-  return p;
+  return kirtest::kir_with(R"(program {
+  buffers:
+    x: input f32[$n]
+    out0: output f32[$n]
+  outputs: out0
+  arena: 0 bytes (0 without reuse)
+}
+kernel add_one(x: f32[$n], out out0: f32[$n]) {
+  parallel i0 in 0..$n
+    store out0[i0] = load x[i0] + 1.0
+}
+)",
+                           {{"n", std::to_string(n)}});
 }
 
 // Runs this test program again with `env` (NAME=value ...) and a gtest filter; returns its exit
@@ -181,12 +177,20 @@ TEST_F(Errors, ShaderCompileFailureShowsTheGlslAndTheLog) {
 TEST_F(Errors, OutOfDeviceMemoryIsAnErrorAndTheProcessGoesOn) {
   // A temporary planned at 3 GiB into the arena: the arena needs more than lavapipe's 2 GiB heap
   // (each binding stays small).
-  Program big = add_one(1024);
-  BufferId t = kb::temp(big, "t", {1024}, int64_t{3} << 30);
-  big.arena_bytes = (int64_t{3} << 30) + 4096;
-  big.kernels[0].body.push_back(
-      kb::store(t, big.kernels[0].var_ref(0), big.kernels[0].constant(2, DType::f32)));
-  big.kernels[0].writes.push_back(t);
+  Program big = kir::parse_program(R"(program {
+  buffers:
+    x: input f32[1024]
+    t: temp f32[1024] @3221225472
+    out0: output f32[1024]
+  outputs: out0
+  arena: 3221229568 bytes (3221229568 without reuse)
+}
+kernel add_one(x: f32[1024], out out0: f32[1024], out t: f32[1024]) {
+  parallel i0 in 0..1024
+    store out0[i0] = load x[i0] + 1.0
+    store t[i0] = 2.0
+}
+)");
   try {
     compile_vulkan(big, std::make_shared<ParamStore>());
     ADD_FAILURE() << "allocated a 3 GiB arena";

@@ -1,24 +1,21 @@
-// Hand-built kernel programs on the vulkan backend against the kernel-IR evaluator: scalar
+// Kernel programs, written as text, on the vulkan backend against the kernel-IR evaluator: scalar
 // semantics (NaN, saturation, floor division, wrap-around, Philox), masked loads, reductions,
 // loops, scatter, contractions in every launch mode, arena offsets, bool buffers, large grids.
+// (The programs under tests/kernels/kir run on vulkan too, in the conformance suite; these are
+// the cases that sweep values, sizes or the device's launch modes.)
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <functional>
 #include <limits>
 
-#include "tests/vulkan/vk_test_util.h"
+#include "kernels/kir_files.h"
 #include "tests/sanitizer.h"
+#include "tests/vulkan/vk_test_util.h"
 
 namespace soma::vktest {
 namespace {
 
-using kir::BufferId;
-using kir::ExprId;
-using kir::Kernel;
 using kir::Program;
-using kir::VarId;
-namespace kb = kir::test;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -30,25 +27,35 @@ struct EnvVar {
   ~EnvVar() { unsetenv(name.c_str()); }
 };
 
-// out0[i] = f(load in0[i], load in1[i], ...) over n points.
-Program elementwise(const std::vector<DType>& ins, DType out, int64_t n,
-                    const std::function<ExprId(Kernel&, const std::vector<ExprId>&)>& f) {
-  Program p;
-  std::vector<BufferId> bufs;
-  for (size_t i = 0; i < ins.size(); ++i)
-    bufs.push_back(kb::input(p, "x" + std::to_string(i), {n}, ins[i]));
-  BufferId o = kb::output(p, {n}, out);
-  Kernel k;
-  k.name = "ew";
-  VarId i = k.new_var(DType::i32, "i");
-  k.parallel = {{i, n}};
-  std::vector<ExprId> loads;
-  for (size_t j = 0; j < ins.size(); ++j) loads.push_back(k.load(bufs[j], ins[j], k.var_ref(i)));
-  k.body = {kb::store(o, k.var_ref(i), f(k, loads))};
-  k.reads = bufs;
-  k.writes = {o};
-  p.kernels.push_back(std::move(k));
-  return p;
+// `load x<i>[i0]`: element i0 of input i of an elementwise program.
+std::string in(int i) {
+  return "load x" + std::to_string(i) + "[i0]";
+}
+
+// out0[i0] = `value` over n points of inputs x0, x1, ... of dtypes `ins`; `value` is kernel-IR
+// text over in(0), in(1), ...
+Program elementwise(const std::vector<DType>& ins, DType out, int64_t n, const std::string& value) {
+  std::string buffers, params;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    const std::string name = "x" + std::to_string(i), ty = std::string(dtype_name(ins[i])) + "[$n]";
+    buffers += "    " + name + ": input " + ty + "\n";
+    params += name + ": " + ty + ", ";
+  }
+  const std::string ty = std::string(dtype_name(out)) + "[$n]";
+  return kirtest::kir_with("program {\n  buffers:\n" + buffers + "    out0: output " + ty +
+                               "\n  outputs: out0\n  arena: 0 bytes (0 without reuse)\n}\n"
+                               "kernel ew(" +
+                               params + "out out0: " + ty +
+                               ") {\n  parallel i0 in 0..$n\n    store out0[i0] = " + value +
+                               "\n}\n",
+                           {{"n", std::to_string(n)}});
+}
+
+std::string call(Op op, const std::string& a) {
+  return std::string(op_name(op)) + "(" + a + ")";
+}
+std::string call(Op op, const std::string& a, const std::string& b) {
+  return std::string(op_name(op)) + "(" + a + ", " + b + ")";
 }
 
 Array values(DType t, const std::vector<double>& v) {
@@ -69,7 +76,7 @@ TEST_F(Kernels, UnaryOps) {
     for (Op op : ops) {
       SCOPED_TRACE(std::string(op_name(op)) + " " + dtype_name(t));
       int64_t n = static_cast<int64_t>(kSpecial.size());
-      Program p = elementwise({t}, t, n, [&](Kernel& k, auto& x) { return k.unary(op, x[0]); });
+      Program p = elementwise({t}, t, n, call(op, in(0)));
       Feeds feeds{{"x0", values(t, kSpecial)}};
       bool f64 = t == DType::f64;
       // f32: GLSL's builtins are within a few ulp; f64: soma's own functions, near 1 ulp.
@@ -86,7 +93,7 @@ TEST_F(Kernels, TranscendentalsOnADenseRange) {
   for (Op op : {Op::Exp, Op::Expm1, Op::Log1p, Op::Sin, Op::Cos, Op::Tanh, Op::Sigmoid, Op::Erf})
     for (DType t : {DType::f32, DType::f64}) {
       SCOPED_TRACE(std::string(op_name(op)) + " " + dtype_name(t));
-      Program p = elementwise({t}, t, n, [&](Kernel& k, auto& x) { return k.unary(op, x[0]); });
+      Program p = elementwise({t}, t, n, call(op, in(0)));
       bool f64 = t == DType::f64;
       expect_matches_reference(p, {{"x0", values(t, xs)}}, f64 ? 1e-13 : 1e-5, f64 ? 1e-15 : 1e-6);
     }
@@ -103,8 +110,7 @@ TEST_F(Kernels, BinaryOpsWithNaNAndInf) {
                   Op::Gt, Op::Ge, Op::Eq, Op::Ne}) {
       SCOPED_TRACE(std::string(op_name(op)) + " " + dtype_name(t));
       DType out = is_comparison(op) ? DType::boolean : t;
-      Program p =
-          elementwise({t, t}, out, n, [&](Kernel& k, auto& x) { return k.binary(op, x[0], x[1]); });
+      Program p = elementwise({t, t}, out, n, call(op, in(0), in(1)));
       expect_matches_reference(p, {{"x0", values(t, a)}, {"x1", values(t, b)}}, 1e-6, 1e-7);
     }
 }
@@ -116,13 +122,11 @@ TEST_F(Kernels, IntegerArithmeticWraps) {
   for (Op op : {Op::Add, Op::Sub, Op::Mul, Op::Max, Op::Min, Op::Lt, Op::Eq}) {
     SCOPED_TRACE(op_name(op));
     DType out = is_comparison(op) ? DType::boolean : DType::i32;
-    Program p = elementwise({DType::i32, DType::i32}, out, n,
-                            [&](Kernel& k, auto& x) { return k.binary(op, x[0], x[1]); });
+    Program p = elementwise({DType::i32, DType::i32}, out, n, call(op, in(0), in(1)));
     expect_matches_reference(p, {{"x0", values(DType::i32, a)}, {"x1", values(DType::i32, b)}});
   }
   for (Op op : {Op::Neg, Op::Abs, Op::Sign}) {
-    Program p = elementwise({DType::i32}, DType::i32, n,
-                            [&](Kernel& k, auto& x) { return k.unary(op, x[0]); });
+    Program p = elementwise({DType::i32}, DType::i32, n, call(op, in(0)));
     expect_matches_reference(p, {{"x0", values(DType::i32, a)}});
   }
 }
@@ -136,7 +140,7 @@ TEST_F(Kernels, CastsSaturateAndMapNaNToZero) {
     for (DType to : {DType::f32, DType::f64, DType::i32, DType::boolean}) {
       if (from == to) continue;
       SCOPED_TRACE(std::string(dtype_name(from)) + " -> " + dtype_name(to));
-      Program p = elementwise({from}, to, n, [&](Kernel& k, auto& x) { return k.cast(x[0], to); });
+      Program p = elementwise({from}, to, n, std::string(dtype_name(to)) + "(" + in(0) + ")");
       expect_matches_reference(p, {{"x0", values(from, v)}}, 0, 0);
     }
 }
@@ -148,10 +152,9 @@ TEST_F(Kernels, FloorDivisionAndModulo) {
   a.push_back(2147483647.0);
   const int64_t n = static_cast<int64_t>(a.size());
   for (int64_t d : {2, 3, 7, 64}) {
-    Program p = elementwise({DType::i32}, DType::i32, n, [&](Kernel& k, auto& x) {
-      return k.binary(Op::Add, k.binary(Op::Mul, k.idiv(x[0], d), k.index_const(1000)),
-                      k.imod(x[0], d));
-    });
+    const std::string ds = std::to_string(d);
+    Program p = elementwise({DType::i32}, DType::i32, n,
+                            "(" + in(0) + " // " + ds + ")*1000 + " + in(0) + " % " + ds);
     expect_matches_reference(p, {{"x0", values(DType::i32, a)}});
   }
 }
@@ -160,69 +163,62 @@ TEST_F(Kernels, SelectLogicAndBoolBuffers) {
   std::vector<double> a = {1, 0, 1, 0, 1, 1, 0, 0, 1}, b = {1, 1, 0, 0, 1, 0, 1, 0, 0};
   std::vector<double> x = {1, 2, 3, 4, 5, 6, 7, 8, 9}, y = {-1, -2, -3, -4, -5, -6, -7, -8, -9};
   const int64_t n = static_cast<int64_t>(a.size());
-  Program p = elementwise({DType::boolean, DType::boolean, DType::f32, DType::f32}, DType::f32, n,
-                          [&](Kernel& k, auto& v) {
-                            ExprId c = k.binary(Op::Or, k.binary(Op::And, v[0], v[1]),
-                                                k.unary(Op::Not, v[1]));
-                            return k.select(c, v[2], v[3]);
-                          });
+  Program p =
+      elementwise({DType::boolean, DType::boolean, DType::f32, DType::f32}, DType::f32, n,
+                  in(0) + " && " + in(1) + " || not(" + in(1) + ") ? " + in(2) + " : " + in(3));
   expect_matches_reference(p, {{"x0", values(DType::boolean, a)},
                                {"x1", values(DType::boolean, b)},
                                {"x2", values(DType::f32, x)},
                                {"x3", values(DType::f32, y)}});
   // A bool output written by neighbouring points (bytes that share a word).
-  Program q = elementwise({DType::f32}, DType::boolean, n, [&](Kernel& k, auto& v) {
-    return k.binary(Op::Gt, v[0], k.constant(4.5, DType::f32));
-  });
+  Program q = elementwise({DType::f32}, DType::boolean, n, in(0) + " > 4.5");
   expect_matches_reference(q, {{"x0", values(DType::f32, x)}});
 }
 
 TEST_F(Kernels, RandMatchesPhiloxExactly) {
-  for (DType t : {DType::f32, DType::f64}) {
-    const int64_t n = 1000;
-    Program p;
-    BufferId o = kb::output(p, {n}, t);
-    Kernel k;
-    k.name = "rand";
-    VarId i = k.new_var(DType::i32, "i");
-    k.parallel = {{i, n}};
-    ExprId r = k.rand(int64_t{0x123456789abcLL}, k.var_ref(i), k.index_const(7), t);
-    k.body = {kb::store(o, k.var_ref(i), r)};
-    k.writes = {o};
-    p.kernels.push_back(std::move(k));
+  for (const char* t : {"f32", "f64"}) {
+    SCOPED_TRACE(t);
+    Program p = kirtest::kir_with(R"(program {
+  buffers:
+    out0: output $t[1000]
+  outputs: out0
+  arena: 0 bytes (0 without reuse)
+}
+kernel rand(out out0: $t[1000]) {
+  parallel i0 in 0..1000
+    store out0[i0] = rand(20015998343868, i0, 7, $t)
+}
+)",
+                                  {{"t", t}});
     expect_matches_reference(p, {}, 0, 0);
   }
 }
 
-// out[i] = (0 <= i-2 < n ? x[i-2] : -1), and a gather through an i32 index buffer.
+// out0[i] = (0 <= i-2 < n ? x[i-2] : -1), and a gather through an i32 index buffer.
 TEST_F(Kernels, MaskedLoadsTouchNoMemoryAndGather) {
   const int64_t n = 10;
-  Program p;
-  BufferId x = kb::input(p, "x", {n});
-  BufferId idx = kb::input(p, "idx", {n + 4}, DType::i32);
-  BufferId o = kb::output(p, {n + 4});
-  BufferId g = kb::output(p, {n + 4});
-  Kernel k;
-  k.name = "shift";
-  VarId i = k.new_var(DType::i32, "i");
-  k.parallel = {{i, n + 4}};
-  ExprId j = k.binary(Op::Sub, k.var_ref(i), k.index_const(2));
-  ExprId m = k.binary(Op::And, k.binary(Op::Ge, j, k.index_const(0)),
-                      k.binary(Op::Lt, j, k.index_const(n)));
-  ExprId gi = k.load(idx, DType::i32, k.var_ref(i));
-  ExprId gm = k.binary(Op::Lt, gi, k.index_const(n));
-  k.body = {kb::store(o, k.var_ref(i), k.load(x, DType::f32, j, m, -1.0)),
-            kb::store(g, k.var_ref(i), k.load(x, DType::f32, gi, gm, 42.0))};
-  k.reads = {x, idx};
-  k.writes = {o, g};
-  p.kernels.push_back(std::move(k));
+  Program p = kir::parse_program(R"(program {
+  buffers:
+    x: input f32[10]
+    idx: input i32[14]
+    out0: output f32[14]
+    out1: output f32[14]
+  outputs: out0 out1
+  arena: 0 bytes (0 without reuse)
+}
+kernel shift(x: f32[10], idx: i32[14], out out0: f32[14], out out1: f32[14]) {
+  parallel i0 in 0..14
+    store out0[i0] = (load x[i0 - 2] if i0 - 2 >= 0 && i0 - 2 < 10 else -1.0)
+    store out1[i0] = (load x[load idx[i0]] if load idx[i0] < 10 else 42.0)
+}
+)");
   std::vector<double> xv, iv = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 1000000, 2000000000, 7, 0};
   for (int64_t t = 0; t < n; ++t) xv.push_back(static_cast<double>(t) * 1.5);
   expect_matches_reference(p, {{"x", values(DType::f32, xv)}, {"idx", values(DType::i32, iv)}});
 }
 
 TEST_F(Kernels, SoftmaxRowsReductionsAndLoops) {
-  Program p = kb::softmax_rows_program(64, 10);
+  Program p = kirtest::load_kir("softmax_rows.kir");
   std::vector<double> xv;
   for (int i = 0; i < 640; ++i) xv.push_back(std::sin(i * 0.37) * 4);
   xv[15] = kNaN;  // row 1 becomes NaN (max propagates NaN)
@@ -234,33 +230,32 @@ TEST_F(Kernels, SoftmaxRowsReductionsAndLoops) {
 
 // sum and max over long rows (f32, f64, i32), and over empty axes.
 Program row_reductions(DType t, int64_t rows, int64_t cols) {
-  Program p;
-  BufferId x = kb::input(p, "x", {rows, cols}, t);
-  BufferId s = kb::output(p, {rows}, t);
-  BufferId m = kb::output(p, {rows}, t);
-  BufferId e1 = kb::output(p, {rows}, t);
-  BufferId e2 = kb::output(p, {rows}, t);
-  Kernel k;
-  k.name = "rows";
-  VarId i = k.new_var(DType::i32, "i");
-  VarId j = k.new_var(DType::i32, "j"), j2 = k.new_var(DType::i32, "j"),
-        j3 = k.new_var(DType::i32, "j"), j4 = k.new_var(DType::i32, "j");
-  VarId vs = k.new_var(t, "s"), vm = k.new_var(t, "m"), ve1 = k.new_var(t, "e"),
-        ve2 = k.new_var(t, "e");
-  k.parallel = {{i, rows}};
-  auto at = [&](VarId jj) { return k.load(x, t, kb::linear(k, {{i, cols}, {jj, 1}})); };
-  k.body = {kb::reduce(vs, Op::ReduceSum, {{j, cols}}, at(j)),
-            kb::reduce(vm, Op::ReduceMax, {{j2, cols}}, at(j2)),
-            kb::reduce(ve1, Op::ReduceSum, {{j3, 0}}, k.constant(1, t)),
-            kb::reduce(ve2, Op::ReduceMax, {{j4, 0}}, k.constant(1, t)),
-            kb::store(s, k.var_ref(i), k.var_ref(vs)),
-            kb::store(m, k.var_ref(i), k.var_ref(vm)),
-            kb::store(e1, k.var_ref(i), k.var_ref(ve1)),
-            kb::store(e2, k.var_ref(i), k.var_ref(ve2))};
-  k.reads = {x};
-  k.writes = {s, m, e1, e2};
-  p.kernels.push_back(std::move(k));
-  return p;
+  return kirtest::kir_with(R"(program {
+  buffers:
+    x: input $t[$rows,$cols]
+    out0: output $t[$rows]
+    out1: output $t[$rows]
+    out2: output $t[$rows]
+    out3: output $t[$rows]
+  outputs: out0 out1 out2 out3
+  arena: 0 bytes (0 without reuse)
+}
+kernel rows(x: $t[$rows,$cols], out out0: $t[$rows], out out1: $t[$rows], out out2: $t[$rows], out out3: $t[$rows]) {
+  parallel i0 in 0..$rows
+    s1 = reduce sum j2 in 0..$cols of load x[i0*$cols + j2]
+    m3 = reduce max j4 in 0..$cols of load x[i0*$cols + j4]
+    e5 = reduce sum j6 in 0..0 of $one
+    e7 = reduce max j8 in 0..0 of $one
+    store out0[i0] = s1
+    store out1[i0] = m3
+    store out2[i0] = e5
+    store out3[i0] = e7
+}
+)",
+                           {{"t", dtype_name(t)},
+                            {"rows", std::to_string(rows)},
+                            {"cols", std::to_string(cols)},
+                            {"one", kir::scalar_text(1, t)}});
 }
 
 TEST_F(Kernels, LongReductionsInBothModes) {
@@ -288,32 +283,23 @@ TEST_F(Kernels, LongReductionsInBothModes) {
 // A sequential scatter: out = 0, then out[idx[i]] += v[i] in order (duplicates accumulate).
 TEST_F(Kernels, SequentialScatterAccumulates) {
   const int64_t n = 300, m = 17;
-  Program p;
-  BufferId idx = kb::input(p, "idx", {n}, DType::i32);
-  BufferId v = kb::input(p, "v", {n});
-  BufferId o = kb::output(p, {m});
-  {
-    Kernel k;
-    k.name = "zero";
-    VarId i = k.new_var(DType::i32, "i");
-    k.parallel = {{i, m}};
-    k.body = {kb::store(o, k.var_ref(i), k.constant(0, DType::f32))};
-    k.writes = {o};
-    p.kernels.push_back(std::move(k));
-  }
-  {
-    Kernel k;
-    k.name = "scatter";
-    k.sequential = true;
-    VarId i = k.new_var(DType::i32, "i");
-    k.parallel = {{i, n}};
-    ExprId at = k.load(idx, DType::i32, k.var_ref(i));
-    k.body = {kb::store(
-        o, at, k.binary(Op::Add, k.load(o, DType::f32, at), k.load(v, DType::f32, k.var_ref(i))))};
-    k.reads = {idx, v, o};
-    k.writes = {o};
-    p.kernels.push_back(std::move(k));
-  }
+  Program p = kir::parse_program(R"(program {
+  buffers:
+    idx: input i32[300]
+    v: input f32[300]
+    out0: output f32[17]
+  outputs: out0
+  arena: 0 bytes (0 without reuse)
+}
+kernel zero(out out0: f32[17]) {
+  parallel i0 in 0..17
+    store out0[i0] = 0.0
+}
+kernel scatter(idx: i32[300], v: f32[300], inout out0: f32[17]) {
+  sequential i0 in 0..300
+    store out0[load idx[i0]] = load out0[load idx[i0]] + load v[i0]
+}
+)");
   std::vector<double> iv, vv;
   for (int64_t i = 0; i < n; ++i) {
     iv.push_back(static_cast<double>((i * 5) % m));
@@ -324,30 +310,29 @@ TEST_F(Kernels, SequentialScatterAccumulates) {
 
 // batch x [m, k] @ [k, n] + bias, relu: a contraction with a fused epilogue.
 Program matmul_program(DType t, int64_t batch, int64_t m, int64_t n, int64_t kk) {
-  Program p;
-  BufferId a = kb::input(p, "a", {batch, m, kk}, t);
-  BufferId b = kb::input(p, "b", {kk, n}, t);
-  BufferId bias = kb::input(p, "bias", {n}, t);
-  BufferId o = kb::output(p, {batch, m, n}, t);
-  Kernel k;
-  k.name = "dense";
-  VarId vb = k.new_var(DType::i32, "b"), vi = k.new_var(DType::i32, "i"),
-        vj = k.new_var(DType::i32, "j"), vk = k.new_var(DType::i32, "k");
-  VarId acc = k.new_var(t, "acc");
-  k.is_contraction = true;
-  k.parallel = {{vb, batch}, {vi, m}, {vj, n}};
-  k.contraction.batch = {{vb, batch}};
-  k.contraction.k = {vk, kk};
-  k.contraction.a = k.load(a, t, kb::linear(k, {{vb, m * kk}, {vi, kk}, {vk, 1}}));
-  k.contraction.b = k.load(b, t, kb::linear(k, {{vk, n}, {vj, 1}}));
-  k.contraction.acc = acc;
-  ExprId y = k.binary(Op::Add, k.var_ref(acc), k.load(bias, t, k.var_ref(vj)));
-  k.body = {kb::store(o, kb::linear(k, {{vb, m * n}, {vi, n}, {vj, 1}}),
-                      k.binary(Op::Max, y, k.constant(0, t)))};
-  k.reads = {a, b, bias};
-  k.writes = {o};
-  p.kernels.push_back(std::move(k));
-  return p;
+  return kirtest::kir_with(R"(program {
+  buffers:
+    a: input $t[$B,$M,$K]
+    b: input $t[$K,$N]
+    bias: input $t[$N]
+    out0: output $t[$B,$M,$N]
+  outputs: out0
+  arena: 0 bytes (0 without reuse)
+}
+kernel dense(a: $t[$B,$M,$K], b: $t[$K,$N], bias: $t[$N], out out0: $t[$B,$M,$N]) {
+  contract b0 in 0..$B, i1 in 0..$M, j2 in 0..$N, k3 in 0..$K:  acc4 += load a[b0*$MK + i1*$K + k3] * load b[k3*$N + j2]
+  epilogue:
+    store out0[b0*$MN + i1*$N + j2] = max(acc4 + load bias[j2], $zero)
+}
+)",
+                           {{"t", dtype_name(t)},
+                            {"B", std::to_string(batch)},
+                            {"M", std::to_string(m)},
+                            {"N", std::to_string(n)},
+                            {"K", std::to_string(kk)},
+                            {"MK", std::to_string(m * kk)},
+                            {"MN", std::to_string(m * n)},
+                            {"zero", kir::scalar_text(0, t)}});
 }
 
 TEST_F(Kernels, ContractionsPointwiseAndTiled) {
@@ -382,42 +367,43 @@ TEST_F(Kernels, ContractionsPointwiseAndTiled) {
 }
 
 // Temporaries at arena offsets that descriptor offsets cannot express (not multiples of
-// minStorageBufferOffsetAlignment), of every dtype, across kernels.
+// minStorageBufferOffsetAlignment), of every dtype, across kernels: f32 at 4, f64 at 64, bool at
+// an odd byte, i32 at 200.
 TEST_F(Kernels, ArenaTemporariesAtOddOffsets) {
-  const int64_t n = 13;
-  Program p;
-  BufferId x = kb::input(p, "x", {n});
-  BufferId t1 = kb::temp(p, "t1", {n}, 4);                               // f32 at 4
-  BufferId t2 = kb::temp(p, "t2", {n}, 64, DType::f64);                  // f64 at 64
-  BufferId t3 = kb::temp(p, "t3", {n}, 64 + 8 * n + 3, DType::boolean);  // bool at an odd byte
-  BufferId t4 = kb::temp(p, "t4", {n}, 200, DType::i32);
-  p.arena_bytes = 256;
-  BufferId o = kb::output(p, {n});
-  auto kernel = [&](const char* name, BufferId in, DType tin, BufferId out, DType tout,
-                    const std::function<ExprId(Kernel&, ExprId)>& f) {
-    Kernel k;
-    k.name = name;
-    VarId i = k.new_var(DType::i32, "i");
-    k.parallel = {{i, n}};
-    k.body = {kb::store(out, k.var_ref(i), f(k, k.load(in, tin, k.var_ref(i))))};
-    k.reads = {in};
-    k.writes = {out};
-    (void)tout;
-    p.kernels.push_back(std::move(k));
-  };
-  kernel("k1", x, DType::f32, t1, DType::f32,
-         [](Kernel& k, ExprId v) { return k.binary(Op::Mul, v, k.constant(3, DType::f32)); });
-  kernel("k2", t1, DType::f32, t2, DType::f64, [](Kernel& k, ExprId v) {
-    return k.binary(Op::Add, k.cast(v, DType::f64), k.constant(0.25, DType::f64));
-  });
-  kernel("k3", t2, DType::f64, t3, DType::boolean,
-         [](Kernel& k, ExprId v) { return k.binary(Op::Gt, v, k.constant(10, DType::f64)); });
-  kernel("k4", t3, DType::boolean, t4, DType::i32,
-         [](Kernel& k, ExprId v) { return k.select(v, k.index_const(7), k.index_const(-7)); });
-  kernel("k5", t4, DType::i32, o, DType::f32,
-         [](Kernel& k, ExprId v) { return k.cast(v, DType::f32); });
+  Program p = kir::parse_program(R"(program {
+  buffers:
+    x: input f32[13]
+    t1: temp f32[13] @4
+    t2: temp f64[13] @64
+    t3: temp bool[13] @171
+    t4: temp i32[13] @200
+    out0: output f32[13]
+  outputs: out0
+  arena: 256 bytes (256 without reuse)
+}
+kernel k1(x: f32[13], out t1: f32[13]) {
+  parallel i0 in 0..13
+    store t1[i0] = load x[i0]*3.0
+}
+kernel k2(t1: f32[13], out t2: f64[13]) {
+  parallel i0 in 0..13
+    store t2[i0] = f64(load t1[i0]) + 0.25d
+}
+kernel k3(t2: f64[13], out t3: bool[13]) {
+  parallel i0 in 0..13
+    store t3[i0] = load t2[i0] > 10.0d
+}
+kernel k4(t3: bool[13], out t4: i32[13]) {
+  parallel i0 in 0..13
+    store t4[i0] = load t3[i0] ? 7 : -7
+}
+kernel k5(t4: i32[13], out out0: f32[13]) {
+  parallel i0 in 0..13
+    store out0[i0] = f32(load t4[i0])
+}
+)");
   std::vector<double> xv;
-  for (int64_t i = 0; i < n; ++i) xv.push_back(static_cast<double>(i));
+  for (int64_t i = 0; i < 13; ++i) xv.push_back(static_cast<double>(i));
   expect_matches_reference(p, {{"x", values(DType::f32, xv)}});
 }
 
@@ -425,14 +411,11 @@ TEST_F(Kernels, ArenaTemporariesAtOddOffsets) {
 TEST_F(Kernels, LargeGridStride) {
   if (soma::testing::kSanitized) GTEST_SKIP() << "2^24 elements: the release run";
   const int64_t n = (int64_t{1} << 24) + 77;
-  Program p = elementwise({DType::f32}, DType::f32, n, [](Kernel& k, auto& x) {
-    return k.binary(Op::Add, k.binary(Op::Mul, x[0], k.constant(2, DType::f32)),
-                    k.constant(1, DType::f32));
-  });
-  Array x(DType::f32, Shape{n});
-  float* xp = x.data<float>();
+  Program p = elementwise({DType::f32}, DType::f32, n, in(0) + "*2.0 + 1.0");
+  Array x0(DType::f32, Shape{n});
+  float* xp = x0.data<float>();
   for (int64_t i = 0; i < n; ++i) xp[i] = static_cast<float>(i % 1000);
-  auto out = run_vulkan(p, {{"x0", x}});
+  auto out = run_vulkan(p, {{"x0", x0}});
   const float* o = out[0].data<float>();
   int64_t bad = 0;
   for (int64_t i = 0; i < n; ++i) bad += o[i] != static_cast<float>(i % 1000) * 2 + 1;
@@ -444,44 +427,30 @@ TEST_F(Kernels, LargeGridStride) {
 // read of the store after a run sees the device's values.
 TEST_F(Kernels, ParametersStayOnDeviceAndSyncWithTheStore) {
   const int64_t n = 37;
-  Program p;
-  BufferId x = kb::input(p, "x", {n});
-  BufferId w = kb::param(p, "w", {n});
-  BufferId v = kb::param(p, "v", {n});
-  BufferId t = kb::temp(p, "t", {n}, 0);
-  p.arena_bytes = n * 4;
-  BufferId o = kb::output(p, {n});
-  {
-    Kernel k;
-    k.name = "forward";
-    VarId i = k.new_var(DType::i32, "i");
-    k.parallel = {{i, n}};
-    ExprId y = k.binary(
-        Op::Add,
-        k.binary(Op::Mul, k.load(x, DType::f32, k.var_ref(i)), k.load(w, DType::f32, k.var_ref(i))),
-        k.load(v, DType::f32, k.var_ref(i)));
-    k.body = {kb::store(o, k.var_ref(i), y),
-              kb::store(t, k.var_ref(i),
-                        k.binary(Op::Sub, k.load(w, DType::f32, k.var_ref(i)),
-                                 k.constant(0.5, DType::f32)))};
-    k.reads = {x, w, v};
-    k.writes = {o, t};
-    p.kernels.push_back(std::move(k));
-  }
-  {
-    Kernel k;
-    k.name = "momentum";
-    VarId i = k.new_var(DType::i32, "i");
-    k.parallel = {{i, n}};
-    k.body = {kb::store(
-        v, k.var_ref(i),
-        k.binary(Op::Mul, k.load(v, DType::f32, k.var_ref(i)), k.constant(0.5, DType::f32)))};
-    k.reads = {v};
-    k.writes = {v};
-    p.kernels.push_back(std::move(k));
-  }
-  p.outputs.push_back(w);  // a parameter output sees the value before the update
-  p.updates = {{v, v}, {w, t}};
+  // out0 = x * w + v; w <- w - 0.5 (a copy update; out1 = w sees the value before it); v *= 0.5
+  // in place.
+  Program p = kir::parse_program(R"(program {
+  buffers:
+    x: input f32[37]
+    w: param f32[37]
+    v: param f32[37]
+    t: temp f32[37] @0
+    out0: output f32[37]
+  outputs: out0 w
+  update v <- v (in place)
+  update w <- t
+  arena: 148 bytes (148 without reuse)
+}
+kernel forward(x: f32[37], w: f32[37], v: f32[37], out out0: f32[37], out t: f32[37]) {
+  parallel i0 in 0..37
+    store out0[i0] = load x[i0]*load w[i0] + load v[i0]
+    store t[i0] = load w[i0] - 0.5
+}
+kernel momentum(inout v: f32[37]) {
+  parallel i0 in 0..37
+    store v[i0] = load v[i0]*0.5
+}
+)");
 
   auto make_store = [&] {
     auto s = std::make_shared<ParamStore>();
@@ -523,21 +492,21 @@ TEST_F(Kernels, ParametersStayOnDeviceAndSyncWithTheStore) {
 
 // Updates whose values are other parameters read them before any update writes (a swap).
 TEST_F(Kernels, ParameterSwapUpdates) {
-  Program p;
-  BufferId a = kb::param(p, "a", {4});
-  BufferId b = kb::param(p, "b", {4});
-  BufferId o = kb::output(p, {4});
-  Kernel k;
-  k.name = "sum";
-  VarId i = k.new_var(DType::i32, "i");
-  k.parallel = {{i, 4}};
-  k.body = {kb::store(
-      o, k.var_ref(i),
-      k.binary(Op::Add, k.load(a, DType::f32, k.var_ref(i)), k.load(b, DType::f32, k.var_ref(i))))};
-  k.reads = {a, b};
-  k.writes = {o};
-  p.kernels.push_back(std::move(k));
-  p.updates = {{a, b}, {b, a}};
+  Program p = kir::parse_program(R"(program {
+  buffers:
+    a: param f32[4]
+    b: param f32[4]
+    out0: output f32[4]
+  outputs: out0
+  update a <- b
+  update b <- a
+  arena: 0 bytes (0 without reuse)
+}
+kernel sum(a: f32[4], b: f32[4], out out0: f32[4]) {
+  parallel i0 in 0..4
+    store out0[i0] = load a[i0] + load b[i0]
+}
+)");
   auto store = std::make_shared<ParamStore>();
   store->set("a", values(DType::f32, {1, 2, 3, 4}));
   store->set("b", values(DType::f32, {10, 20, 30, 40}));
@@ -552,28 +521,26 @@ TEST_F(Kernels, ParameterSwapUpdates) {
 // A load after a store to the same element within one point sees the stored value (the emitter
 // must not reuse the value it loaded before the store).
 TEST_F(Kernels, LoadsAfterStoresSeeTheStoredValue) {
-  const int64_t n = 8;
-  Program p;
-  BufferId x = kb::input(p, "x", {n});
-  BufferId y = kb::output(p, {n});
-  BufferId z = kb::output(p, {n});
-  Kernel k;
-  k.name = "store_then_load";
-  VarId i = k.new_var(DType::i32, "i");
-  k.parallel = {{i, n}};
-  ExprId at = k.var_ref(i);
-  ExprId yi = k.load(y, DType::f32, at);
-  k.body = {kb::store(y, at, k.load(x, DType::f32, at)),
-            kb::store(y, at, k.binary(Op::Mul, yi, k.constant(2, DType::f32))),
-            kb::store(z, at, k.binary(Op::Add, yi, k.constant(1, DType::f32)))};
-  k.reads = {x, y};
-  k.writes = {y, z};
-  p.kernels.push_back(std::move(k));
+  Program p = kir::parse_program(R"(program {
+  buffers:
+    x: input f32[8]
+    out0: output f32[8]
+    out1: output f32[8]
+  outputs: out0 out1
+  arena: 0 bytes (0 without reuse)
+}
+kernel store_then_load(x: f32[8], inout out0: f32[8], out out1: f32[8]) {
+  parallel i0 in 0..8
+    store out0[i0] = load x[i0]
+    store out0[i0] = load out0[i0]*2.0
+    store out1[i0] = load out0[i0] + 1.0
+}
+)");
   expect_matches_reference(p, {{"x", values(DType::f32, {1, 2, 3, 4, 5, 6, 7, 8})}});
 }
 
 TEST_F(Kernels, FeedsAreChecked) {
-  Program p = elementwise({DType::f32}, DType::f32, 4, [](Kernel&, auto& x) { return x[0]; });
+  Program p = elementwise({DType::f32}, DType::f32, 4, in(0));
   auto exe = compile_vulkan(p, std::make_shared<ParamStore>());
   EXPECT_THROW(exe->run({}), ValueError);
   EXPECT_THROW(exe->run({{"x0", values(DType::i32, {1, 2, 3, 4})}}), TypeError);

@@ -5,17 +5,13 @@
 #include <gtest/gtest.h>
 
 #include "backends/vulkan/glsl_lib.h"
+#include "kernels/kir_files.h"
 #include "tests/vulkan/vk_test_util.h"
 
 namespace soma::vktest {
 namespace {
 
-using kir::BufferId;
-using kir::ExprId;
-using kir::Kernel;
 using kir::Program;
-using kir::VarId;
-namespace kb = kir::test;
 
 class LoopLimit : public VulkanTest {
  protected:
@@ -35,19 +31,20 @@ TEST(LoopLimitHelpers, NoHelperHasALoop) {
 
 // out[0] = sum over n of in[i]: one point, one serial loop of n iterations.
 Program one_long_sum(int64_t n) {
-  Program p;
-  BufferId x = kb::input(p, "x", {n});
-  BufferId o = kb::output(p, {1});
-  Kernel k;
-  k.name = "long_sum";
-  VarId r = k.new_var(DType::i32, "r", n);
-  VarId v = k.new_var(DType::f32, "v");
-  k.body = {kb::reduce(v, Op::ReduceSum, {{r, n}}, k.load(x, DType::f32, k.var_ref(r))),
-            kb::store(o, k.index_const(0), k.var_ref(v))};
-  k.reads = {x};
-  k.writes = {o};
-  p.kernels.push_back(std::move(k));
-  return p;
+  return kirtest::kir_with(R"(program {
+  buffers:
+    x: input f32[$n]
+    out0: output f32[1]
+  outputs: out0
+  arena: 0 bytes (0 without reuse)
+}
+kernel long_sum(x: f32[$n], out out0: f32[1]) {
+  parallel (one point)
+    v1 = reduce sum r0 in 0..$n of load x[r0]
+    store out0[0] = v1
+}
+)",
+                           {{"n", std::to_string(n)}});
 }
 
 TEST_F(LoopLimit, AKernelTooLongForTheDeviceIsRefusedNotCut) {
@@ -76,38 +73,25 @@ TEST_F(LoopLimit, AKernelTooLongForTheDeviceIsRefusedNotCut) {
 // A sequential scatter over more points than one invocation may loop: run in chunks, in order.
 TEST_F(LoopLimit, LongSequentialScatterRunsInOrderedChunks) {
   const int64_t n = 200003, m = 31;
-  Program p;
-  BufferId idx = kb::input(p, "idx", {n}, DType::i32);
-  BufferId v = kb::input(p, "v", {n});
-  BufferId o = kb::output(p, {m});
-  {
-    Kernel k;
-    k.name = "zero";
-    VarId i = k.new_var(DType::i32, "i");
-    k.parallel = {{i, m}};
-    k.body = {kb::store(o, k.var_ref(i), k.constant(0, DType::f32))};
-    k.writes = {o};
-    p.kernels.push_back(std::move(k));
-  }
-  {
-    Kernel k;
-    k.name = "scatter";
-    k.sequential = true;
-    VarId i = k.new_var(DType::i32, "i");
-    k.parallel = {{i, n}};
-    ExprId at = k.load(idx, DType::i32, k.var_ref(i));
-    // Order matters: each store keeps the running value rounded to a multiple of 1/8 (so a
-    // reordering shows), and adds the point's value.
-    ExprId old = k.load(o, DType::f32, at);
-    ExprId sum = k.binary(Op::Add, old, k.load(v, DType::f32, k.var_ref(i)));
-    ExprId rounded =
-        k.binary(Op::Div, k.unary(Op::Floor, k.binary(Op::Mul, sum, k.constant(8, DType::f32))),
-                 k.constant(8, DType::f32));
-    k.body = {kb::store(o, at, k.binary(Op::Mul, rounded, k.constant(0.999, DType::f32)))};
-    k.reads = {idx, v, o};
-    k.writes = {o};
-    p.kernels.push_back(std::move(k));
-  }
+  // Order matters: each store keeps the running value rounded to a multiple of 1/8 (so a
+  // reordering shows), and adds the point's value.
+  Program p = kir::parse_program(R"(program {
+  buffers:
+    idx: input i32[200003]
+    v: input f32[200003]
+    out0: output f32[31]
+  outputs: out0
+  arena: 0 bytes (0 without reuse)
+}
+kernel zero(out out0: f32[31]) {
+  parallel i0 in 0..31
+    store out0[i0] = 0.0
+}
+kernel scatter(idx: i32[200003], v: f32[200003], inout out0: f32[31]) {
+  sequential i0 in 0..200003
+    store out0[load idx[i0]] = floor((load out0[load idx[i0]] + load v[i0])*8.0) / 8.0*0.999
+}
+)");
   std::vector<double> iv, vv;
   for (int64_t i = 0; i < n; ++i) {
     iv.push_back(static_cast<double>((i * 7) % m));

@@ -13,6 +13,7 @@
 #include "frontend/compile.h"
 #include "frontend/context.h"
 #include "frontend/tensor.h"
+#include "kernels/kir_build.h"
 #include "tests/vulkan/vk_test_util.h"
 
 namespace soma::vktest {

@@ -16,7 +16,6 @@
 #include "backends/vulkan/vulkan_backend.h"
 #include "graph/error.h"
 #include "graph/kernel_ir.h"
-#include "kernels/kir_build.h"
 
 namespace soma::vktest {
 
