@@ -414,6 +414,8 @@ void Context::init() {
   loop_limit = llvmpipe ? 65535 : 0;
   nan_preserve_f32 = (core12 || ext_fc) && fc.shaderSignedZeroInfNanPreserveFloat32;
   nan_preserve_f64 = (core12 || ext_fc) && fc.shaderSignedZeroInfNanPreserveFloat64 && float64;
+  denorm_preserve_f32 = (core12 || ext_fc) && fc.shaderDenormPreserveFloat32;
+  denorm_preserve_f64 = (core12 || ext_fc) && fc.shaderDenormPreserveFloat64 && float64;
   constexpr VkSubgroupFeatureFlags kNeeded = VK_SUBGROUP_FEATURE_BASIC_BIT |
                                              VK_SUBGROUP_FEATURE_VOTE_BIT |
                                              VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
@@ -441,7 +443,8 @@ void Context::init() {
   en.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
   en.features.shaderFloat64 = float64 ? VK_TRUE : VK_FALSE;
   std::vector<const char*> dext;
-  if (ext_fc && (nan_preserve_f32 || nan_preserve_f64))
+  if (ext_fc &&
+      (nan_preserve_f32 || nan_preserve_f64 || denorm_preserve_f32 || denorm_preserve_f64))
     dext.push_back("VK_KHR_shader_float_controls");
   if (int8_storage) {
     en.pNext = &en8;

@@ -40,6 +40,8 @@ class Context {
   bool subgroup_arithmetic = false;
   bool nan_preserve_f32 = false;  // shaderSignedZeroInfNanPreserveFloat32
   bool nan_preserve_f64 = false;
+  bool denorm_preserve_f32 = false;  // shaderDenormPreserveFloat32 (lavapipe: no, it flushes)
+  bool denorm_preserve_f64 = false;
   uint32_t subgroup_size = 0;
   bool timestamps = false;
   // The most loop iterations (back edges, over all loops) one invocation may run before the

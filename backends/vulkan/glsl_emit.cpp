@@ -111,18 +111,20 @@ KernelShader Emitter::run() {
 
   std::string src = "#version 450\n";
   if (bool_buffers_ && f_.int8_storage) src += "#extension GL_EXT_shader_8bit_storage : require\n";
-  if (f_.nan_preserve_f32 || (uses_f64_ && f_.nan_preserve_f64)) {
-    src += "#extension GL_EXT_spirv_intrinsics : require\n";
-    // ExecutionMode SignedZeroInfNanPreserve (4461), Capability SignedZeroInfNanPreserve (4466).
-    if (f_.nan_preserve_f32)
-      src +=
-          "spirv_execution_mode(extensions = [\"SPV_KHR_float_controls\"], capabilities = "
-          "[4466], 4461, 32);\n";
-    if (uses_f64_ && f_.nan_preserve_f64)
-      src +=
-          "spirv_execution_mode(extensions = [\"SPV_KHR_float_controls\"], capabilities = "
-          "[4466], 4461, 64);\n";
-  }
+  // Float controls: ExecutionMode SignedZeroInfNanPreserve (4461) with its Capability (4466),
+  // DenormPreserve (4459, 4464), per float width. GLSL declares a mode once (its first width,
+  // with the capability and extension); the other width is added to the SPIR-V.
+  std::string modes;
+  auto mode = [&](bool f32, bool f64, int capability, int execution_mode) {
+    if (!f32 && !f64) return;
+    modes += "spirv_execution_mode(extensions = [\"SPV_KHR_float_controls\"], capabilities = [" +
+             std::to_string(capability) + "], " + std::to_string(execution_mode) + ", " +
+             (f32 ? "32" : "64") + ");\n";
+    if (f32 && f64) out.spirv_modes.push_back({static_cast<uint32_t>(execution_mode), 64});
+  };
+  mode(f_.nan_preserve_f32, uses_f64_ && f_.nan_preserve_f64, 4466, 4461);
+  mode(f_.denorm_preserve_f32, uses_f64_ && f_.denorm_preserve_f64, 4464, 4459);
+  if (!modes.empty()) src += "#extension GL_EXT_spirv_intrinsics : require\n" + modes;
   if (uses_subgroups_)
     src +=
         "#extension GL_KHR_shader_subgroup_basic : require\n"
@@ -142,13 +144,23 @@ KernelShader Emitter::run() {
   return out;
 }
 
+// Whether `body` holds an f32 sum (accumulated in f64 where the device has it).
+bool Emitter::accumulates_f32_sum(const std::vector<Stmt>& body) const {
+  for (const Stmt& s : body)
+    if ((s.kind == Stmt::Kind::Reduce && s.reduce_op == Op::ReduceSum &&
+         var_type(s.var) == DType::f32) ||
+        accumulates_f32_sum(s.body))
+      return true;
+  return false;
+}
+
 void Emitter::check_types() {
   bool f64 = false;
   for (const Expr& e : k_.exprs) f64 = f64 || e.dtype == DType::f64;
   for (const kir::Var& v : k_.vars) f64 = f64 || v.dtype == DType::f64;
   for (BufferId b : k_.reads) f64 = f64 || buffer(b).dtype == DType::f64;
   for (BufferId b : k_.writes) f64 = f64 || buffer(b).dtype == DType::f64;
-  uses_f64_ = f64;
+  uses_f64_ = f64 || (f_.float64 && accumulates_f32_sum(k_.body));
   if (f64 && !f_.float64)
     SOMA_THROW(BackendError, "vulkan: kernel " << k_.name
                                                << " computes in f64, but the Vulkan device has "

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/vulkan/spirv.h"
 #include "graph/kernel_ir.h"
 
 namespace soma::vulkan {
@@ -45,6 +46,10 @@ struct ShaderFeatures {
   // (soma's max/min, isnan checks and casts depend on them).
   bool nan_preserve_f32 = true;
   bool nan_preserve_f64 = true;
+  // DenormPreserve (SPV_KHR_float_controls): subnormal values are kept, as on the CPU (a device
+  // without it may flush them to zero).
+  bool denorm_preserve_f32 = true;
+  bool denorm_preserve_f64 = true;
   bool workgroup_reduce = true;         // use the WorkgroupReduce mode where it pays
   bool tiled_matmul = true;             // use the TiledMatmul mode where it pays
   bool force_workgroup_reduce = false;  // tests: every eligible kernel in WorkgroupReduce
@@ -83,6 +88,9 @@ struct KernelShader {
   // their seeds share a shader; 0 when the kernel has no draws, or when they do not fit (the
   // seeds are then literals in the GLSL).
   uint32_t seed_words = 0;
+  // Execution modes to add to the compiled SPIR-V (a mode wanted for two float widths; see
+  // spirv.h's add_execution_modes).
+  std::vector<ExecutionMode> spirv_modes;
   // Sequential: points per dispatch (the shader reads its first point from the push constant
   // after the seeds); 0: one dispatch runs them all.
   uint64_t chunk = 0;

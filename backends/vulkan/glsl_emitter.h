@@ -102,6 +102,7 @@ class Emitter {
 
   // ---- checks and bindings (glsl_emit.cpp) ----
   void check_types();
+  bool accumulates_f32_sum(const std::vector<Stmt>& body) const;
   void add_binding(BufferId b, bool written);
   void collect_stmt_bindings(const std::vector<Stmt>& body);
   void collect_bindings();
@@ -153,7 +154,13 @@ class Emitter {
   static bool empty_axes(const std::vector<Axis>& axes);
   static uint64_t extent_product(const std::vector<Axis>& axes);
   std::string reduce_init(const Stmt& s);
-  // acc combined with v (both of the var's dtype).
+  // The dtype a reduction accumulates in: f64 for an f32 sum on a device with shaderFloat64 (the
+  // kernel IR's meaning: sums accumulate in f64), else the var's dtype.
+  DType accumulation_type(const Stmt& s) const;
+  // A declaration's type: float and double values are `precise` (evaluated as written: no
+  // reassociation, no contraction into fma).
+  std::string decl_type(DType t) const;
+  // acc combined with v (both of the accumulation dtype).
   std::string combine(const Stmt& s, const std::string& acc, const std::string& v);
   void reduce_stmt(const Stmt& s);
   void stmt(const Stmt& s);

@@ -126,7 +126,7 @@ std::string Emitter::val(ExprId id) {
       line(T + " " + name + " = " + load_text(e.buffer, idx) + ";");
     }
   } else {
-    line(T + " " + name + " = " + rhs(e) + ";");
+    line(decl_type(e.dtype) + " " + name + " = " + rhs(e) + ";");
   }
   fn_->scopes.back()[id] = name;
   return name;

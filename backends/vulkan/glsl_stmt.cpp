@@ -34,8 +34,17 @@ uint64_t Emitter::extent_product(const std::vector<Axis>& axes) {
   return n;
 }
 
+DType Emitter::accumulation_type(const Stmt& s) const {
+  const DType t = var_type(s.var);
+  return s.reduce_op == Op::ReduceSum && t == DType::f32 && f_.float64 ? DType::f64 : t;
+}
+
+std::string Emitter::decl_type(DType t) const {
+  return is_float(t) ? "precise " + glsl_type(t) : glsl_type(t);
+}
+
 std::string Emitter::reduce_init(const Stmt& s) {
-  DType t = var_type(s.var);
+  DType t = accumulation_type(s);
   bool sum = s.reduce_op == Op::ReduceSum;
   if (t == DType::boolean) return "false";
   if (t == DType::i32) return sum || empty_axes(s.axes) ? "0" : int_lit(INT32_MIN);
@@ -44,7 +53,7 @@ std::string Emitter::reduce_init(const Stmt& s) {
 }
 
 std::string Emitter::combine(const Stmt& s, const std::string& acc, const std::string& v) {
-  DType t = var_type(s.var);
+  DType t = accumulation_type(s);
   bool sum = s.reduce_op == Op::ReduceSum;
   if (t == DType::boolean) return "(" + acc + " || " + v + ")";
   if (t == DType::i32) return sum ? "(" + acc + " + " + v + ")" : "max(" + acc + ", " + v + ")";
@@ -56,15 +65,17 @@ std::string Emitter::combine(const Stmt& s, const std::string& acc, const std::s
 void Emitter::reduce_stmt(const Stmt& s) {
   if (s.reduce_op != Op::ReduceSum && s.reduce_op != Op::ReduceMax)
     unsupported(std::string("reduce ") + op_name(s.reduce_op));
-  DType t = var_type(s.var);
-  std::string v = var_name(s.var);
-  line(glsl_type(t) + " " + v + " = " + reduce_init(s) + ";");
-  if (empty_axes(s.axes)) return;
-  int n = open_loops(s.axes);
-  stmts(s.body);
-  std::string x = convert(val(s.value), expr(s.value).dtype, t);
-  line(v + " = " + combine(s, v, x) + ";");
-  for (int i = 0; i < n; ++i) close();
+  const DType t = var_type(s.var), at = accumulation_type(s);
+  const std::string v = var_name(s.var), acc = at == t ? v : fresh("acc");
+  line(decl_type(at) + " " + acc + " = " + reduce_init(s) + ";");
+  if (!empty_axes(s.axes)) {
+    int n = open_loops(s.axes);
+    stmts(s.body);
+    std::string x = convert(val(s.value), expr(s.value).dtype, at);
+    line(acc + " = " + combine(s, acc, x) + ";");
+    for (int i = 0; i < n; ++i) close();
+  }
+  if (acc != v) line(decl_type(t) + " " + v + " = " + convert(acc, at, t) + ";");
 }
 
 void Emitter::stmt(const Stmt& s) {
@@ -72,7 +83,7 @@ void Emitter::stmt(const Stmt& s) {
     case Stmt::Kind::Let: {
       DType t = var_type(s.var);
       std::string x = convert(val(s.value), expr(s.value).dtype, t);
-      line(glsl_type(t) + " " + var_name(s.var) + " = " + x + ";");
+      line(decl_type(t) + " " + var_name(s.var) + " = " + x + ";");
       break;
     }
     case Stmt::Kind::Reduce:
@@ -185,9 +196,9 @@ bool Emitter::use_workgroup_reduce(uint64_t points) const {
 }
 
 void Emitter::workgroup_reduce_stmt(const Stmt& s) {
-  DType t = var_type(s.var);
-  std::string v = var_name(s.var);
-  line(glsl_type(t) + " " + v + " = " + reduce_init(s) + ";");
+  const DType vt = var_type(s.var), t = accumulation_type(s);
+  const std::string var = var_name(s.var), v = t == vt ? var : fresh("acc");
+  line(decl_type(t) + " " + v + " = " + reduce_init(s) + ";");
   uint64_t n = extent_product(s.axes);
   open("for (uint q = lid; q < " + uint_lit(n) + "; q += " + uint_lit(kWgSize) + ")");
   decompose(s.axes, "q");
@@ -217,6 +228,7 @@ void Emitter::workgroup_reduce_stmt(const Stmt& s) {
     line(v + " = " + combine(s, v, sh + "[w]") + ";");
     close();
     line("barrier();");
+    if (v != var) line(decl_type(vt) + " " + var + " = " + convert(v, t, vt) + ";");
     return;
   }
   line(sh + "[lid] = " + v + ";");
@@ -229,6 +241,7 @@ void Emitter::workgroup_reduce_stmt(const Stmt& s) {
   close();
   line(v + " = " + sh + "[0];");
   line("barrier();");
+  if (v != var) line(decl_type(vt) + " " + var + " = " + convert(v, t, vt) + ";");
 }
 
 std::string Emitter::main_workgroup_reduce(uint64_t points) {

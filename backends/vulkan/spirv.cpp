@@ -114,6 +114,39 @@ CacheKey spirv_key(const std::string& glsl) {
 
 }  // namespace
 
+std::shared_ptr<const Spirv> add_execution_modes(std::shared_ptr<const Spirv> spirv,
+                                                 const std::vector<ExecutionMode>& modes) {
+  if (modes.empty()) return spirv;
+  constexpr uint32_t kOpEntryPoint = 15, kOpExecutionMode = 16, kOpExecutionModeId = 331;
+  const Spirv& in = *spirv;
+  uint32_t entry = 0;
+  size_t insert_at = 0;
+  for (size_t i = 5; i < in.size();) {  // after the header; each instruction: count << 16 | op
+    const uint32_t op = in[i] & 0xffffu, count = in[i] >> 16;
+    if (count == 0 || i + count > in.size()) break;
+    if (op == kOpEntryPoint && count > 2) entry = in[i + 2];
+    if (op == kOpEntryPoint || op == kOpExecutionMode || op == kOpExecutionModeId)
+      insert_at = i + count;
+    i += count;
+  }
+  SOMA_CHECK(entry != 0 && insert_at != 0) << "vulkan: a shader without an entry point";
+  Spirv out(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(insert_at));
+  for (const ExecutionMode& m : modes)
+    out.insert(out.end(), {4u << 16 | kOpExecutionMode, entry, m.mode, m.operand});
+  out.insert(out.end(), in.begin() + static_cast<std::ptrdiff_t>(insert_at), in.end());
+  return std::make_shared<const Spirv>(std::move(out));
+}
+
+bool valid_spirv(const Spirv& spirv, std::string* why) {
+  spvtools::SpirvTools tools(SPV_ENV_VULKAN_1_1);
+  std::string message;
+  tools.SetMessageConsumer([&](spv_message_level_t, const char*, const spv_position_t&,
+                               const char* m) { message += std::string(m) + "\n"; });
+  const bool ok = tools.Validate(spirv);
+  if (why) *why = message;
+  return ok;
+}
+
 std::string vulkan_cache_dir() {
   return cache_dir("vulkan");
 }

@@ -20,6 +20,19 @@ std::shared_ptr<const Spirv> compile_glsl(const std::string& glsl, const std::st
 // SPIR-V as text (SPIRV-Tools' disassembler).
 std::string disassemble(const Spirv& spirv);
 
+// An OpExecutionMode of the entry point with one literal operand (a float width).
+struct ExecutionMode {
+  uint32_t mode = 0;
+  uint32_t operand = 0;
+};
+// `spirv` with `modes` added after its execution modes (GLSL's spirv_execution_mode keeps one
+// instance of a mode, so a mode wanted for 32- and 64-bit floats is declared once in the GLSL,
+// which brings its capability and extension, and added again here for the other width).
+std::shared_ptr<const Spirv> add_execution_modes(std::shared_ptr<const Spirv> spirv,
+                                                 const std::vector<ExecutionMode>& modes);
+// Whether SPIRV-Tools' validator accepts `spirv` for Vulkan 1.1; `why` gets its message.
+bool valid_spirv(const Spirv& spirv, std::string* why = nullptr);
+
 // The folder of the on-disk caches; empty when disabled.
 std::string vulkan_cache_dir();
 

@@ -62,7 +62,7 @@ std::string spirv_text(const kir::Program& program, const vulkan::ShaderFeatures
   std::string out;
   for (const kir::Kernel& k : program.kernels) {
     vulkan::KernelShader s = vulkan::emit_kernel(program, k, f);
-    auto spirv = vulkan::compile_glsl(s.glsl, k.name);
+    auto spirv = vulkan::add_execution_modes(vulkan::compile_glsl(s.glsl, k.name), s.spirv_modes);
     out += "; ---- kernel " + k.name + " (" + vulkan::launch_mode_name(s.mode) + ", " +
            std::to_string(spirv->size()) + " words) ----\n";
     out += vulkan::disassemble(*spirv) + "\n";
@@ -82,6 +82,8 @@ ShaderFeatures shader_features(const Context& ctx) {
   f.subgroup_arithmetic = ctx.subgroup_arithmetic;
   f.nan_preserve_f32 = ctx.nan_preserve_f32;
   f.nan_preserve_f64 = ctx.nan_preserve_f64;
+  f.denorm_preserve_f32 = ctx.denorm_preserve_f32;
+  f.denorm_preserve_f64 = ctx.denorm_preserve_f64;
   // On a CPU device a workgroup runs on one thread: splitting a point's reduction over a
   // workgroup only adds barriers.
   f.workgroup_reduce = !ctx.is_cpu();
@@ -235,7 +237,7 @@ class VulkanBackend : public Backend {
         std::filesystem::create_directories(*dump_dir, ec);
         std::ofstream(*dump_dir + "/vulkan_" + k.name + ".comp") << ck.shader.glsl;
       }
-      auto spirv = compile_glsl(ck.shader.glsl, k.name);
+      auto spirv = add_execution_modes(compile_glsl(ck.shader.glsl, k.name), ck.shader.spirv_modes);
       ck.local_size = ck.shader.fixed_local_size;
       if (!ck.local_size) {
         // Per kernel: the device's size, smaller for kernels with few points (down to a

@@ -19,23 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 using kir::Program;
 
-// out0 = x + c over n elements.
-Program add_const(double c, int64_t n = 64) {
-  return kirtest::kir_with(R"(program {
-  buffers:
-    x: input f32[$n]
-    out0: output f32[$n]
-  outputs: out0
-  arena: 0 bytes (0 without reuse)
-}
-kernel add_const(x: f32[$n], out out0: f32[$n]) {
-  parallel i0 in 0..$n
-    store out0[i0] = load x[i0] + $c
-}
-)",
-                           {{"n", std::to_string(n)}, {"c", kir::scalar_text(c, DType::f32)}});
-}
-
 class VulkanCache : public VulkanTest {
  protected:
   void SetUp() override {

@@ -22,23 +22,6 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-// out0 = x + 1 over n elements.
-Program add_one(int64_t n) {
-  return kirtest::kir_with(R"(program {
-  buffers:
-    x: input f32[$n]
-    out0: output f32[$n]
-  outputs: out0
-  arena: 0 bytes (0 without reuse)
-}
-kernel add_one(x: f32[$n], out out0: f32[$n]) {
-  parallel i0 in 0..$n
-    store out0[i0] = load x[i0] + 1.0
-}
-)",
-                           {{"n", std::to_string(n)}});
-}
-
 // Runs this test program again with `env` (NAME=value ...) and a gtest filter; returns its exit
 // status and output.
 int run_child(const std::string& env, const std::string& filter, std::string& output) {
@@ -64,7 +47,7 @@ TEST(VulkanChild, NoDevice) {
   if (!in_child()) GTEST_SKIP() << "runs in a child process";
   Backend& be = get_backend("vulkan");  // listed and creatable without a device
   EXPECT_EQ(be.name(), "vulkan");
-  Program p = add_one(4);
+  Program p = add_const(1, 4);
   for (int attempt = 0; attempt < 2; ++attempt) {  // the failure is remembered, not a crash
     try {
       compile_vulkan(p, std::make_shared<ParamStore>());
@@ -104,11 +87,11 @@ TEST(VulkanChild, SelectedDevice) {
 
 class Errors : public VulkanTest {};
 
-// Runs add_one three times (SOMA_PROFILE=1 in the parent's test below).
+// Runs add_const(1) three times (SOMA_PROFILE=1 in the parent's test below).
 TEST(VulkanChild, ProfiledRuns) {
   if (!in_child()) GTEST_SKIP() << "runs in a child process";
   if (!device_available()) GTEST_SKIP() << "no Vulkan device";
-  Program p = add_one(1000);
+  Program p = add_const(1, 1000);
   auto exe = compile_vulkan(p, std::make_shared<ParamStore>());
   for (int i = 0; i < 3; ++i) exe->run({{"x", Array(DType::f32, Shape{1000})}});
 }
@@ -200,7 +183,7 @@ kernel add_one(x: f32[1024], out out0: f32[1024], out t: f32[1024]) {
     EXPECT_TRUE(contains(m, "the arena of temporaries")) << m;
     EXPECT_TRUE(contains(m, "3.00 GiB")) << m;
   }
-  Program small = add_one(5);
+  Program small = add_const(1, 5);
   Feeds f{{"x", Array::from_f32({5}, std::vector<float>{1, 2, 3, 4, 5})}};
   EXPECT_EQ(run_vulkan(small, f)[0].get(4), 6.0);
 }
@@ -208,7 +191,7 @@ kernel add_one(x: f32[1024], out out0: f32[1024], out t: f32[1024]) {
 TEST_F(Errors, BindingsBeyondTheDeviceLimitAreRejected) {
   // 160 MiB: fits the heap but not lavapipe's 128 MiB storage-buffer binding range (checked
   // before anything is allocated).
-  Program p = add_one(int64_t{40} << 20);
+  Program p = add_const(1, int64_t{40} << 20);
   try {
     compile_vulkan(p, std::make_shared<ParamStore>());
     ADD_FAILURE() << "bound a 160 MiB storage buffer";
@@ -274,7 +257,7 @@ TEST_F(Errors, SomaProfileReportsVulkanKernels) {
   int status = run_child("SOMA_PROFILE=1", "VulkanChild.ProfiledRuns", out);
   EXPECT_EQ(status, 0) << out;
   EXPECT_TRUE(contains(out, "soma kernel profile (SOMA_PROFILE)")) << out;
-  EXPECT_TRUE(contains(out, "/ add_one")) << out;
+  EXPECT_TRUE(contains(out, "/ add_const")) << out;
   EXPECT_TRUE(contains(out, "vulkan:")) << out;
   EXPECT_TRUE(contains(out, "         3")) << out;  // calls
 }

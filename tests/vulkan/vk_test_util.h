@@ -16,6 +16,7 @@
 #include "backends/vulkan/vulkan_backend.h"
 #include "graph/error.h"
 #include "graph/kernel_ir.h"
+#include "kernels/kir_files.h"
 
 namespace soma::vktest {
 
@@ -118,6 +119,23 @@ inline void expect_matches_reference(const kir::Program& p, const Feeds& feeds, 
   ASSERT_EQ(actual.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i)
     expect_close(actual[i], expected[i], rtol, atol, "output " + std::to_string(i));
+}
+
+// out0 = x + c over n f32 elements.
+inline kir::Program add_const(double c, int64_t n = 64) {
+  return kirtest::kir_with(R"(program {
+  buffers:
+    x: input f32[$n]
+    out0: output f32[$n]
+  outputs: out0
+  arena: 0 bytes (0 without reuse)
+}
+kernel add_const(x: f32[$n], out out0: f32[$n]) {
+  parallel i0 in 0..$n
+    store out0[i0] = load x[i0] + $c
+}
+)",
+                           {{"n", std::to_string(n)}, {"c", kir::scalar_text(c, DType::f32)}});
 }
 
 }  // namespace soma::vktest
