@@ -26,13 +26,15 @@ namespace soma {
 class Tensor {
  public:
   Tensor() = default;
-  Tensor(std::shared_ptr<Context> ctx, NodeId id) : ctx_(std::move(ctx)), id_(id) {}
+  Tensor(std::shared_ptr<Context> ctx, NodeId id)
+      : ctx_(std::move(ctx)), ref_(ctx_ ? ctx_->track(id) : nullptr) {}
 
   bool defined() const { return ctx_ != nullptr; }
-  NodeId id() const { return id_; }
+  // The tensor's node in its context's graph (Context::collect may renumber it).
+  NodeId id() const { return ref_ ? ref_->id : -1; }
   Context& context() const;
   const std::shared_ptr<Context>& context_ptr() const { return ctx_; }
-  const Node& node() const { return context().graph().node(id_); }  // valid until the next node
+  const Node& node() const { return context().graph().node(id()); }  // valid until the next node
   // By value: building more nodes may move the graph's storage.
   TensorType type() const { return node().type; }
   DType dtype() const { return node().type.dtype; }
@@ -44,7 +46,7 @@ class Tensor {
 
  private:
   std::shared_ptr<Context> ctx_;
-  NodeId id_ = -1;
+  std::shared_ptr<NodeRef> ref_;
 };
 
 // ---- creation -----------------------------------------------------------------------------

@@ -118,6 +118,7 @@ const std::set<std::string>& tensor_methods() {
 
 void Session::exec(const Stmt& s) {
   check_interrupt();
+  collect_graph();
   try {
     switch (s.kind) {
       case StmtKind::Expr: {

@@ -205,16 +205,38 @@ Tensor Session::to_tensor(const Value& v, const Location& loc, const std::string
   }
 }
 
+std::string Session::cache_key(const std::string& backend, const std::vector<Tensor>& outputs,
+                               const std::vector<std::pair<Tensor, Tensor>>& updates) {
+  std::string key = backend + "|";
+  for (const Tensor& t : outputs) key += std::to_string(t.id()) + ",";
+  key += "|";
+  for (const auto& [p, v] : updates)
+    key += std::to_string(p.id()) + ":" + std::to_string(v.id()) + ",";
+  return key;
+}
+
+// A loop that builds new nodes every step (x = rand(..., seed=i)) would grow the session's graph
+// without end: once it has doubled since the last collection, the nodes no value refers to are
+// dropped. Between statements no node id is held outside a tensor, but the memo and the
+// compiled cache are keyed by ids: the memo is dropped, the cache keyed again.
+void Session::collect_graph() {
+  if (ctx_->graph().size() < collect_at_) return;
+  memo_.clear();
+  const int kept = ctx_->collect();
+  std::map<std::string, std::shared_ptr<Entry>> cache;
+  for (auto& [key, entry] : cache_)
+    cache[cache_key(entry->backend, entry->outputs, entry->updates)] = entry;
+  cache_ = std::move(cache);
+  collect_at_ = std::max(2 * kept, kept + kCollectNodes);
+  ++collections_;
+}
+
 const Compiled& Session::compiled(const std::vector<Tensor>& outputs,
                                   const std::vector<std::pair<Tensor, Tensor>>& updates,
                                   const Location& loc, const std::string& backend,
                                   CompileStats* stats) {
   std::string be = backend.empty() ? backend_ : backend;
-  std::string key = be + "|";
-  for (const Tensor& t : outputs) key += std::to_string(t.id()) + ",";
-  key += "|";
-  for (const auto& [p, v] : updates)
-    key += std::to_string(p.id()) + ":" + std::to_string(v.id()) + ",";
+  const std::string key = cache_key(be, outputs, updates);
   auto it = cache_.find(key);
   if (it != cache_.end()) {
     if (stats) *stats = {it->second->compile_ms, true};
@@ -222,6 +244,9 @@ const Compiled& Session::compiled(const std::vector<Tensor>& outputs,
     return it->second->exe;
   }
   auto entry = std::make_shared<Entry>();
+  entry->backend = be;
+  entry->outputs = outputs;
+  entry->updates = updates;
   auto t0 = std::chrono::steady_clock::now();
   try {
     CompileOptions o;
@@ -471,6 +496,7 @@ void Session::reset() {
   last_assigned_.clear();
   cache_.clear();
   memo_.clear();
+  collect_at_ = kCollectNodes;
   declared_.clear();
   array_inputs_.clear();
   auto_feeds_.clear();

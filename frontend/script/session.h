@@ -97,6 +97,8 @@ class Session {
   void assign(const std::vector<std::pair<Tensor, Tensor>>& updates, const Location& loc);
   // Executables compiled so far (cache misses), for tests and :time.
   int compile_count() const { return compile_count_; }
+  // Collections of the session's graph so far (nodes no value refers to dropped), for tests.
+  int graph_collections() const { return collections_; }
 
   // ---- inputs and feeds ------------------------------------------------------------------------
 
@@ -157,6 +159,9 @@ class Session {
 
   struct Entry {
     Compiled exe;
+    std::string backend;  // what it was compiled from: its key is made again after a collection
+    std::vector<Tensor> outputs;
+    std::vector<std::pair<Tensor, Tensor>> updates;
     double compile_ms = 0;
     uint64_t last_use = 0;
   };
@@ -167,6 +172,13 @@ class Session {
   uint64_t uses_ = 0;
   int compile_count_ = 0;
   std::map<std::string, Value> memo_;
+  static std::string cache_key(const std::string& backend, const std::vector<Tensor>& outputs,
+                               const std::vector<std::pair<Tensor, Tensor>>& updates);
+  void collect_graph();
+  // The graph's size that starts the next collection (at least kCollectNodes more than it kept).
+  static constexpr int kCollectNodes = 4096;
+  int collect_at_ = kCollectNodes;
+  int collections_ = 0;
 
   // Inputs: user feeds (with where they came from), declarations, arrays fed automatically.
   struct UserFeed {
