@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -174,6 +175,80 @@ uint64_t cache_max_bytes() {
   return static_cast<uint64_t>(env_int("SOMA_CACHE_MAX_MB", 1024, 1, int64_t{1} << 30)) << 20;
 }
 
+bool is_cache_file_name(const std::string& name) {
+  const size_t dot = name.find('.');
+  if (dot != 64) return false;
+  for (size_t i = 0; i < 64; ++i)
+    if (!std::isxdigit(static_cast<unsigned char>(name[i]))) return false;
+  std::string rest = name.substr(65);
+  if (const size_t tmp = rest.find(".tmp-"); tmp != std::string::npos) rest.resize(tmp);
+  return is_word(rest);
+}
+
+namespace {
+
+// The kind of an entry's file name (its extension, without a temporary suffix).
+std::string kind_of(const std::string& name) {
+  std::string kind = name.substr(65);
+  if (const size_t tmp = kind.find(".tmp-"); tmp != std::string::npos) kind.resize(tmp);
+  return kind;
+}
+
+// Visits every cache file of `dir` with its path, name and size.
+template <typename F>
+void each_cache_file(const std::string& dir, F&& f) {
+  DIR* d = dir.empty() ? nullptr : ::opendir(dir.c_str());
+  if (!d) return;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (!is_cache_file_name(name)) continue;
+    const std::string path = dir + "/" + name;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    f(path, name, static_cast<uint64_t>(st.st_size));
+  }
+  ::closedir(d);
+}
+
+void count(CacheUsage& u, const std::string& name, uint64_t bytes) {
+  const std::string kind = kind_of(name);
+  auto it = std::find_if(u.kinds.begin(), u.kinds.end(),
+                         [&](const CacheUsage::Kind& k) { return k.kind == kind; });
+  if (it == u.kinds.end()) {
+    u.kinds.push_back({kind, 0, 0});
+    it = u.kinds.end() - 1;
+  }
+  ++it->entries;
+  it->bytes += bytes;
+  ++u.entries;
+  u.bytes += bytes;
+}
+
+void sort_kinds(CacheUsage& u) {
+  std::sort(u.kinds.begin(), u.kinds.end(),
+            [](const CacheUsage::Kind& a, const CacheUsage::Kind& b) { return a.kind < b.kind; });
+}
+
+}  // namespace
+
+CacheUsage cache_usage(const std::string& dir) {
+  CacheUsage u;
+  each_cache_file(dir, [&](const std::string&, const std::string& name, uint64_t bytes) {
+    count(u, name, bytes);
+  });
+  sort_kinds(u);
+  return u;
+}
+
+CacheUsage clear_cache_dir(const std::string& dir) {
+  CacheUsage u;
+  each_cache_file(dir, [&](const std::string& path, const std::string& name, uint64_t bytes) {
+    if (::unlink(path.c_str()) == 0) count(u, name, bytes);
+  });
+  sort_kinds(u);
+  return u;
+}
+
 void prune_cache_dir(const std::string& dir, uint64_t max_bytes) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) return;
@@ -181,7 +256,7 @@ void prune_cache_dir(const std::string& dir, uint64_t max_bytes) {
   uint64_t total = 0;
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
+    if (!is_cache_file_name(name)) continue;  // only entries: never a file of the user's own
     std::string path = dir + "/" + name;
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;

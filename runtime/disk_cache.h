@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace soma {
 
@@ -48,7 +49,27 @@ bool write_cache_entry(const std::string& dir, const CacheKey& key, std::string_
 // The entry format, for tests and tools.
 std::string encode_cache_entry(const CacheKey& key, std::string_view payload);
 
-// Removes the least recently used entries of `dir` until its entries take at most max_bytes.
+// What a cache folder holds: its entries (files named <sha256>.<kind>, and temporary files of
+// writes in progress or abandoned), by kind.
+struct CacheUsage {
+  struct Kind {
+    std::string kind;
+    int64_t entries = 0;
+    uint64_t bytes = 0;
+  };
+  std::vector<Kind> kinds;  // sorted by kind
+  int64_t entries = 0;
+  uint64_t bytes = 0;
+};
+CacheUsage cache_usage(const std::string& dir);
+// Removes the entries of `dir` (never another file: a cache folder set to a folder of the user's
+// own keeps everything else) and returns what they held.
+CacheUsage clear_cache_dir(const std::string& dir);
+// Whether a file name is a cache entry's or a temporary file of one's write.
+bool is_cache_file_name(const std::string& name);
+
+// Removes the least recently used entries of `dir` until its entries take at most max_bytes
+// (other files are neither counted nor removed).
 void prune_cache_dir(const std::string& dir, uint64_t max_bytes);
 // SOMA_CACHE_MAX_MB in bytes (default 1 GiB).
 uint64_t cache_max_bytes();

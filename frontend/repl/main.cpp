@@ -1,5 +1,5 @@
-// soma: the command-line tool — the REPL, `run`, `bench` and `emit` (see options.cpp's usage
-// text and docs/script.md).
+// soma: the command-line tool — the REPL, `run`, `bench`, `emit` and `cache` (see options.cpp's
+// usage text and docs/script.md).
 #include <signal.h>
 #include <unistd.h>
 
@@ -74,6 +74,8 @@ int run_mode(const soma::tool::Options& o) {
       return cmd_bench(o);
     case Mode::Emit:
       return cmd_emit(o);
+    case Mode::Cache:
+      return cmd_cache(o);
     case Mode::Repl:
       return cmd_repl(o);
   }

@@ -123,6 +123,12 @@ Options parse_options(const std::vector<std::string>& args) {
       if (!known) throw UsageError("unknown stage '" + o.stage + "'; the stages are: " + names);
       o.file = positional[2];
       if (positional.size() > 3) o.name = positional[3];
+    } else if (cmd == "cache") {
+      arity(0, 1, "soma cache [info|clear]");
+      o.mode = Mode::Cache;
+      o.name = positional.size() > 1 ? positional[1] : "info";
+      if (o.name != "info" && o.name != "clear")
+        throw UsageError("unknown cache action '" + o.name + "' (soma cache [info|clear])");
     } else if (cmd == "help") {
       o.mode = Mode::Help;
       return o;
@@ -131,7 +137,8 @@ Options parse_options(const std::vector<std::string>& args) {
       o.mode = Mode::Run;  // `soma file.soma` is `soma run file.soma`
       o.file = cmd;
     } else {
-      throw UsageError("unknown command '" + cmd + "' (commands: run, bench, emit; see --help)");
+      throw UsageError("unknown command '" + cmd +
+                       "' (commands: run, bench, emit, cache; see --help)");
     }
   }
   if (bench_flags && o.mode != Mode::Bench)
@@ -159,6 +166,8 @@ std::string usage_text() {
          "  soma emit STAGE FILE.kir              a kernel program (a SOMA_DUMP_DIR dump): "
          "kernel, llvm,\n"
          "                                        asm, glsl, spirv\n"
+         "  soma cache [info|clear]               what the on-disk compile caches hold; empty "
+         "them\n"
          "  soma --version | --help | --help-env  (--help-env: the environment variables)\n"
          "\n"
          "options:\n"

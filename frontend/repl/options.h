@@ -14,15 +14,15 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Mode { Repl, Run, Bench, Emit, Help, HelpEnv, Version };
+enum class Mode { Repl, Run, Bench, Emit, Cache, Help, HelpEnv, Version };
 
 struct Options {
   Mode mode = Mode::Repl;
-  std::string file;                   // run, bench, emit
-  std::string name;                   // bench, emit: the variable (default: the last assigned)
-  std::string stage;                  // emit
-  std::string backend;                // --backend ("" : the default)
-  std::vector<std::string> backends;  // --backends (bench)
+  std::string file;   // run, bench, emit
+  std::string name;   // bench, emit: the variable (default: the last assigned); cache: info, clear
+  std::string stage;  // emit
+  std::string backend;                                       // --backend ("" : the default)
+  std::vector<std::string> backends;                         // --backends (bench)
   std::vector<std::pair<std::string, std::string>> feeds;    // --feed NAME=FILE
   std::vector<std::pair<std::string, std::string>> fetches;  // --fetch NAME=FILE
   int runs = 10;

@@ -80,6 +80,32 @@ TEST(DiskCache, PruneDropsTheLeastRecentlyUsed) {
   EXPECT_EQ(read_cache_entry(d.path, keys[5]).status, CacheLookup::Status::Hit);
 }
 
+// A cache folder may be a folder of the user's own (SOMA_CACHE_DIR=~/work): pruning, counting and
+// clearing see only entries (<sha256>.<kind> and their temporary files).
+TEST(DiskCache, OnlyEntriesArePrunedCountedOrCleared) {
+  TempDir d;
+  std::ofstream(d.path + "/thesis.tex") << std::string(5000, 't');
+  std::ofstream(d.path + "/" + std::string(64, 'a') + ".tex.bak") << "x";
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(write_cache_entry(d.path, CacheKey{"spirv", "p", "k" + std::to_string(i)},
+                                  std::string(1000, 'x')));
+  ASSERT_TRUE(write_cache_entry(d.path, CacheKey{"llvm-object", "p", "k"}, "obj"));
+  CacheUsage u = cache_usage(d.path);
+  EXPECT_EQ(u.entries, 4);
+  ASSERT_EQ(u.kinds.size(), 2u);
+  EXPECT_EQ(u.kinds[0].kind, "llvm-object");
+  EXPECT_EQ(u.kinds[1].entries, 3);
+  prune_cache_dir(d.path, 0);
+  EXPECT_TRUE(fs::exists(d.path + "/thesis.tex"));
+  EXPECT_EQ(cache_usage(d.path).entries, 0);
+  ASSERT_TRUE(write_cache_entry(d.path, CacheKey{"spirv", "p", "again"}, "y"));
+  EXPECT_EQ(clear_cache_dir(d.path).entries, 1);
+  EXPECT_TRUE(fs::exists(d.path + "/thesis.tex"));
+  EXPECT_TRUE(fs::exists(d.path + "/" + std::string(64, 'a') + ".tex.bak"));
+  EXPECT_FALSE(is_cache_file_name("thesis.tex"));
+  EXPECT_TRUE(is_cache_file_name(std::string(64, 'f') + ".spirv.tmp-123-4"));
+}
+
 TEST(DiskCache, ConcurrentWritersAndReadersNeverSeeAPartialEntry) {
   // Several threads (as several processes would) write and read the same few entries: a reader
   // finds an entry complete or not at all, never a damaged one.

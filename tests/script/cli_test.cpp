@@ -328,6 +328,27 @@ TEST_F(Cli, EmitStages) {
   EXPECT_TRUE(contains(r.out, "const() {value=[1.0]} : i32[]")) << r.out;
 }
 
+// `soma cache` lists what the compile caches hold, by folder and kind; `soma cache clear` removes
+// the entries and nothing else (a cache folder pointed at a folder of the user's own keeps the
+// user's files).
+TEST_F(Cli, CacheInfoAndClear) {
+  write("c.soma", "x = const([1.0, 2.0])\nprint(x * 3)\n");
+  const std::string env = "SOMA_CACHE_DIR='" + (dir_ / "cache").string() + "' ";
+  ASSERT_EQ(soma("run c.soma --backend llvm", "", env).status, 0);
+  write("cache/llvm/notes.txt", "the user's own file");
+  Result r = soma("cache", "", env);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "llvm/")) << r.out;
+  EXPECT_TRUE(contains(r.out, "llvm-object 1")) << r.out;
+  r = soma("cache clear", "", env);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "removed 1 entry")) << r.out;
+  EXPECT_TRUE(contains(soma("cache info", "", env).out, "(empty)"));
+  EXPECT_TRUE(fs::exists(dir_ / "cache/llvm/notes.txt")) << "clear removed a file of the user's";
+  EXPECT_EQ(soma("cache nope", "", env).status, 2);
+  EXPECT_TRUE(contains(soma("cache", "", "SOMA_DISK_CACHE=0 ").out, "off"));
+}
+
 // `emit fused` shows the kernels that run: its count is the number of kernels `emit kernel`
 // prints, on each backend (vulkan splits reductions longer than its loop limit), for a
 // softmax's gradient, a long sum and a convolution's training step.
