@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
 #include "graph/error.h"
 
@@ -77,6 +78,75 @@ Tensor MeanSquaredError::compute(const Tensor& y_true, const Tensor& y_pred, con
 
 void MeanSquaredError::check_labels(const TensorType& labels, const TensorType& output) const {
   check_same_elements(name(), labels, output);
+}
+
+// ---- MAE, Huber
+// -----------------------------------------------------------------------------------
+
+Tensor MeanAbsoluteError::compute(const Tensor& y_true, const Tensor& y_pred, const Tensor&,
+                                  const std::string&) const {
+  return mean(abs(as_f32(y_pred) - like_output(y_true, as_f32(y_pred))));
+}
+
+void MeanAbsoluteError::check_labels(const TensorType& labels, const TensorType& output) const {
+  check_same_elements(name(), labels, output);
+}
+
+Huber::Huber(double delta) : delta_(delta) {
+  if (!(delta > 0) || !std::isfinite(delta))
+    SOMA_THROW(ValueError, "Huber: delta must be a positive number, got " << delta);
+}
+
+Tensor Huber::compute(const Tensor& y_true, const Tensor& y_pred, const Tensor&,
+                      const std::string&) const {
+  Tensor p = as_f32(y_pred);
+  Tensor e = abs(p - like_output(y_true, p));
+  Tensor quadratic = 0.5 * e * e, linear = delta_ * e - 0.5 * delta_ * delta_;
+  return mean(where(e <= delta_, quadratic, linear));
+}
+
+void Huber::check_labels(const TensorType& labels, const TensorType& output) const {
+  check_same_elements(name(), labels, output);
+}
+
+// ---- KL divergence, cosine similarity
+// -------------------------------------------------------------
+
+namespace {
+
+void check_same_shape_floats(const std::string& loss, const TensorType& labels,
+                             const TensorType& output) {
+  if (!is_float(labels.dtype))
+    SOMA_THROW(TypeError, loss << ": labels must be floats, got " << labels.str());
+  if (labels.shape != output.shape)
+    SOMA_THROW(ShapeError, loss << ": labels must have the outputs' shape " << output.str()
+                                << ", got " << labels.str());
+}
+
+}  // namespace
+
+Tensor KLDivergence::compute(const Tensor& y_true, const Tensor& y_pred, const Tensor&,
+                             const std::string&) const {
+  Tensor p = clip(as_f32(y_pred), kEpsilon, 1.0);
+  Tensor t = clip(like_output(y_true, p), kEpsilon, 1.0);
+  return mean(sum(t * log(t / p), {-1}));
+}
+
+void KLDivergence::check_labels(const TensorType& labels, const TensorType& output) const {
+  check_same_shape_floats(name(), labels, output);
+}
+
+Tensor CosineSimilarity::compute(const Tensor& y_true, const Tensor& y_pred, const Tensor&,
+                                 const std::string&) const {
+  auto normalized = [](const Tensor& x) {
+    return x / sqrt(maximum(sum(x * x, {-1}, true), scalar(1e-12, x.dtype())));
+  };
+  Tensor p = as_f32(y_pred);
+  return mean(-sum(normalized(like_output(y_true, p)) * normalized(p), {-1}));
+}
+
+void CosineSimilarity::check_labels(const TensorType& labels, const TensorType& output) const {
+  check_same_shape_floats(name(), labels, output);
 }
 
 // ---- binary cross-entropy
@@ -166,6 +236,14 @@ void CategoricalCrossentropy::check_labels(const TensorType& labels,
 std::vector<std::string> loss_names() {
   return {"mse",
           "mean_squared_error",
+          "mae",
+          "mean_absolute_error",
+          "huber",
+          "huber_loss",
+          "kld",
+          "kl_divergence",
+          "kullback_leibler_divergence",
+          "cosine_similarity",
           "binary_crossentropy",
           "bce",
           "sparse_categorical_crossentropy",
@@ -178,6 +256,14 @@ LossPtr get_loss(const std::string& name0) {
                  [](unsigned char c) { return std::tolower(c); });
   if (name == "mse" || name == "mean_squared_error" || name == "meansquarederror")
     return std::make_shared<MeanSquaredError>();
+  if (name == "mae" || name == "mean_absolute_error" || name == "meanabsoluteerror")
+    return std::make_shared<MeanAbsoluteError>();
+  if (name == "huber" || name == "huber_loss") return std::make_shared<Huber>();
+  if (name == "kld" || name == "kl_divergence" || name == "kullback_leibler_divergence" ||
+      name == "kldivergence")
+    return std::make_shared<KLDivergence>();
+  if (name == "cosine_similarity" || name == "cosinesimilarity")
+    return std::make_shared<CosineSimilarity>();
   if (name == "binary_crossentropy" || name == "bce" || name == "binarycrossentropy")
     return std::make_shared<BinaryCrossentropy>();
   if (name == "sparse_categorical_crossentropy" || name == "sparsecategoricalcrossentropy")

@@ -53,6 +53,53 @@ class MeanSquaredError : public Loss {
   void check_labels(const TensorType& labels, const TensorType& output) const override;
 };
 
+// mean(|y_pred - y_true|); labels as for MeanSquaredError.
+class MeanAbsoluteError : public Loss {
+ public:
+  std::string name() const override { return "mean_absolute_error"; }
+  Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
+                 const std::string& logits_activation = "") const override;
+  void check_labels(const TensorType& labels, const TensorType& output) const override;
+};
+
+// Keras's Huber loss: with e = y_pred - y_true, the mean of e^2 / 2 where |e| <= delta and
+// delta * (|e| - delta / 2) elsewhere (quadratic near 0, linear beyond delta; delta > 0).
+class Huber : public Loss {
+ public:
+  explicit Huber(double delta = 1.0);
+  std::string name() const override { return "huber_loss"; }
+  Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
+                 const std::string& logits_activation = "") const override;
+  void check_labels(const TensorType& labels, const TensorType& output) const override;
+  double delta() const { return delta_; }
+
+ private:
+  double delta_ = 1.0;
+};
+
+// Kullback-Leibler divergence of the predicted from the true distribution (class axis last), as
+// Keras computes it: both clipped to [1e-7, 1], sum(t * log(t / p)) over the last axis, the mean
+// over the other axes. Labels of the output's shape (floats).
+class KLDivergence : public Loss {
+ public:
+  std::string name() const override { return "kl_divergence"; }
+  Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
+                 const std::string& logits_activation = "") const override;
+  void check_labels(const TensorType& labels, const TensorType& output) const override;
+};
+
+// Keras's cosine similarity loss: -sum(normalize(t) * normalize(p)) over the last axis (each
+// vector divided by max(its L2 norm, 1e-6)), the mean over the other axes: -1 when prediction
+// and label point the same way, 0 when orthogonal (or either is zero). Labels of the output's
+// shape.
+class CosineSimilarity : public Loss {
+ public:
+  std::string name() const override { return "cosine_similarity"; }
+  Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
+                 const std::string& logits_activation = "") const override;
+  void check_labels(const TensorType& labels, const TensorType& output) const override;
+};
+
 // Labels of the output's shape in [0, 1] (any numeric dtype). From logits z:
 // mean(max(z, 0) - z * t + log1p(exp(-|z|))).
 class BinaryCrossentropy : public Loss {
@@ -100,9 +147,11 @@ class CategoricalCrossentropy : public Loss {
   bool from_logits_ = false;
 };
 
-// By name: "mse" / "mean_squared_error", "binary_crossentropy" / "bce",
-// "sparse_categorical_crossentropy", "categorical_crossentropy" (from_logits false). Throws
-// NameError listing the known names.
+// By name: "mse" / "mean_squared_error", "mae" / "mean_absolute_error", "huber" / "huber_loss"
+// (delta 1), "kld" / "kl_divergence" / "kullback_leibler_divergence", "cosine_similarity",
+// "binary_crossentropy" / "bce", "sparse_categorical_crossentropy", "categorical_crossentropy"
+// (from_logits false); case and underscores as Keras's class names allow ("MeanAbsoluteError").
+// Throws NameError listing the known names.
 LossPtr get_loss(const std::string& name);
 std::vector<std::string> loss_names();
 

@@ -37,12 +37,27 @@ Tensor BinaryAccuracy::compute(const Tensor& y_true, const Tensor& y_pred, const
   return fraction((p > (logits ? 0.0 : 0.5)) == (t > 0.5));
 }
 
-Tensor MeanAbsoluteError::compute(const Tensor& y_true, const Tensor& y_pred, const Tensor&,
-                                  const std::string&) const {
+TopKCategoricalAccuracy::TopKCategoricalAccuracy(std::string name, int k, bool sparse)
+    : name_(std::move(name)), k_(k), sparse_(sparse) {
+  if (k < 1) SOMA_THROW(ValueError, name_ << ": k must be at least 1, got " << k);
+}
+
+Tensor TopKCategoricalAccuracy::compute(const Tensor& y_true, const Tensor& y_pred, const Tensor&,
+                                        const std::string&) const {
   Tensor p = as_f32(y_pred);
-  Tensor t = as_f32(y_true);
-  if (t.shape() != p.shape()) t = reshape(t, p.shape().dims());
-  return mean(abs(p - t));
+  const int64_t classes = p.shape()[p.rank() - 1];
+  std::vector<int64_t> lead = p.shape().dims();
+  lead.pop_back();
+  Tensor labels = sparse_ ? cast(y_true, DType::i32) : argmax(y_true, -1);
+  if (labels.shape().dims() != lead) labels = reshape(labels, lead);
+  Tensor target = sum(one_hot(labels, classes) * p, {-1}, true);
+  Tensor above = sum(cast(p > target, DType::f32), {-1});  // classes scored higher than the label
+  return fraction(above < static_cast<double>(k_));
+}
+
+Tensor LossMetric::compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits,
+                           const std::string& logits_activation) const {
+  return loss_->compute(y_true, y_pred, logits, logits_activation);
 }
 
 MetricPtr get_metric(const std::string& name, const Loss& loss) {
@@ -56,11 +71,17 @@ MetricPtr get_metric(const std::string& name, const Loss& loss) {
   if (name == "sparse_categorical_accuracy" || name == "categorical_accuracy" ||
       name == "binary_accuracy")
     return make(name, name);
-  if (name == "mae" || name == "mean_absolute_error") return std::make_shared<MeanAbsoluteError>();
+  if (name == "top_k_categorical_accuracy" || name == "sparse_top_k_categorical_accuracy")
+    return std::make_shared<TopKCategoricalAccuracy>(name, 5, name[0] == 's');
+  if (name == "mae" || name == "mean_absolute_error" || name == "mse" ||
+      name == "mean_squared_error")
+    return std::make_shared<LossMetric>(name, get_loss(name));
   SOMA_THROW(NameError, "unknown metric '"
                             << name
                             << "'; known: accuracy (acc), sparse_categorical_accuracy, "
-                               "categorical_accuracy, binary_accuracy, mae (mean_absolute_error)");
+                               "categorical_accuracy, binary_accuracy, top_k_categorical_accuracy, "
+                               "sparse_top_k_categorical_accuracy, mse (mean_squared_error), mae "
+                               "(mean_absolute_error)");
 }
 
 }  // namespace soma::nn

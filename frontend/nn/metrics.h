@@ -68,18 +68,42 @@ class BinaryAccuracy : public Accuracy {
   bool from_logits_ = false;
 };
 
-// mean(|y_pred - y_true|).
-class MeanAbsoluteError : public Metric {
+// Whether the true class is among the k highest predictions (class axis last; a tie at the k-th
+// place counts as in, as TensorFlow's in_top_k), averaged: labels are i32 class indices when
+// `sparse`, else one-hot (their argmax).
+class TopKCategoricalAccuracy : public Metric {
  public:
-  std::string name() const override { return "mean_absolute_error"; }
+  TopKCategoricalAccuracy(std::string name, int k, bool sparse);
+  std::string name() const override { return name_; }
   Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
                  const std::string& logits_activation = "") const override;
+
+ private:
+  std::string name_;
+  int k_;
+  bool sparse_;
+};
+
+// A loss reported as a metric ("mse", "mae", ... in metrics=[...]), under the name it was asked
+// by, as Keras reports it.
+class LossMetric : public Metric {
+ public:
+  LossMetric(std::string name, LossPtr loss) : name_(std::move(name)), loss_(std::move(loss)) {}
+  std::string name() const override { return name_; }
+  Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
+                 const std::string& logits_activation = "") const override;
+
+ private:
+  std::string name_;
+  LossPtr loss_;
 };
 
 // A metric by name for a model compiled with `loss`: "accuracy"/"acc" (the loss's kind of
 // accuracy, reported as "accuracy"), "sparse_categorical_accuracy", "categorical_accuracy",
-// "binary_accuracy", "mae"/"mean_absolute_error". "loss" is always reported and is not a metric
-// here. Throws NameError listing the known names.
+// "binary_accuracy", "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy" (k = 5),
+// and the regression losses "mse"/"mean_squared_error", "mae"/"mean_absolute_error", reported
+// under the name given. "loss" is always reported and is not a metric here. Throws NameError
+// listing the known names.
 MetricPtr get_metric(const std::string& name, const Loss& loss);
 
 }  // namespace soma::nn

@@ -81,7 +81,7 @@ int run_interactive(script::Session& session, const std::string& banner) {
     if (!script::run_chunk(session, src, std::cerr, failed)) break;
   }
   sigaction(SIGINT, &old, nullptr);
-  return 0;
+  return session.exit_status();
 }
 
 }  // namespace soma::tool

@@ -88,7 +88,8 @@ bool run_script(script::Session& s, const std::string& path) {
   if (!read_script(path, text)) return false;
   try {
     s.run(std::make_shared<const script::Source>(path, text));
-  } catch (const script::QuitRequest&) {
+  } catch (const script::QuitRequest& q) {
+    s.set_exit_status(q.status);
   } catch (...) {
     s.out().flush();
     script::report_exception(std::cerr);
@@ -170,7 +171,7 @@ int cmd_run(const Options& o) {
       return 1;
     }
   }
-  return 0;
+  return s->exit_status();
 }
 
 int cmd_bench(const Options& o) {

@@ -28,8 +28,9 @@ bool run_chunk(Session& session, const SourcePtr& source, std::ostream& err, boo
   clear_interrupt();
   try {
     session.run(source);
-  } catch (const QuitRequest&) {
+  } catch (const QuitRequest& q) {
     session.out().flush();
+    session.set_exit_status(q.status);
     return false;
   } catch (...) {
     session.out().flush();
@@ -47,6 +48,7 @@ int run_batch(Session& session, const std::string& name, const std::string& text
     auto src = std::make_shared<const Source>(name, c.text, c.first_line);
     if (!run_chunk(session, src, err, failed)) break;
   }
+  if (session.exit_status() != 0) return session.exit_status();
   return failed ? 1 : 0;
 }
 

@@ -68,6 +68,15 @@ double scalar_of(Call& c, const std::string& p) {
 }  // namespace
 
 void register_core_builtins(Registry& r) {
+  for (const char* name : {"exit", "quit"})
+    add_builtin(r, std::string(name) + "(status=0)",
+                "Stops the script (or leaves the REPL) with the exit status given, as Python's "
+                "exit(); :quit does the same.",
+                [](Call& c) -> Value {
+                  const int64_t status = c.integer("status");
+                  if (status < 0 || status > 255) c.value_error("status", "must be in 0..255");
+                  throw QuitRequest(static_cast<int>(status));
+                });
   add_builtin(r, "print(*values, sep=' ', end='\\n', full=False)",
               "Prints the values (tensors are computed first) separated by `sep`. full=True "
               "prints every element with all its digits.",

@@ -254,6 +254,30 @@ void register_nn_builtins(Registry& r) {
   add_builtin(r, "MeanSquaredError()", "The mean squared error loss.", [](Call&) {
     return Value::object(std::make_shared<LossObject>(std::make_shared<nn::MeanSquaredError>()));
   });
+  add_builtin(r, "MeanAbsoluteError()", "The mean absolute error loss.", [](Call&) {
+    return Value::object(std::make_shared<LossObject>(std::make_shared<nn::MeanAbsoluteError>()));
+  });
+  add_builtin(r, "Huber(delta=1.0)",
+              "Huber loss: e^2/2 where |e| <= delta, delta (|e| - delta/2) beyond (e = y_pred - "
+              "y_true), the mean.",
+              [](Call& c) {
+                return Value::object(
+                    std::make_shared<LossObject>(std::make_shared<nn::Huber>(c.number("delta"))));
+              });
+  add_builtin(
+      r, "KLDivergence()",
+      "Kullback-Leibler divergence of the predicted from the true distribution (last axis; "
+      "both clipped to [1e-7, 1]).",
+      [](Call&) {
+        return Value::object(std::make_shared<LossObject>(std::make_shared<nn::KLDivergence>()));
+      });
+  add_builtin(r, "CosineSimilarity()",
+              "Minus the cosine similarity of prediction and label over the last axis: -1 when "
+              "they point the same way.",
+              [](Call&) {
+                return Value::object(
+                    std::make_shared<LossObject>(std::make_shared<nn::CosineSimilarity>()));
+              });
   auto from_logits = [](Call& c) -> bool { return c.boolean("from_logits"); };
   add_builtin(
       r, "BinaryCrossentropy(from_logits=False)", "Binary cross-entropy.", [from_logits](Call& c) {

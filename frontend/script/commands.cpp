@@ -325,29 +325,71 @@ const std::vector<Command>& commands() {
   return c;
 }
 
+// The help of method `name` of the objects the session's variables hold, else of a model's and
+// a layer's (made in a scratch session, so that nothing of the user's changes): "" if none.
+std::string method_help(Session& s, const std::string& name) {
+  auto of = [&](const Value& v, const std::string& shown) -> std::string {
+    if (!v.is_object()) return "";
+    auto m = v.as_object()->attr(name);
+    if (!m || !m->is_function()) return "";
+    return shown + "." + m->as_function()->signature + "\n    " + m->as_function()->doc + "\n";
+  };
+  for (const std::string& var : s.var_names())
+    if (auto v = s.lookup(var))
+      if (std::string h = of(*v, var); !h.empty()) return h;
+  SessionOptions o;
+  std::ostringstream sink;
+  o.out = o.err = &sink;
+  o.backend = "interp";
+  Session scratch(o);
+  for (const char* proto : {"Sequential()", "Dense(1)"}) {
+    try {
+      auto source = std::make_shared<const Source>("<help>", std::string("p = ") + proto);
+      scratch.run(source);
+      if (auto v = scratch.lookup("p"))
+        if (std::string h = of(*v, std::string(proto).substr(0, std::string(proto).find('(')));
+            !h.empty())
+          return h;
+    } catch (...) {
+    }
+  }
+  return "";
+}
+
 void help(Args& a) {
   Session& s = a.session;
   std::ostream& out = s.out();
   if (!a.empty()) {
     std::string name = a.text;
-    if (!name.empty() && name[0] == ':') name = name.substr(1);
-    for (const Command& c : commands())
-      if (c.info.name == name) {
+    const bool command_only = !name.empty() && name[0] == ':';
+    if (command_only) name = name.substr(1);
+    // Every kind of thing the name is: a command, a built-in, a stage, a variable, a method.
+    bool found = false;
+    for (const Command& c : commands()) {
+      bool match = c.info.name == name;
+      for (const std::string& alias : c.aliases) match = match || alias == name;
+      if (match) {
         out << c.info.usage << "\n    " << c.info.help << "\n";
-        return;
+        found = true;
       }
-    for (const EmitStage& st : emit_stages())
-      if (st.name == name) {
-        out << "stage " << st.name << ": " << st.description << "\n";
-        return;
-      }
+    }
+    if (command_only) {
+      if (found) return;
+      throw ScriptError(a.at(a.offset), "no command ':" + name + "' (:help lists them)");
+    }
     if (FunctionPtr f = find_builtin(name)) {
       out << f->signature << "\n    " << f->doc << "\n";
       for (const auto& [n, m] : f->attrs)
         out << f->name << "." << m->signature << "\n    " << m->doc << "\n";
-      return;
+      found = true;
     }
-    if (auto v = s.lookup(name)) {
+    for (const EmitStage& st : emit_stages())
+      if (st.name == name) {
+        out << "stage " << st.name << " (:emit " << st.name << "): " << st.description << "\n";
+        found = true;
+      }
+    if (auto v = s.lookup(name); v && !(v->is_function() && find_builtin(name))) {
+      found = true;
       if (v->is_object()) {
         out << v->as_object()->repr() << "\n";
         for (const std::string& attr : v->as_object()->attr_names()) {
@@ -358,11 +400,17 @@ void help(Args& a) {
           else
             out << "  ." << attr << "\n";
         }
-        return;
+      } else {
+        out << name << ": " << v->type_name() << "\n";
       }
-      out << name << ": " << v->type_name() << "\n";
-      return;
     }
+    if (!found) {
+      if (std::string h = method_help(s, name); !h.empty()) {
+        out << h;
+        found = true;
+      }
+    }
+    if (found) return;
     throw ScriptError(a.at(a.offset), "no help for '" + name + "'");
   }
   out << "soma script: Python-like expressions over symbolic tensors (numpy/PyTorch names).\n"

@@ -95,6 +95,9 @@ class Session {
   Feeds feeds_for(const Compiled& c, const Location& loc, bool random_for_missing = false);
   // Writes new values into parameters (all computed before any is written).
   void assign(const std::vector<std::pair<Tensor, Tensor>>& updates, const Location& loc);
+  // The status exit(n) / quit(n) asked the tool to end with (0 until then).
+  int exit_status() const { return exit_status_; }
+  void set_exit_status(int status) { exit_status_ = status; }
   // Executables compiled so far (cache misses), for tests and :time.
   int compile_count() const { return compile_count_; }
   // Collections of the session's graph so far (nodes no value refers to dropped), for tests.
@@ -179,6 +182,7 @@ class Session {
   static constexpr int kCollectNodes = 4096;
   int collect_at_ = kCollectNodes;
   int collections_ = 0;
+  int exit_status_ = 0;
 
   // Inputs: user feeds (with where they came from), declarations, arrays fed automatically.
   struct UserFeed {

@@ -96,10 +96,13 @@ class Interrupted : public Error {
   Interrupted() : Error("interrupted") {}
 };
 
-// Thrown by :quit; the tool stops running statements and exits.
+// Thrown by :quit, exit() and quit(); the tool stops running statements and exits with
+// `status` (exit(3): 3), or 1 when a statement failed before and the status is 0.
 class QuitRequest : public std::exception {
  public:
+  explicit QuitRequest(int status = 0) : status(status) {}
   const char* what() const noexcept override { return "quit"; }
+  int status = 0;
 };
 
 }  // namespace soma::script

@@ -122,6 +122,52 @@ TEST(MeanSquaredError, Value) {
       6.5, 1e-6);
 }
 
+// The regression and distribution losses against values computed by hand from Keras's formulas.
+TEST(RegressionLosses, Values) {
+  Fixture f;
+  auto c = [](const Shape& shape, const std::vector<float>& v) { return constant(f32(shape, v)); };
+  EXPECT_NEAR(value(MeanAbsoluteError().compute(c({2, 1}, {1, 2}), c({2, 1}, {3, 5}))), 2.5, 1e-6);
+  // e = 0.5, 2, -3: 0.125, 1.5, 2.5 with delta 1; 0.125, 2, 4 with delta 2.
+  Tensor zero = c(Shape{3}, {0, 0, 0});
+  Tensor pred = c(Shape{3}, {0.5, 2, -3});
+  EXPECT_NEAR(value(Huber().compute(zero, pred)), 4.125 / 3, 1e-6);
+  EXPECT_NEAR(value(Huber(2.0).compute(zero, pred)), 6.125 / 3, 1e-6);
+  EXPECT_THROW(Huber(0.0), ValueError);
+  // 0.2 ln(0.2 / 0.5) + 0.8 ln(0.8 / 0.5), and a row equal to its label: 0.
+  EXPECT_NEAR(value(KLDivergence().compute(c({2, 2}, {0.2, 0.8, 0.3, 0.7}),
+                                           c({2, 2}, {0.5, 0.5, 0.3, 0.7}))),
+              (0.2 * std::log(0.4) + 0.8 * std::log(1.6)) / 2, 1e-6);
+  // cos 45 degrees and 0 degrees; a zero prediction is orthogonal to everything.
+  EXPECT_NEAR(value(CosineSimilarity().compute(c({2, 2}, {1, 0, 0, 1}), c({2, 2}, {1, 1, 0, 2}))),
+              -(std::sqrt(0.5) + 1) / 2, 1e-6);
+  EXPECT_NEAR(value(CosineSimilarity().compute(c({1, 2}, {1, 0}), c({1, 2}, {0, 0}))), 0, 1e-6);
+  for (const char* name : {"mae", "huber", "kld", "kl_divergence", "cosine_similarity",
+                           "MeanAbsoluteError", "Huber", "KLDivergence", "CosineSimilarity"})
+    EXPECT_NO_THROW(get_loss(name)) << name;
+  EXPECT_EQ(get_loss("mae")->name(), "mean_absolute_error");
+  EXPECT_EQ(get_loss("huber")->name(), "huber_loss");
+  EXPECT_THROW(KLDivergence().check_labels({DType::i32, {8, 3}}, {DType::f32, {8, 3}}), TypeError);
+  EXPECT_THROW(CosineSimilarity().check_labels({DType::f32, {8, 2}}, {DType::f32, {8, 3}}),
+               ShapeError);
+}
+
+TEST(RegressionLosses, Gradients) {
+  using soma::testing::GradCase;
+  const std::vector<std::pair<std::string, LossPtr>> losses = {
+      {"mae", std::make_shared<MeanAbsoluteError>()},
+      {"huber", std::make_shared<Huber>(0.7)},
+      {"kld", std::make_shared<KLDivergence>()},
+      {"cosine", std::make_shared<CosineSimilarity>()}};
+  for (const auto& [name, loss] : losses) {
+    // Predictions away from the kinks (|e| = 0, |e| = delta) and, for the KL divergence, in (0, 1].
+    GradCase g{
+        name,
+        {{{3, 4}, 0.05, 0.45, {}, DType::f64, true}, {{3, 4}, 0.55, 0.95, {}, DType::f64, false}},
+        [loss = loss](const std::vector<Tensor>& xs) { return loss->compute(xs[1], xs[0]); }};
+    soma::testing::check_gradients(g);
+  }
+}
+
 TEST(Losses, Gradients) {
   using soma::testing::GradCase;
   using soma::testing::InputSpec;
@@ -201,6 +247,32 @@ TEST(Metrics, Accuracies) {
   EXPECT_NEAR(value(BinaryAccuracy("b", false).compute(t, probs, {}, "")), 0.75, 1e-7);
   EXPECT_NEAR(value(MeanAbsoluteError().compute(t, probs, {}, "")), (0.4 + 0.4 + 0.55 + 0.3) / 4,
               1e-6);
+}
+
+// Top-k accuracy: the label's score among the k highest (a tie at the boundary counts in).
+TEST(Metrics, TopK) {
+  Fixture f;
+  Tensor p =
+      constant(f32({3, 4}, {0.1, 0.2, 0.3, 0.4, 0.4, 0.3, 0.2, 0.1, 0.25, 0.25, 0.25, 0.25}));
+  Tensor labels = constant(i32({3}, {1, 3, 0}));
+  // Ranks of the labels' scores: 2 higher, 3 higher, 0 higher (all tied).
+  EXPECT_NEAR(value(TopKCategoricalAccuracy("t", 2, true).compute(labels, p)), 1.0 / 3, 1e-7);
+  EXPECT_NEAR(value(TopKCategoricalAccuracy("t", 3, true).compute(labels, p)), 2.0 / 3, 1e-7);
+  Tensor onehot = constant(f32({3, 4}, {0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0}));
+  EXPECT_NEAR(value(TopKCategoricalAccuracy("t", 3, false).compute(onehot, p)), 2.0 / 3, 1e-7);
+  auto m = get_metric("sparse_top_k_categorical_accuracy", SparseCategoricalCrossentropy());
+  EXPECT_EQ(m->name(), "sparse_top_k_categorical_accuracy");
+  EXPECT_NEAR(value(m->compute(labels, p)), 1.0, 1e-7);  // k = 5 > 4 classes
+}
+
+// Regression metrics are reported under the name asked for, as Keras does.
+TEST(Metrics, LossesAsMetrics) {
+  Fixture f;
+  EXPECT_EQ(get_metric("mae", MeanSquaredError())->name(), "mae");
+  EXPECT_EQ(get_metric("mean_squared_error", MeanSquaredError())->name(), "mean_squared_error");
+  Tensor t = constant(f32({2}, {1, 2})), p = constant(f32({2}, {3, 5}));
+  EXPECT_NEAR(value(get_metric("mse", MeanAbsoluteError())->compute(t, p)), 6.5, 1e-6);
+  EXPECT_NEAR(value(get_metric("mae", MeanSquaredError())->compute(t, p)), 2.5, 1e-6);
 }
 
 TEST(Metrics, AccuracyFollowsTheLoss) {

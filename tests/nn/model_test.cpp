@@ -500,6 +500,23 @@ TEST(Model, RegressionWithMse) {
   expect_values(m->params().get("dense/kernel"), {2, -1}, 0.02);
 }
 
+// Keras's regression losses train, and metrics given by name are logged under that name.
+TEST(Model, RegressionLossesAndMetricsByName) {
+  int64_t n = 64;
+  Array x = random_array({n, 2}, -1, 1, 9), y(DType::f32, {n});
+  for (int64_t i = 0; i < n; ++i) y.set(i, 2 * x.get(2 * i) - x.get(2 * i + 1) + 0.5);
+  for (const char* loss : {"huber", "mae"}) {
+    SCOPED_TRACE(loss);
+    auto m = std::make_shared<Sequential>(std::vector<LayerPtr>{std::make_shared<Dense>(1)});
+    m->compile(std::make_shared<SGD>(0.1), get_loss(loss), {"mse", "mae"});
+    m->fit(x, y, quiet(150, 16));
+    auto logs = m->evaluate(x, y, quiet_eval());
+    ASSERT_TRUE(logs.has("mse") && logs.has("mae"));
+    EXPECT_LT(logs.at("mse"), 1e-2);
+    expect_values(m->params().get("dense/kernel"), {2, -1}, 0.1);
+  }
+}
+
 TEST(Model, RecompileStartsTheOptimizerAfresh) {
   Toy d(16);
   auto m = mlp();

@@ -328,6 +328,17 @@ TEST_F(Cli, EmitStages) {
   EXPECT_TRUE(contains(r.out, "const() {value=[1.0]} : i32[]")) << r.out;
 }
 
+// exit(n) / quit(n) end the tool with status n, as in Python; exit() with 0.
+TEST_F(Cli, ExitEndsTheToolWithItsStatus) {
+  write("q.soma", "print(1)\nquit(3)\nprint(2)\n");
+  Result r = soma("run q.soma");
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_EQ(r.out, "1\n");
+  r = soma("", "print(1)\nexit()\nprint(2)\n");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "1\n");
+}
+
 // `soma cache` lists what the compile caches hold, by folder and kind; `soma cache clear` removes
 // the entries and nothing else (a cache folder pointed at a folder of the user's own keeps the
 // user's files).

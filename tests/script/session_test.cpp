@@ -178,6 +178,31 @@ TEST_F(SessionTest, Reset) {
   EXPECT_EQ(run("w = param(\"w\", [1], init=\"ones\")\nw"), "array([1.])\n");
 }
 
+// :help NAME shows everything the name is: a built-in and the stage of that name (grad), a
+// method of a model even before one is made (fit), a command with its aliases (exit).
+TEST_F(SessionTest, HelpFindsFunctionsStagesAndMethods) {
+  std::string h = run(":help grad");
+  EXPECT_NE(h.find("grad(y, x)"), std::string::npos) << h;
+  EXPECT_NE(h.find("stage grad"), std::string::npos) << h;
+  h = run(":help fit");
+  EXPECT_NE(h.find("fit(x, y, epochs=1"), std::string::npos) << h;
+  run("net = Sequential([Dense(2)])");
+  h = run(":help evaluate");
+  EXPECT_EQ(h.rfind("net.evaluate(", 0), 0u) << h;
+  h = run(":help exit");
+  EXPECT_NE(h.find(":quit"), std::string::npos) << h;
+  EXPECT_NE(h.find("exit(status=0)"), std::string::npos) << h;
+  EXPECT_NE(run(":help nosuch").find("no help for 'nosuch'"), std::string::npos);
+  EXPECT_EQ(s_.var_names(), (std::vector<std::string>{"net"})) << "help left no variable";
+}
+
+TEST_F(SessionTest, ExitAndQuitStopTheBatch) {
+  EXPECT_EQ(run("1\nexit()\n2"), "1\n");
+  EXPECT_EQ(run("quit(4)\n2"), "");
+  EXPECT_EQ(s_.exit_status(), 4);
+  EXPECT_NE(run("exit(256)").find("must be in 0..255"), std::string::npos);
+}
+
 TEST_F(SessionTest, QuitStopsTheBatch) {
   EXPECT_EQ(run("1\n:quit\n2"), "1\n");
 }
