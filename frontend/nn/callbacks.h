@@ -81,6 +81,72 @@ class LearningRateScheduler : public Callback {
   std::function<double(int, double)> schedule_;
 };
 
+// Keras's ReduceLROnPlateau: when `monitor` has not improved by more than min_delta for
+// `patience` epochs, the learning rate is multiplied by `factor` (< 1), not below min_lr; then
+// `cooldown` epochs pass before waiting starts again. mode as EarlyStopping's. With verbose, says
+// so on `out` (stdout by default).
+class ReduceLROnPlateau : public Callback {
+ public:
+  explicit ReduceLROnPlateau(std::string monitor = "val_loss", double factor = 0.1,
+                             int patience = 10, std::string mode = "auto", double min_delta = 1e-4,
+                             int cooldown = 0, double min_lr = 0.0, bool verbose = false,
+                             std::ostream* out = nullptr);
+  void on_train_begin(Model& model) override;
+  void on_epoch_end(Model& model, int epoch, const Logs& logs) override;
+
+ private:
+  std::string monitor_, mode_;
+  double factor_;
+  int patience_;
+  double min_delta_;
+  int cooldown_;
+  double min_lr_;
+  bool verbose_;
+  std::ostream* out_;
+  double best_ = 0;
+  bool have_best_ = false;
+  int wait_ = 0, cooldown_left_ = 0;
+};
+
+// Keras's ModelCheckpoint: saves the model (or only its weights) after each epoch to `filepath`,
+// whose {epoch} (1-based, as Keras) and {<log name>} fields are filled in, with an optional
+// format spec: {epoch:02d}, {val_loss:.4f}. With save_best_only, only when `monitor` improved
+// (mode as EarlyStopping's). Saves are atomic: an interrupted save keeps the previous file.
+class ModelCheckpoint : public Callback {
+ public:
+  explicit ModelCheckpoint(std::string filepath, std::string monitor = "val_loss",
+                           bool save_best_only = false, bool save_weights_only = false,
+                           std::string mode = "auto", bool verbose = false,
+                           std::ostream* out = nullptr);
+  void on_train_begin(Model& model) override;
+  void on_epoch_end(Model& model, int epoch, const Logs& logs) override;
+  // `filepath` with the fields filled in for `epoch` (0-based) and `logs`; ValueError for a field
+  // that names nothing or a spec other than [0][width]d / .[precision]f.
+  std::string path_for(int epoch, const Logs& logs) const;
+
+ private:
+  std::string filepath_, monitor_, mode_;
+  bool best_only_, weights_only_, verbose_;
+  std::ostream* out_;
+  double best_ = 0;
+  bool have_best_ = false;
+};
+
+// Keras's CSVLogger: one row per epoch, "epoch" (0-based) and then the epoch's logs, under a
+// header row; with append, rows are added to an existing file (its header kept). Each row is
+// flushed at the end of its epoch; a write that fails is an IOError naming the file.
+class CSVLogger : public Callback {
+ public:
+  explicit CSVLogger(std::string filename, std::string separator = ",", bool append = false);
+  void on_train_begin(Model& model) override;
+  void on_epoch_end(Model& model, int epoch, const Logs& logs) override;
+
+ private:
+  std::string filename_, sep_;
+  bool append_;
+  bool header_written_ = false;
+};
+
 // Calls the given functions (any may be empty).
 class LambdaCallback : public Callback {
  public:

@@ -306,6 +306,38 @@ void register_nn_builtins(Registry& r) {
                     c.number("min_delta"), c.str("mode"), c.boolean("restore_best_weights"));
                 return Value::object(std::make_shared<CallbackObject>("EarlyStopping", cb));
               });
+  add_builtin(r,
+              "ReduceLROnPlateau(monitor='val_loss', factor=0.1, patience=10, verbose=0, "
+              "mode='auto', min_delta=0.0001, cooldown=0, min_lr=0.0)",
+              "Multiplies the learning rate by `factor` when `monitor` stops improving for "
+              "`patience` epochs (not below min_lr), then waits `cooldown` epochs.",
+              [](Call& c) {
+                auto cb = std::make_shared<nn::ReduceLROnPlateau>(
+                    c.str("monitor"), c.number("factor"), static_cast<int>(c.integer("patience")),
+                    c.str("mode"), c.number("min_delta"), static_cast<int>(c.integer("cooldown")),
+                    c.number("min_lr"), c.integer("verbose") != 0, &c.session().out());
+                return Value::object(std::make_shared<CallbackObject>("ReduceLROnPlateau", cb));
+              });
+  add_builtin(r,
+              "ModelCheckpoint(filepath, monitor='val_loss', verbose=0, save_best_only=False, "
+              "save_weights_only=False, mode='auto')",
+              "Saves the model (or its weights) after each epoch to filepath, whose {epoch} and "
+              "{<logged value>} fields are filled in ({epoch:02d}, {val_loss:.4f}); with "
+              "save_best_only, only when `monitor` improved.",
+              [](Call& c) {
+                auto cb = std::make_shared<nn::ModelCheckpoint>(
+                    c.str("filepath"), c.str("monitor"), c.boolean("save_best_only"),
+                    c.boolean("save_weights_only"), c.str("mode"), c.integer("verbose") != 0,
+                    &c.session().out());
+                return Value::object(std::make_shared<CallbackObject>("ModelCheckpoint", cb));
+              });
+  add_builtin(r, "CSVLogger(filename, separator=',', append=False)",
+              "Writes each epoch's logs as a CSV row (epoch, loss, metrics, val_...).",
+              [](Call& c) {
+                auto cb = std::make_shared<nn::CSVLogger>(c.str("filename"), c.str("separator"),
+                                                          c.boolean("append"));
+                return Value::object(std::make_shared<CallbackObject>("CSVLogger", cb));
+              });
   add_builtin(r, "TerminateOnNaN()",
               "Ends fit without an error at the first batch whose loss is NaN or infinite.",
               [](Call&) {

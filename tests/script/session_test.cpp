@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "backends/backend.h"
@@ -201,6 +203,28 @@ TEST_F(SessionTest, ExitAndQuitStopTheBatch) {
   EXPECT_EQ(run("quit(4)\n2"), "");
   EXPECT_EQ(s_.exit_status(), 4);
   EXPECT_NE(run("exit(256)").find("must be in 0..255"), std::string::npos);
+}
+
+// Keras's callbacks from the script: a CSV row and a checkpoint per epoch, the rate reduced.
+TEST_F(SessionTest, FitCallbacks) {
+  char tmpl[] = "/tmp/soma-fit-cb-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  std::string out =
+      run("x = array(rand([32, 2], seed=1))\ny = x @ const([[1.0], [-1.0]])\n"
+          "m = Sequential([Dense(1)])\nm.compile(optimizer=SGD(lr=0.000001), loss=\"mse\")\n"
+          "h = m.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[CSVLogger(\"" +
+          dir + "/log.csv\"), ModelCheckpoint(\"" + dir +
+          "/m{epoch}.soma\", monitor=\"loss\"), ReduceLROnPlateau(monitor=\"loss\", patience=1, "
+          "verbose=1)])\n");
+  EXPECT_NE(out.find("ReduceLROnPlateau reducing learning rate"), std::string::npos) << out;
+  std::ifstream csv(dir + "/log.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "epoch,loss");
+  EXPECT_TRUE(std::ifstream(dir + "/m1.soma").good());
+  EXPECT_TRUE(std::ifstream(dir + "/m2.soma").good());
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 TEST_F(SessionTest, QuitStopsTheBatch) {
