@@ -85,6 +85,18 @@ Tensor arange(double start, double stop, double step) {
   return Tensor(c, i);
 }
 
+Tensor dynamic_rows(const Tensor& x, int64_t start, int64_t n) {
+  const auto& c = ctx_of(x, "dynamic_rows");
+  if (x.rank() < 1 || start < 0 || n < 0 || start + n > x.shape()[0])
+    SOMA_THROW(ShapeError,
+               "dynamic_rows: rows [" << start << ", " << start + n << ") of " << x.type().str());
+  Builder b = c->builder();
+  NodeId base = b.runtime_scalar(static_cast<double>(start), DType::i32);
+  NodeId ids = b.iota(TensorType{DType::i32, Shape{n}}, 0);
+  ids = b.add_node(Op::Add, {ids, b.broadcast_to(base, Shape{n})});
+  return Tensor(c, b.gather(x.id(), ids));
+}
+
 Tensor arange(double stop) {
   return arange(0, stop, 1);
 }

@@ -70,6 +70,10 @@ Tensor full(const Shape& shape, double value, DType dtype = DType::f32);
 // numpy arange: i32 when start, stop and step are integers, else f32.
 Tensor arange(double start, double stop, double step = 1.0);
 Tensor arange(double stop);
+// x[start:start+n] along axis 0, with `start` bound when the program runs rather than compiled
+// in: a loop over mini-batches (start = i * n) compiles once. A gather of rows, so its gradient
+// is a scatter_add. Needs 0 <= start and start + n <= x.shape[0].
+Tensor dynamic_rows(const Tensor& x, int64_t start, int64_t n);
 // U[0, 1) and N(0, 1) from soma's counter-based generator (same stream on every backend).
 // `offset` (an i32 scalar tensor, e.g. a step counter) selects another stream for the same seed.
 Tensor rand(const Shape& shape, uint64_t seed = 0, std::optional<Tensor> offset = std::nullopt);

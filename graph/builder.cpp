@@ -19,6 +19,12 @@ NodeId Builder::constant(std::vector<double> values, const TensorType& t) {
   return add_node(Op::Const, {}, Attrs{{"value", std::move(values)}}, t);
 }
 
+NodeId Builder::runtime_scalar(double value, DType t) {
+  return add_node(Op::Const, {},
+                  Attrs{{"value", std::vector<double>{value}}, {"runtime", int64_t{1}}},
+                  TensorType{t, Shape{}});
+}
+
 NodeId Builder::iota(const TensorType& t, int axis) {
   return add_node(Op::Iota, {}, Attrs{{"axis", int64_t{axis}}}, t);
 }

@@ -25,6 +25,10 @@ class Builder {
   NodeId input(const std::string& name, const TensorType& t);
   NodeId param(const std::string& name, const TensorType& t);
   NodeId constant(std::vector<double> values, const TensorType& t);
+  // A scalar constant whose value is data, not code: the passes neither fold it nor inline it,
+  // so programs that differ only in it (a slice start that moves every step) share their
+  // compiled code (attribute runtime=1 on the const node).
+  NodeId runtime_scalar(double value, DType t);
   NodeId fill(double value, const TensorType& t) { return constant({value}, t); }
   NodeId scalar(double value, DType dtype) { return fill(value, TensorType{dtype, Shape{}}); }
   NodeId iota(const TensorType& t, int axis);

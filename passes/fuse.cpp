@@ -10,7 +10,7 @@ namespace soma {
 
 bool always_inline(const Node& n) {
   if (n.op == Op::Iota || n.op == Op::RandUniform) return true;
-  return n.op == Op::Const && n.attrs.get_floats("value").size() == 1;
+  return n.op == Op::Const && n.attrs.get_floats("value").size() == 1 && !n.attrs.has("runtime");
 }
 
 namespace {

@@ -102,6 +102,11 @@ class Simplifier {
     return g_.add(op, std::move(in), std::move(attrs), type);
   }
 
+  // A const whose value the passes may use (not a run-time scalar: Builder::runtime_scalar).
+  bool known_const(NodeId id) const {
+    return at(id).op == Op::Const && !at(id).attrs.has("runtime");
+  }
+
   // A const node; one value when all are equal.
   NodeId make_const(std::vector<double> values, const TensorType& type) {
     bool all_equal = !values.empty();
@@ -115,7 +120,7 @@ class Simplifier {
   std::optional<double> splat_raw(NodeId id) const {
     const Node& n = at(id);
     if (n.op == Op::Reshape || n.op == Op::Broadcast) return splat_raw(n.inputs[0]);
-    if (n.op != Op::Const) return std::nullopt;
+    if (!known_const(id)) return std::nullopt;
     const auto& v = n.attrs.get_floats("value");
     if (v.size() != 1) return std::nullopt;
     return v[0];
@@ -139,7 +144,7 @@ class Simplifier {
                              const TensorType& type) {
     if (!fold_ || in.empty()) return std::nullopt;
     for (NodeId i : in)
-      if (op_of(i) != Op::Const) return std::nullopt;
+      if (!known_const(i)) return std::nullopt;
     // Elementwise on splats: evaluate once, on scalars, for a result of any size.
     bool all_splats = has_trait(op, Ew);
     for (NodeId i : in) all_splats = all_splats && at(i).attrs.get_floats("value").size() == 1;

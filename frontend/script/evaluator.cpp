@@ -1,4 +1,5 @@
 // The evaluator: statements and expressions of the script language, run against a Session.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -186,6 +187,11 @@ void Session::exec_aug_assign(const Stmt& s) {
 
 void Session::exec_for(const Stmt& s) {
   Value seq = eval(*s.value);
+  ++loop_depth_;
+  struct Leave {
+    int& depth;
+    ~Leave() { --depth; }
+  } leave{loop_depth_};
   auto run_body = [&](const Value& item) {
     check_interrupt();
     if (s.targets.size() == 1) {
@@ -715,7 +721,23 @@ Value Session::eval_index(const Expr& e) {
   ContextScope scope(ctx_);
   Value r;
   try {
-    r = Value::tensor(soma::index(t, items));
+    // Inside a loop, a proper slice of the first axis (x[i*n:(i+1)*n], a mini-batch) takes its
+    // start at run time, so that the loop's steps share one compiled program.
+    const Slice* first = items.empty() ? nullptr : std::get_if<Slice>(&items[0]);
+    if (loop_depth_ > 0 && first && t.rank() >= 1 && (!first->step || *first->step == 1)) {
+      const int64_t dim = t.shape()[0];
+      auto bound = [&](const std::optional<int64_t>& b, int64_t dflt) {
+        if (!b) return dflt;
+        return std::clamp(*b < 0 ? *b + dim : *b, int64_t{0}, dim);
+      };
+      const int64_t start = bound(first->start, 0), stop = std::max(start, bound(first->stop, dim));
+      if (stop - start < dim && start > 0) {
+        std::vector<Index> rest = items;
+        rest[0] = Slice{};
+        r = Value::tensor(soma::index(soma::dynamic_rows(t, start, stop - start), rest));
+      }
+    }
+    if (r.is_none()) r = Value::tensor(soma::index(t, items));
   } catch (const Error& err) {
     throw ScriptError(e.loc, err.what());
   }

@@ -183,6 +183,7 @@ class Session {
   int collect_at_ = kCollectNodes;
   int collections_ = 0;
   int exit_status_ = 0;
+  int loop_depth_ = 0;  // for loops being run (slices in them take their start at run time)
 
   // Inputs: user feeds (with where they came from), declarations, arrays fed automatically.
   struct UserFeed {
