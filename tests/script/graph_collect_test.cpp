@@ -8,9 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "frontend/script/batch.h"
-#include "frontend/script/session.h"
 #include "tests/sanitizer.h"
+#include "tests/script/llvm_script.h"
 
 namespace soma::script {
 namespace {
@@ -22,24 +21,7 @@ int64_t resident_bytes() {
   return resident * 4096;
 }
 
-struct Script {
-  std::ostringstream out;
-  Session session;
-  Script() : session(options()) {}
-  SessionOptions options() {
-    SessionOptions o;
-    o.backend = "llvm";
-    o.out = &out;
-    o.err = &out;
-    return o;
-  }
-  std::string run(const std::string& text) {
-    out.str("");
-    run_batch(session, "t.soma", text, out);
-    return out.str();
-  }
-  int graph_size() const { return session.context()->graph().size(); }
-};
+using Script = testing::LlvmScript;
 
 std::string loop(int first, int last) {
   return "for i in range(" + std::to_string(first) + ", " + std::to_string(last) +

@@ -7,29 +7,12 @@
 #include <string>
 
 #include "backends/llvm/jit.h"
-#include "frontend/script/batch.h"
-#include "frontend/script/session.h"
+#include "tests/script/llvm_script.h"
 
 namespace soma::script {
 namespace {
 
-struct Script {
-  std::ostringstream out;
-  Session session;
-  Script() : session(options()) {}
-  SessionOptions options() {
-    SessionOptions o;
-    o.backend = "llvm";
-    o.out = &out;
-    o.err = &out;
-    return o;
-  }
-  std::string run(const std::string& text) {
-    out.str("");
-    run_batch(session, "t.soma", text, out);
-    return out.str();
-  }
-};
+using Script = testing::LlvmScript;
 
 TEST(LoopSlices, ABatchLoopCompilesOnce) {
   Script s;
