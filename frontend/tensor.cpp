@@ -25,21 +25,53 @@ Tensor input(const std::string& name, const Shape& shape, DType dtype) {
   return Tensor(c, c->builder().input(name, TensorType{dtype, shape}));
 }
 
+namespace {
+
+void need_new_param(Context& c, const std::string& name) {
+  if (c.params().has(name))
+    SOMA_THROW(NameError, "param: a parameter named '"
+                              << name << "' already exists (" << c.params().peek(name).type_str()
+                              << "); use reuse_param to continue with its values, or give the new "
+                                 "parameter another name");
+}
+
+}  // namespace
+
 Tensor param(const std::string& name, const Shape& shape, const std::string& init, uint64_t seed,
              DType dtype) {
   auto c = Context::current();
   TensorType t{dtype, shape};
   NodeId id = c->builder().param(name, t);  // checks the name and shape first
-  ParamStore& store = c->params();
-  if (!store.has(name) || store.peek(name).dtype() != dtype || store.peek(name).shape() != shape)
-    store.set(name, initial_value(init, t, seed));
+  need_new_param(*c, name);
+  c->params().set(name, initial_value(init, t, seed));
   return Tensor(c, id);
 }
 
 Tensor param(const std::string& name, const Array& value) {
   auto c = Context::current();
   NodeId id = c->builder().param(name, TensorType{value.dtype(), value.shape()});
+  need_new_param(*c, name);
   c->params().set(name, value.clone());
+  return Tensor(c, id);
+}
+
+Tensor reuse_param(const std::string& name, const Shape& shape, const std::string& init,
+                   uint64_t seed, DType dtype) {
+  auto c = Context::current();
+  TensorType t{dtype, shape};
+  NodeId id = c->builder().param(name, t);
+  ParamStore& store = c->params();
+  if (!store.has(name)) {
+    store.set(name, initial_value(init, t, seed));
+  } else {
+    const Array& old = store.peek(name);
+    if (old.dtype() != dtype)
+      SOMA_THROW(TypeError, "reuse_param: parameter '" << name << "' is " << old.type_str()
+                                                       << ", not " << t.str());
+    if (old.shape() != shape)
+      SOMA_THROW(ShapeError, "reuse_param: parameter '" << name << "' is " << old.type_str()
+                                                        << ", not " << t.str());
+  }
   return Tensor(c, id);
 }
 

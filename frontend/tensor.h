@@ -53,14 +53,21 @@ class Tensor {
 
 // A named placeholder fed at run time.
 Tensor input(const std::string& name, const Shape& shape, DType dtype = DType::f32);
-// A trainable, persistent value, initialized in the context's ParamStore when first declared
-// (or when redeclared with another type). init: zeros, ones, glorot_uniform, glorot_normal,
-// he_uniform, he_normal, lecun_normal, orthogonal, uniform (U[-0.05, 0.05]), normal (N(0, 0.05)).
+// A new trainable, persistent value, initialized in the context's ParamStore. init: zeros, ones,
+// glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_normal, orthogonal, uniform
+// (U[-0.05, 0.05]), normal (N(0, 0.05)). The name must be new to the context: declaring one that
+// exists throws NameError (keeping the old values would ignore `init`; replacing them would
+// change the tensors already built on it). reuse_param is the way to use an existing one.
 Tensor param(const std::string& name, const Shape& shape,
              const std::string& init = "glorot_uniform", uint64_t seed = 0,
              DType dtype = DType::f32);
-// A parameter with an explicit initial value.
+// A new parameter with an explicit initial value (same rule).
 Tensor param(const std::string& name, const Array& value);
+// The parameter `name` with its current values when the context has it (its dtype and shape must
+// be these: TypeError or ShapeError otherwise), else a new one as param makes it.
+Tensor reuse_param(const std::string& name, const Shape& shape,
+                   const std::string& init = "glorot_uniform", uint64_t seed = 0,
+                   DType dtype = DType::f32);
 Tensor constant(const Array& value);
 Tensor constant(const std::vector<double>& values, const Shape& shape, DType dtype = DType::f32);
 Tensor scalar(double value, DType dtype = DType::f32);

@@ -106,7 +106,7 @@ void Layer::set_owner(const void* owner) {
 Tensor Layer::add_weight(const std::string& short_name, const Shape& shape, const std::string& init,
                          uint64_t seed, bool trainable) {
   std::string full = name_ + "/" + short_name;
-  Tensor t = param(full, shape, init, detail::mix_seed(seed, short_name));
+  Tensor t = reuse_param(full, shape, init, detail::mix_seed(seed, short_name));
   weights_.push_back(Weight{full, t, trainable});
   return t;
 }

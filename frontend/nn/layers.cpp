@@ -40,10 +40,54 @@ void need_float(const TensorType& t, const std::string& cls, const std::string& 
                    << (cls == "Dense" ? " (token ids go through an Embedding first)" : ""));
 }
 
-void need_nchw(const TensorType& t, const std::string& cls, const std::string& name) {
+void check_data_format(const std::string& f, const std::string& cls) {
+  if (!f.empty() && f != "channels_first" && f != "channels_last")
+    SOMA_THROW(ValueError, cls << ": data_format must be \"channels_first\" or \"channels_last\", "
+                               << "got \"" << f << "\"");
+}
+
+bool is_channels_last(const std::string& f) {
+  return f == "channels_last";
+}
+
+// [N, H, H, C] with C != H: square images with their channels last. Read as NCHW, its rows would
+// be channels.
+bool looks_channels_last(const Shape& s) {
+  return s[1] == s[2] && s[2] != s[3];
+}
+
+// An image input of rank 4 in the layer's layout. A layer left at the default layout refuses an
+// input that looks channels-last, saying what it assumed and how to say otherwise.
+void need_images(const TensorType& t, const std::string& data_format, const std::string& cls,
+                 const std::string& name) {
+  bool last = is_channels_last(data_format);
   if (t.shape.rank() != 4)
-    SOMA_THROW(ShapeError, cls << " layer '" << name << "' needs NCHW inputs of rank 4, got "
-                               << t.str() << " (add Reshape([C, H, W]) before it)");
+    SOMA_THROW(ShapeError, cls << " layer '" << name << "' needs images of rank 4 ("
+                               << (last ? "[N, H, W, C], data_format=\"channels_last\""
+                                        : "[N, C, H, W], data_format=\"channels_first\"")
+                               << "), got " << t.str() << " (add Reshape("
+                               << (last ? "[H, W, C]" : "[C, H, W]") << ") before it)");
+  if (data_format.empty() && looks_channels_last(t.shape))
+    SOMA_THROW(ShapeError,
+               cls << " layer '" << name << "': input " << t.str()
+                   << " looks channels-last ([N, H, W, C] with C = " << t.shape[3]
+                   << "), but the layer reads channels_first, soma's default ([N, C, H, W]: "
+                   << t.shape[1] << " channels of " << t.shape[2] << "x" << t.shape[3]
+                   << " images); pass data_format=\"channels_last\" (Keras's default) or, if "
+                      "the input is NCHW, data_format=\"channels_first\"");
+}
+
+// The layer computes in NCHW: channels-last images go in and come out transposed.
+Tensor to_nchw(const Tensor& x, const std::string& f) {
+  return is_channels_last(f) ? transpose(x, {0, 3, 1, 2}) : x;
+}
+Tensor from_nchw(const Tensor& y, const std::string& f) {
+  return is_channels_last(f) ? transpose(y, {0, 2, 3, 1}) : y;
+}
+
+// The input's shape as NCHW.
+Shape nchw_shape(const Shape& s, const std::string& f) {
+  return is_channels_last(f) ? Shape{s[0], s[3], s[1], s[2]} : s;
 }
 
 void check_padding(const std::string& p, const std::string& cls) {
@@ -117,6 +161,7 @@ Conv2D::Conv2D(int64_t filters, Pair kernel_size, Conv2DOptions options)
   check_positive(options_.strides, "Conv2D", "strides");
   check_positive(options_.dilation_rate, "Conv2D", "dilation_rate");
   check_padding(options_.padding, "Conv2D");
+  check_data_format(options_.data_format, "Conv2D");
   check_activation(options_.activation);
   if (!options_.name.empty()) set_name(options_.name);
 }
@@ -127,6 +172,7 @@ LayerConfig Conv2D::config() const {
   c["kernel_size"] = fmt_pair(kernel_size_);
   c["strides"] = fmt_pair(options_.strides);
   c["padding"] = options_.padding;
+  if (!options_.data_format.empty()) c["data_format"] = options_.data_format;
   c["dilation_rate"] = fmt_pair(options_.dilation_rate);
   c["activation"] = options_.activation;
   c["use_bias"] = fmt_bool(options_.use_bias);
@@ -137,17 +183,22 @@ LayerConfig Conv2D::config() const {
 
 void Conv2D::build_weights(const TensorType& input, uint64_t seed) {
   need_float(input, "Conv2D", name());
-  need_nchw(input, "Conv2D", name());
-  int64_t c = input.shape[1];
+  need_images(input, options_.data_format, "Conv2D", name());
+  Shape s = nchw_shape(input.shape, options_.data_format);
+  int64_t c = s[1];
   if (options_.padding == "valid") {
     for (int a = 0; a < 2; ++a) {
       int64_t k = a == 0 ? kernel_size_.first : kernel_size_.second;
       int64_t d = a == 0 ? options_.dilation_rate.first : options_.dilation_rate.second;
-      if ((k - 1) * d + 1 > input.shape[2 + a])
-        SOMA_THROW(ShapeError, "Conv2D layer '" << name() << "': kernel " << fmt_pair(kernel_size_)
-                                                << " is larger than the "
-                                                << "input " << input.str()
-                                                << " (use padding=\"same\")");
+      if ((k - 1) * d + 1 > s[2 + a])
+        SOMA_THROW(ShapeError,
+                   "Conv2D layer '"
+                       << name() << "': kernel " << fmt_pair(kernel_size_) << " is larger than the "
+                       << s[2] << "x" << s[3] << " images of the input " << input.str()
+                       << " (read as "
+                       << (is_channels_last(options_.data_format) ? "channels_last [N, H, W, C]"
+                                                                  : "channels_first [N, C, H, W]")
+                       << "; padding=\"same\" keeps the size)");
     }
   }
   kernel_ = add_weight("kernel", {filters_, c, kernel_size_.first, kernel_size_.second},
@@ -156,7 +207,7 @@ void Conv2D::build_weights(const TensorType& input, uint64_t seed) {
 }
 
 Tensor Conv2D::call(const Tensor& x0, CallContext& ctx) {
-  Tensor x = x0;
+  Tensor x = to_nchw(x0, options_.data_format);
   Pair pad_hw{0, 0};
   if (options_.padding == "same") {
     auto ph = same_pad(x.shape()[2], kernel_size_.first, options_.strides.first,
@@ -171,7 +222,8 @@ Tensor Conv2D::call(const Tensor& x0, CallContext& ctx) {
   }
   std::optional<Tensor> bias;
   if (options_.use_bias) bias = bias_;
-  Tensor z = conv2d(x, kernel_, bias, options_.strides, pad_hw, options_.dilation_rate);
+  Tensor z = from_nchw(conv2d(x, kernel_, bias, options_.strides, pad_hw, options_.dilation_rate),
+                       options_.data_format);
   return activate(options_.activation, z, ctx);
 }
 
@@ -184,18 +236,20 @@ LayerConfig pool_config(LayerConfig c, Pair pool, const Pool2DOptions& o) {
   c["pool_size"] = fmt_pair(pool);
   if (o.strides) c["strides"] = fmt_pair(*o.strides);
   c["padding"] = o.padding;
+  if (!o.data_format.empty()) c["data_format"] = o.data_format;
   return c;
 }
 
 void pool_check(const TensorType& input, Pair pool, const Pool2DOptions& o, const std::string& cls,
                 const std::string& name) {
-  need_nchw(input, cls, name);
-  if (o.padding == "valid" && (pool.first > input.shape[2] || pool.second > input.shape[3]))
+  need_images(input, o.data_format, cls, name);
+  Shape s = nchw_shape(input.shape, o.data_format);
+  if (o.padding == "valid" && (pool.first > s[2] || pool.second > s[3]))
     SOMA_THROW(ShapeError, cls << " layer '" << name << "': pool size " << fmt_pair(pool)
                                << " is larger than the input " << input.str());
 }
 
-Tensor pool_call(const Tensor& x, Pair pool, const Pool2DOptions& o, bool is_max) {
+Tensor pool_nchw(const Tensor& x, Pair pool, const Pool2DOptions& o, bool is_max) {
   Pair s = o.strides.value_or(pool);
   if (o.padding == "valid") return is_max ? max_pool2d(x, pool, s) : avg_pool2d(x, pool, s);
   auto ph = same_pad(x.shape()[2], pool.first, s.first, 1);
@@ -211,6 +265,10 @@ Tensor pool_call(const Tensor& x, Pair pool, const Pool2DOptions& o, bool is_max
   return avg_pool2d(xp, pool, s) / avg_pool2d(mask, pool, s);
 }
 
+Tensor pool_call(const Tensor& x, Pair pool, const Pool2DOptions& o, bool is_max) {
+  return from_nchw(pool_nchw(to_nchw(x, o.data_format), pool, o, is_max), o.data_format);
+}
+
 }  // namespace
 
 Pool2D::Pool2D(bool is_max, Pair pool_size, Pool2DOptions options)
@@ -219,6 +277,7 @@ Pool2D::Pool2D(bool is_max, Pair pool_size, Pool2DOptions options)
   check_positive(pool_size, cls, "pool_size");
   if (options_.strides) check_positive(*options_.strides, cls, "strides");
   check_padding(options_.padding, cls);
+  check_data_format(options_.data_format, cls);
   if (!options_.name.empty()) set_name(options_.name);
 }
 
@@ -338,7 +397,7 @@ BatchNorm::BatchNorm(BatchNormOptions options) : Layer(options.name), options_(s
 
 LayerConfig BatchNorm::config() const {
   LayerConfig c = Layer::config();
-  c["axis"] = fmt_int(options_.axis);
+  if (built() || options_.axis) c["axis"] = fmt_int(built() ? axis_ : *options_.axis);
   c["momentum"] = fmt_double(options_.momentum);
   c["epsilon"] = fmt_double(options_.epsilon);
   c["center"] = fmt_bool(options_.center);
@@ -348,9 +407,17 @@ LayerConfig BatchNorm::config() const {
 
 void BatchNorm::build_weights(const TensorType& input, uint64_t seed) {
   need_float(input, "BatchNorm", name());
-  auto a = normalize_axis(options_.axis, input.shape.rank());
+  int rank = input.shape.rank();
+  if (!options_.axis && rank == 4 && looks_channels_last(input.shape))
+    SOMA_THROW(ShapeError, "BatchNorm layer '"
+                               << name() << "': input " << input.str()
+                               << " looks channels-last, but without an axis soma normalizes "
+                                  "axis 1, the channels of NCHW images; pass axis=-1 for "
+                                  "channels-last images (Keras's default) or axis=1 for NCHW");
+  int64_t want = options_.axis.value_or(rank == 4 ? 1 : -1);
+  auto a = normalize_axis(want, rank);
   if (!a || *a == 0)
-    SOMA_THROW(ShapeError, "BatchNorm layer '" << name() << "': axis " << options_.axis
+    SOMA_THROW(ShapeError, "BatchNorm layer '" << name() << "': axis " << want
                                                << " is not a feature axis of " << input.str()
                                                << " (axis 0 is the batch)");
   axis_ = *a;
@@ -456,13 +523,14 @@ Pool2DOptions pool_options(const std::string& cls, const LayerConfig& c) {
   Pool2DOptions o;
   if (c.count("strides")) o.strides = cfg_pair(c, cls, "strides", {1, 1});
   o.padding = cfg_str(c, "padding", "valid");
+  o.data_format = cfg_str(c, "data_format", "");
   o.name = cfg_str(c, "name", "");
   return o;
 }
 
 template <class Pool>
 LayerPtr pool_from_config(const std::string& cls, const LayerConfig& c) {
-  cfg_check_keys(c, cls, {"pool_size", "strides", "padding"});
+  cfg_check_keys(c, cls, {"pool_size", "strides", "padding", "data_format"});
   return std::make_shared<Pool>(cfg_pair(c, cls, "pool_size", {2, 2}), pool_options(cls, c));
 }
 
@@ -488,13 +556,14 @@ LayerPtr dense_from_config(const std::string& cls, const LayerConfig& c) {
 
 LayerPtr conv2d_from_config(const std::string& cls, const LayerConfig& c) {
   cfg_check_keys(c, cls,
-                 {"filters", "kernel_size", "strides", "padding", "dilation_rate", "activation",
-                  "use_bias", "kernel_initializer", "bias_initializer"});
+                 {"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
+                  "activation", "use_bias", "kernel_initializer", "bias_initializer"});
   if (!c.count("filters") || !c.count("kernel_size"))
     SOMA_THROW(ValueError, "Conv2D: missing argument 'filters' or 'kernel_size'");
   Conv2DOptions o;
   o.strides = cfg_pair(c, cls, "strides", {1, 1});
   o.padding = cfg_str(c, "padding", "valid");
+  o.data_format = cfg_str(c, "data_format", "");
   o.dilation_rate = cfg_pair(c, cls, "dilation_rate", {1, 1});
   read_kernel_options(o, cls, c);
   return std::make_shared<Conv2D>(cfg_int(c, cls, "filters", 0),
@@ -517,7 +586,7 @@ LayerPtr dropout_from_config(const std::string& cls, const LayerConfig& c) {
 LayerPtr batch_norm_from_config(const std::string& cls, const LayerConfig& c) {
   cfg_check_keys(c, cls, {"axis", "momentum", "epsilon", "center", "scale"});
   BatchNormOptions o;
-  o.axis = cfg_int(c, cls, "axis", o.axis);
+  if (c.count("axis")) o.axis = cfg_int(c, cls, "axis", 1);
   o.momentum = cfg_double(c, cls, "momentum", o.momentum);
   o.epsilon = cfg_double(c, cls, "epsilon", o.epsilon);
   o.center = cfg_bool(c, cls, "center", o.center);

@@ -7,8 +7,12 @@
 // (GCC before 14 warns under -Wextra about the fields such designated initializers leave out,
 // GCC bug 96868: add -Wno-missing-field-initializers, or set the fields one by one.)
 //
-// Differences from Keras: images are NCHW (Keras's channels_first) and conv kernels OIHW, so
-// BatchNorm's default axis is 1 (the channels of NCHW, the features of [N, F]).
+// Differences from Keras: images are NCHW (Keras's channels_first) unless a layer's data_format is
+// "channels_last", and conv kernels are OIHW in either layout. Channels first is soma's default
+// because its convolution is one GEMM per layer whose output rows are channels: NCHW is the
+// layout it computes in, channels_last costs a transpose on the way in and out. A layer left at
+// the default that is given an image that looks channels-last ([N, H, H, C], C != H) throws a
+// ShapeError naming the layout it assumed instead of reading rows as channels.
 #pragma once
 
 #include <cstdint>
@@ -52,9 +56,11 @@ class Dense : public Layer {
   Tensor kernel_, bias_;
 };
 
-// ---- Conv2D: NCHW input, OIHW kernel [filters, C, kh, kw], bias [filters] -----------------------
+// ---- Conv2D: NCHW (or NHWC) input, OIHW kernel [filters, C, kh, kw], bias [filters] -------------
 
 struct Conv2DOptions {
+  std::string data_format;  // "channels_first" (NCHW), "channels_last" (NHWC); "" = channels_first
+                            // with the check for channels-last looking inputs
   Pair strides{1, 1};
   std::string padding = "valid";  // "valid" or "same" (TensorFlow's: output = ceil(size / stride))
   Pair dilation_rate{1, 1};
@@ -85,10 +91,10 @@ class Conv2D : public Layer {
   Tensor kernel_, bias_;
 };
 
-// ---- MaxPool2D / AvgPool2D on NCHW
-// ---------------------------------------------------------------
+// ---- MaxPool2D / AvgPool2D on NCHW (or NHWC) ---------------------------------------------------
 
 struct Pool2DOptions {
+  std::string data_format;        // as Conv2D's
   std::optional<Pair> strides;    // default: the pool size
   std::string padding = "valid";  // "valid" or "same"; AvgPool2D's "same" averages valid pixels
   std::string name;
@@ -189,7 +195,10 @@ class Dropout : public Layer {
 // moving_mean (zeros), moving_variance (ones) not.
 
 struct BatchNormOptions {
-  int64_t axis = 1;  // channels of NCHW / features of [N, F]; negative counts from the end
+  // Negative counts from the end. Unset: the last axis (Keras's -1) except for images of rank 4,
+  // where it is 1, the channels of NCHW; a rank-4 input that looks channels-last then throws,
+  // asking for axis=-1 or axis=1.
+  std::optional<int64_t> axis;
   double momentum = 0.99;
   double epsilon = 1e-3;
   bool center = true;  // beta

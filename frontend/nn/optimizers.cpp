@@ -52,7 +52,8 @@ void Optimizer::set_learning_rate(double lr) {
 
 Tensor Optimizer::slot(const Tensor& p, const std::string& slot_name) {
   ContextScope scope(p.context_ptr());
-  return param(p.node().attrs.get_str("name") + "/" + slot_name, p.shape(), "zeros", 0, p.dtype());
+  return reuse_param(p.node().attrs.get_str("name") + "/" + slot_name, p.shape(), "zeros", 0,
+                     p.dtype());
 }
 
 // ---- SGD

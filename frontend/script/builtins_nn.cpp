@@ -76,13 +76,17 @@ void register_nn_builtins(Registry& r) {
                 return layer_value(std::make_shared<nn::Dense>(c.integer("units"), o));
               });
   add_builtin(r,
-              "Conv2D(filters, kernel_size, strides=1, padding='valid', activation=None, "
-              "use_bias=True, dilation_rate=1, kernel_initializer='glorot_uniform', "
-              "bias_initializer='zeros', name=None, seed=None)",
-              "A 2-D convolution over NCHW images (OIHW kernel).", [](Call& c) {
+              "Conv2D(filters, kernel_size, strides=1, padding='valid', data_format=None, "
+              "activation=None, use_bias=True, dilation_rate=1, "
+              "kernel_initializer='glorot_uniform', bias_initializer='zeros', name=None, "
+              "seed=None)",
+              "A 2-D convolution over NCHW images, or NHWC with data_format='channels_last' "
+              "(OIHW kernel).",
+              [](Call& c) {
                 nn::Conv2DOptions o;
                 o.strides = c.pair("strides");
                 o.padding = c.str("padding");
+                if (!c.is_none("data_format")) o.data_format = c.str("data_format");
                 o.activation = activation_arg(c);
                 o.use_bias = c.boolean("use_bias");
                 o.dilation_rate = c.pair("dilation_rate");
@@ -96,12 +100,14 @@ void register_nn_builtins(Registry& r) {
   for (const char* name : {"MaxPool2D", "MaxPooling2D", "AvgPool2D", "AveragePooling2D"}) {
     std::string n = name;
     bool is_max = n.rfind("Max", 0) == 0;
-    add_builtin(r, n + "(pool_size=2, strides=None, padding='valid', name=None)",
-                is_max ? "Max pooling over NCHW images." : "Average pooling over NCHW images.",
+    add_builtin(r, n + "(pool_size=2, strides=None, padding='valid', data_format=None, name=None)",
+                is_max ? "Max pooling over NCHW (or channels_last NHWC) images."
+                       : "Average pooling over NCHW (or channels_last NHWC) images.",
                 [is_max](Call& c) {
                   nn::Pool2DOptions o;
                   if (!c.is_none("strides")) o.strides = c.pair("strides");
                   o.padding = c.str("padding");
+                  if (!c.is_none("data_format")) o.data_format = c.str("data_format");
                   o.name = name_arg(c);
                   if (is_max)
                     return layer_value(std::make_shared<nn::MaxPool2D>(c.pair("pool_size"), o));
@@ -125,11 +131,13 @@ void register_nn_builtins(Registry& r) {
   for (const char* name : {"BatchNorm", "BatchNormalization"}) {
     add_builtin(r,
                 std::string(name) +
-                    "(axis=1, momentum=0.99, epsilon=0.001, center=True, scale=True, name=None)",
-                "Batch normalization over every axis but `axis` (the channels of NCHW).",
+                    "(axis=None, momentum=0.99, epsilon=0.001, center=True, scale=True, "
+                    "name=None)",
+                "Batch normalization over every axis but `axis` (None: the channels of NCHW "
+                "images, the last axis otherwise).",
                 [](Call& c) {
                   nn::BatchNormOptions o;
-                  o.axis = c.integer("axis");
+                  if (!c.is_none("axis")) o.axis = c.integer("axis");
                   o.momentum = c.number("momentum");
                   o.epsilon = c.number("epsilon");
                   o.center = c.boolean("center");

@@ -47,15 +47,31 @@ void register_tensor_builtins(Registry& r) {
                 c.session().declare_input(name, TensorType{t, s}, c.loc());
                 return T(soma::input(name, s, t));
               });
-  add_builtin(r, "param(name, shape, init='glorot_uniform', seed=0, dtype='f32')",
-              "A trainable parameter whose value persists across runs (and is updated by assign "
-              "and -=). init: zeros, ones, glorot_uniform, glorot_normal, he_uniform, he_normal, "
-              "lecun_normal, orthogonal, uniform, normal, or a list/array of initial values.",
+  add_builtin(r, "param(name, shape, init='glorot_uniform', seed=0, dtype='f32', reuse=False)",
+              "A new trainable parameter whose value persists across runs (and is updated by "
+              "assign and -=). init: zeros, ones, glorot_uniform, glorot_normal, he_uniform, "
+              "he_normal, lecun_normal, orthogonal, uniform, normal, or a list/array of initial "
+              "values. A name that exists is an error; reuse=True continues with that "
+              "parameter's values (same shape and dtype) and ignores init.",
               [](Call& c) {
                 std::string name = c.str("name");
                 if (name.empty()) c.value_error("name", "must not be empty");
                 Shape s = c.shape("shape");
                 DType t = c.dtype("dtype");
+                bool reuse = c.boolean("reuse");
+                Context& ctx = *Context::current();
+                if (ctx.params().has(name)) {
+                  const Array& old = ctx.params().peek(name);
+                  if (!reuse)
+                    c.value_error("name", "a parameter named \"" + name + "\" already exists (" +
+                                              old.type_str() +
+                                              "); pass reuse=True to continue with its values, "
+                                              "or give the new parameter another name");
+                  if (old.shape() != s || old.dtype() != t)
+                    c.value_error("shape", "reuse=True: parameter \"" + name + "\" is " +
+                                               old.type_str() + ", not " + TensorType{t, s}.str());
+                  return T(soma::reuse_param(name, s, "zeros", 0, t));
+                }
                 const Value& init = c["init"];
                 if (!init.is_str()) {
                   Array a = c.array("init");
@@ -66,10 +82,6 @@ void register_tensor_builtins(Registry& r) {
                     std::vector<double> v = a.to_doubles();
                     a = Array::from_doubles(t, s, v);
                   }
-                  Context& ctx = *Context::current();
-                  if (ctx.params().has(name) && ctx.params().peek(name).shape() == s &&
-                      ctx.params().peek(name).dtype() == t)
-                    return T(soma::param(name, s, "zeros", 0, t));  // keep the trained value
                   return T(soma::param(name, a));
                 }
                 int64_t seed = c.integer("seed");

@@ -61,9 +61,25 @@ TEST_F(Creation, Params) {
     sum += g.get(i);
   }
   EXPECT_NEAR(sum / 600, 0, 0.04);  // standard deviation of the mean: 0.2 / sqrt(600) = 0.008
-  // A param keeps its value across evaluations; declaring it again does not re-initialize it.
-  Array g2 = run(param("g", {30, 20}, "glorot_uniform", 99));
+  // A param keeps its value across evaluations. Declaring its name again is an error, whatever
+  // the shape: the old values would ignore the new init, new ones would change the tensors built
+  // on the old (w * 2.0 above). reuse_param is the explicit way to continue with the values.
+  EXPECT_THROW(param("g", {30, 20}, "glorot_uniform", 99), NameError);
+  EXPECT_THROW(param("g", {5}, "zeros"), NameError);
+  EXPECT_THROW(param("w", f32({2, 2}, {0, 0, 0, 0})), NameError);
+  try {
+    param("w", {3});
+  } catch (const NameError& e) {
+    EXPECT_NE(std::string(e.what()).find("'w' already exists (f32[2,2])"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("reuse_param"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(ArrayIs(run(w * 2.0), DType::f32, {2, 2}, {2, 4, 6, 8}));  // unchanged
+  Array g2 = run(reuse_param("g", {30, 20}, "glorot_uniform", 99));
   for (int64_t i = 0; i < g.numel(); ++i) ASSERT_EQ(g.get(i), g2.get(i));
+  EXPECT_THROW(reuse_param("g", {20, 30}), ShapeError);
+  EXPECT_THROW(reuse_param("g", {30, 20}, "zeros", 0, DType::f64), TypeError);
+  EXPECT_TRUE(ArrayIs(run(reuse_param("fresh", {2}, "ones")), DType::f32, {2}, {1, 1}));
 }
 
 TEST_F(Creation, ArangeIntegers) {

@@ -166,6 +166,77 @@ TEST(Conv2D, Errors) {
                ShapeError);
 }
 
+// The message of the ShapeError that building `l` on `in` throws.
+std::string build_error(const LayerPtr& l, const TensorType& in) {
+  try {
+    LayerRun r(l, in);
+  } catch (const ShapeError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no ShapeError for " << in.str();
+  return "";
+}
+
+// NHWC [n, h, w, c] -> NCHW.
+Array nhwc_to_nchw(const Array& x) {
+  const Shape& s = x.shape();
+  Array y(x.dtype(), Shape{s[0], s[3], s[1], s[2]});
+  for (int64_t n = 0; n < s[0]; ++n)
+    for (int64_t h = 0; h < s[1]; ++h)
+      for (int64_t w = 0; w < s[2]; ++w)
+        for (int64_t c = 0; c < s[3]; ++c)
+          y.set(((n * s[3] + c) * s[1] + h) * s[2] + w,
+                x.get(((n * s[1] + h) * s[2] + w) * s[3] + c));
+  return y;
+}
+
+TEST(Conv2D, ChannelsLastIsTheNCHWConvolutionOfTheSameImages) {
+  Conv2DOptions last{.data_format = "channels_last", .padding = "same", .activation = "relu"};
+  Conv2DOptions first{.data_format = "", .padding = "same", .activation = "relu"};
+  LayerRun a(std::make_shared<Conv2D>(2, 3, last), TensorType{DType::f32, {2, 5, 4, 3}});
+  LayerRun b(std::make_shared<Conv2D>(2, 3, first), TensorType{DType::f32, {2, 3, 5, 4}});
+  EXPECT_EQ(a.y.shape(), (Shape{2, 5, 4, 2}));
+  EXPECT_EQ(a.params().get("l/kernel").shape(), (Shape{2, 3, 3, 3}));  // OIHW either way
+  b.set("kernel", a.params().get("l/kernel"));
+  b.set("bias", f32({2}, {0.25, -0.25}));
+  a.set("bias", f32({2}, {0.25, -0.25}));
+  Array x = random_array({2, 5, 4, 3}, -1, 1, 7);
+  Array ya = a.run(x), yb = b.run(nhwc_to_nchw(x));
+  Array want = nhwc_to_nchw(ya);
+  ASSERT_EQ(want.shape(), yb.shape());
+  for (int64_t i = 0; i < yb.numel(); ++i) EXPECT_NEAR(want.get(i), yb.get(i), 1e-5) << i;
+  check_input_grads("conv2d_channels_last", [&] { return std::make_shared<Conv2D>(2, 2, last); },
+                    {1, 4, 3, 2});
+}
+
+TEST(Conv2D, ChannelsLastLookingImagesAreAnErrorThatNamesTheAssumedLayout) {
+  // Keras's Reshape([28, 28, 1]), Conv2D(16, 3): read as NCHW it is 28 channels of 28x1 rows.
+  for (const char* padding : {"valid", "same"}) {
+    std::string m = build_error(std::make_shared<Conv2D>(16, 3, Conv2DOptions{.padding = padding}),
+                                TensorType{DType::f32, {8, 28, 28, 1}});
+    for (const char* words : {"f32[8,28,28,1]", "looks channels-last", "channels_first",
+                              "data_format=\"channels_last\"", "28 channels of 28x1"})
+      EXPECT_NE(m.find(words), std::string::npos) << padding << ": " << m;
+  }
+  std::string m = build_error(std::make_shared<MaxPool2D>(2), TensorType{DType::f32, {8, 6, 6, 3}});
+  EXPECT_NE(m.find("MaxPool2D"), std::string::npos) << m;
+  EXPECT_NE(m.find("looks channels-last"), std::string::npos) << m;
+  // Said out loud, either layout is taken as given.
+  LayerRun cf(std::make_shared<Conv2D>(
+                  4, 3, Conv2DOptions{.data_format = "channels_first", .padding = "same"}),
+              TensorType{DType::f32, {2, 6, 6, 3}});
+  EXPECT_EQ(cf.y.shape(), (Shape{2, 4, 6, 3}));
+  LayerRun cl(std::make_shared<Conv2D>(4, 3, Conv2DOptions{.data_format = "channels_last"}),
+              TensorType{DType::f32, {2, 6, 6, 3}});
+  EXPECT_EQ(cl.y.shape(), (Shape{2, 4, 4, 4}));
+  EXPECT_THROW(Conv2D(4, 3, Conv2DOptions{.data_format = "NHWC"}), ValueError);
+  m = build_error(std::make_shared<Conv2D>(2, 5, Conv2DOptions{.data_format = "channels_last"}),
+                  TensorType{DType::f32, {2, 3, 3, 1}});
+  EXPECT_NE(m.find("read as channels_last"), std::string::npos) << m;
+  m = build_error(std::make_shared<Conv2D>(2, 3), TensorType{DType::f32, {2, 28, 28}});
+  EXPECT_NE(m.find("[N, C, H, W]"), std::string::npos) << m;
+}
+
 // ---- pooling
 // --------------------------------------------------------------------------------------
 
@@ -197,6 +268,23 @@ TEST(Pooling, Gradients) {
   check_input_grads("avg_pool_same",
                     [] { return std::make_shared<AvgPool2D>(2, Pool2DOptions{.padding = "same"}); },
                     {1, 1, 3, 5});
+}
+
+TEST(Pooling, ChannelsLastPoolsEachChannelOfNHWCImages) {
+  // Channel 0 counts 1..16, channel 1 is its negative.
+  std::vector<float> v;
+  for (int i = 1; i <= 16; ++i) v.insert(v.end(), {float(i), -float(i)});
+  Array x = f32({1, 4, 4, 2}, v);
+  Pool2DOptions o{.data_format = "channels_last"};
+  LayerRun mx(std::make_shared<MaxPool2D>(2, o), TensorType{DType::f32, {1, 4, 4, 2}});
+  EXPECT_EQ(mx.y.shape(), (Shape{1, 2, 2, 2}));
+  expect_values(mx.run(x), {6, -1, 8, -3, 14, -9, 16, -11});
+  o.padding = "same";
+  LayerRun av(std::make_shared<AvgPool2D>(3, o), TensorType{DType::f32, {1, 4, 4, 2}});
+  EXPECT_EQ(av.y.shape(), (Shape{1, 2, 2, 2}));
+  // The first window covers rows/cols 0..1 of the padded 3x3: (1 + 2 + 5 + 6) / 4.
+  EXPECT_NEAR(av.run(x).get(0), 3.5, 1e-5);
+  EXPECT_NEAR(av.run(x).get(1), -3.5, 1e-5);
 }
 
 // ---- Flatten, Reshape
@@ -299,6 +387,21 @@ TEST(BatchNorm, Errors) {
   EXPECT_THROW(BatchNorm(BatchNormOptions{.momentum = 1.5}), ValueError);
 }
 
+TEST(BatchNorm, WithoutAnAxisItNormalizesNCHWChannelsAndKerasLastAxisOtherwise) {
+  // [N, T, F]: the features, as Keras's axis=-1.
+  LayerRun seq(std::make_shared<BatchNorm>(), TensorType{DType::f32, {2, 5, 3}});
+  EXPECT_EQ(seq.params().get("l/gamma").shape(), (Shape{3}));
+  EXPECT_EQ(seq.layer->config().at("axis"), "2");
+  LayerRun img(std::make_shared<BatchNorm>(), TensorType{DType::f32, {2, 4, 6, 6}});
+  EXPECT_EQ(img.params().get("l/gamma").shape(), (Shape{4}));
+  // Channels-last images need the axis said: normalizing their rows would train silently wrong.
+  std::string m = build_error(std::make_shared<BatchNorm>(), TensorType{DType::f32, {2, 6, 6, 4}});
+  EXPECT_NE(m.find("axis=-1"), std::string::npos) << m;
+  LayerRun last(std::make_shared<BatchNorm>(BatchNormOptions{.axis = -1}),
+                TensorType{DType::f32, {2, 6, 6, 4}});
+  EXPECT_EQ(last.params().get("l/gamma").shape(), (Shape{4}));
+}
+
 // ---- Activation
 // -----------------------------------------------------------------------------------
 
@@ -393,6 +496,9 @@ TEST(LayerConfig, RoundTripsThroughLayerFromConfig) {
       std::make_shared<Conv2D>(4, Pair{3, 2}, Conv2DOptions{.strides = {2, 1}, .padding = "same"}),
       std::make_shared<MaxPool2D>(3, Pool2DOptions{.strides = Pair{2, 2}}),
       std::make_shared<AvgPool2D>(),
+      std::make_shared<Conv2D>(4, 3, Conv2DOptions{.data_format = "channels_last"}),
+      std::make_shared<MaxPool2D>(2, Pool2DOptions{.data_format = "channels_first"}),
+      std::make_shared<BatchNorm>(),
       std::make_shared<Flatten>(),
       std::make_shared<Reshape>(std::vector<int64_t>{1, -1}),
       std::make_shared<Dropout>(0.3, DropoutOptions{.seed = 9}),
