@@ -10,6 +10,7 @@
 
 #include "graph/error.h"
 #include "runtime/file_io.h"
+#include "runtime/npy_dtype.h"
 
 namespace soma {
 
@@ -21,7 +22,9 @@ namespace {
 constexpr std::string_view kMagic = "\x93NUMPY";
 constexpr size_t kAlign = 64;                // numpy aligns the data start to 64 bytes
 constexpr size_t kGrowthAxisMaxDigits = 21;  // numpy leaves room to grow the first axis in place
-constexpr const char* kSupported = "'<f4' (float32), '<f8' (float64), '<i4' (int32), '|b1' (bool)";
+constexpr const char* kSupported =
+    "float16/32/64, int8/16/32/64, uint8/16/32/64 and bool, either byte order (integers are read "
+    "as i32, float16 as f32)";
 
 [[noreturn]] void fail(const std::string& what, const std::string& msg) {
   throw IOError(what + ": " + msg);
@@ -227,58 +230,13 @@ class HeaderParser {
 
 // ---- dtype descriptors --------------------------------------------------------------------------
 
-std::optional<DType> dtype_from_descr(std::string_view d) {
-  if (d.size() != 3) return std::nullopt;
-  char order = d[0];
-  std::string_view code = d.substr(1);
-  if (code == "b1") {
-    // One byte: byte order is meaningless; numpy writes '|'.
-    if (order == '|' || order == '<' || order == '=' || order == '>') return DType::boolean;
-    return std::nullopt;
-  }
-  if (order != '<' && order != '=') return std::nullopt;
-  if (code == "f4") return DType::f32;
-  if (code == "f8") return DType::f64;
-  if (code == "i4") return DType::i32;
-  return std::nullopt;
-}
-
-// numpy's name for some common type codes, to make "unsupported dtype" messages readable.
-std::string numpy_type_name(std::string_view code) {
-  struct Entry {
-    std::string_view code, name;
-  };
-  static constexpr Entry kNames[] = {
-      {"b1", "bool"},      {"i1", "int8"},      {"i2", "int16"},       {"i4", "int32"},
-      {"i8", "int64"},     {"u1", "uint8"},     {"u2", "uint16"},      {"u4", "uint32"},
-      {"u8", "uint64"},    {"f2", "float16"},   {"f4", "float32"},     {"f8", "float64"},
-      {"f16", "float128"}, {"c8", "complex64"}, {"c16", "complex128"}, {"O", "object"},
-  };
-  for (const Entry& e : kNames)
-    if (e.code == code) return std::string(e.name);
-  if (!code.empty() && code[0] == 'U') return "unicode string";
-  if (!code.empty() && code[0] == 'S') return "byte string";
-  if (!code.empty() && code[0] == 'V') return "void/raw bytes";
-  if (code.starts_with("M8")) return "datetime64";
-  if (code.starts_with("m8")) return "timedelta64";
-  return "";
-}
-
 [[noreturn]] void reject_descr(const std::string& what, const std::string& descr) {
   std::string shown = excerpt(descr);
-  if (descr.size() >= 2 && descr[0] == '>' && descr != ">b1") {
-    std::string le = "<" + descr.substr(1);
-    if (dtype_from_descr(le))
-      fail(what, "big-endian data ('" + shown +
-                     "') is not supported; soma reads little-endian only: convert with "
-                     "a.astype('" +
-                     excerpt(le) + "') before saving");
-  }
   std::string code = descr.size() >= 1 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '=' ||
                                            descr[0] == '|')
                          ? descr.substr(1)
                          : descr;
-  std::string name = numpy_type_name(code);
+  std::string name = npy::numpy_type_name(code);
   fail(what, "unsupported dtype '" + shown + "'" + (name.empty() ? "" : " (" + name + ")") +
                  "; supported dtypes: " + kSupported);
 }
@@ -338,8 +296,9 @@ Array parse_npy(std::string_view bytes, const std::string& what) {
   std::string_view header_text = bytes.substr(prefix, header_len);
   Header h = HeaderParser(header_text, what).parse();
 
-  std::optional<DType> dtype = dtype_from_descr(*h.descr);
-  if (!dtype) reject_descr(what, *h.descr);
+  std::optional<npy::SourceType> source = npy::parse_descr(*h.descr);
+  if (!source) reject_descr(what, *h.descr);
+  std::optional<DType> dtype = npy::soma_dtype(*source);
   if (*h.fortran_order)
     fail(what, "Fortran-ordered arrays are not supported; save with np.ascontiguousarray(a) first");
   const std::vector<int64_t>& dims = *h.shape;
@@ -351,7 +310,7 @@ Array parse_npy(std::string_view bytes, const std::string& what) {
     fail(what, "shape " + shape_text + " has rank " + std::to_string(dims.size()) +
                    "; soma supports at most rank " + std::to_string(kMaxRank));
   // Every dimension (zeros counted as one) times the element size must fit, so strides do too.
-  size_t itemsize = dtype_size(*dtype);
+  size_t itemsize = static_cast<size_t>(source->size);
   uint64_t limit = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
   uint64_t span = itemsize;
   bool empty = false;
@@ -367,7 +326,12 @@ Array parse_npy(std::string_view bytes, const std::string& what) {
   }
   uint64_t expected = empty ? 0 : span;
   uint64_t actual = bytes.size() - prefix - header_len;
-  std::string type_text = std::string(dtype_name(*dtype)) + " array of shape " + shape_text;
+  bool stored_as_is = dtype_size(*dtype) == itemsize && source->kind != 'u';
+  std::string type_text =
+      (stored_as_is
+           ? std::string(dtype_name(*dtype))
+           : npy::numpy_type_name(std::string(1, source->kind) + std::to_string(itemsize))) +
+      " array of shape " + shape_text;
   if (actual < expected)
     fail(what, "truncated data: the " + type_text + " needs " + n_bytes(expected) +
                    " after the header, but the file has only " + n_bytes(actual) + " of data");
@@ -377,16 +341,8 @@ Array parse_npy(std::string_view bytes, const std::string& what) {
                    std::to_string(actual) + ")");
 
   std::string_view data = bytes.substr(prefix + header_len);
-  if (*dtype == DType::boolean) {
-    for (size_t i = 0; i < data.size(); ++i) {
-      unsigned char c = static_cast<unsigned char>(data[i]);
-      if (c > 1)
-        fail(what, "invalid bool value " + std::to_string(c) + " at element " + std::to_string(i) +
-                       "; bool data must be bytes 0 or 1");
-    }
-  }
   Array a(*dtype, Shape(dims));
-  if (!data.empty()) std::memcpy(a.raw(), data.data(), data.size());
+  npy::convert(*source, data, a, what);
   return a;
 }
 

@@ -1,7 +1,9 @@
-// numpy's .npy format (versions 1.0, 2.0 and 3.0 read; 1.0 written, 2.0 when the header needs it):
-// f32, f64, i32 and bool in C order, little-endian. Anything else (Fortran order, big-endian,
-// other dtypes, a truncated file, a wrong magic) is rejected with an IOError naming the file and
-// what is wrong.
+// numpy's .npy format (versions 1.0, 2.0 and 3.0 read; 1.0 written, 2.0 when the header needs it),
+// C order. Written: f32, f64, i32 and bool, little-endian. Read: every numeric dtype people save
+// (float16/32/64, int8..int64, uint8..uint64, bool) in either byte order, converted to soma's
+// types by the rules in npy_dtype.h (an integer that does not fit in i32 is an error, never
+// wrapped). Anything else (Fortran order, complex, strings, objects, a truncated file, a wrong
+// magic) is rejected with an IOError naming the file and what is wrong.
 #pragma once
 
 #include <string>

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "frontend/data/csv.h"
 #include "frontend/script/builtins.h"
 #include "frontend/script/session.h"
 #include "runtime/npy.h"
@@ -153,7 +154,36 @@ void register_core_builtins(Registry& r) {
                 }
                 return Value::none();
               });
-  add_builtin(r, "load_npy(path)", "Reads a numpy .npy file (f32, f64, i32 or bool) as an array.",
+  add_builtin(r, "load_csv(path, delimiter=',', header=True, usecols=None, dtype='f32')",
+              "Reads a CSV file of numbers as a 2-D array [rows, columns]. header=True: the "
+              "first line names the columns; usecols: the columns to read, by index or name; "
+              "delimiter ' ' splits on runs of spaces and tabs.",
+              [](Call& c) {
+                data::CsvOptions o;
+                std::string d = c.str("delimiter");
+                if (d.size() != 1) c.value_error("delimiter", "must be one character");
+                o.delimiter = d[0];
+                o.header = c.boolean("header");
+                if (!c.is_none("usecols"))
+                  for (const Value& v : c.list("usecols")) {
+                    if (v.is_str())
+                      o.columns.emplace_back(v.as_str());
+                    else if (auto k = to_int(v))
+                      o.columns.emplace_back(*k);
+                    else
+                      c.type_error("usecols", "a list of column indices or names");
+                  }
+                o.dtype = c.dtype("dtype");
+                try {
+                  return Value::array(data::load_csv(c.str("path"), o).values);
+                } catch (const Error& e) {
+                  throw ScriptError(c.loc_of("path"), e.what());
+                }
+              });
+  add_builtin(r, "load_npy(path)",
+              "Reads a numpy .npy file as an array: float16/32/64, int8..int64, uint8..uint64 "
+              "and bool in either byte order (integers become i32, float16 f32; a value that "
+              "does not fit is an error).",
               [](Call& c) {
                 try {
                   return Value::array(load_npy(c.str("path")));
