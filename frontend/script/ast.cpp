@@ -86,7 +86,10 @@ std::string to_string(const Expr& e) {
 std::string to_string(const Stmt& s) {
   auto targets = [&] {
     std::string out;
-    for (size_t i = 0; i < s.targets.size(); ++i) out += (i ? ", " : "") + s.targets[i].name;
+    for (size_t i = 0; i < s.targets.size(); ++i)
+      out += (i ? ", " : "") +
+             (s.targets[i].object ? to_string(*s.targets[i].object) + "." : std::string()) +
+             s.targets[i].name;
     return out;
   };
   switch (s.kind) {

@@ -64,9 +64,12 @@ enum class StmtKind {
   Command,    // :text
 };
 
+// A name, or an object's attribute (`model.optimizer.learning_rate`: object is
+// `model.optimizer`, name "learning_rate").
 struct Target {
   std::string name;
   Location loc;
+  std::shared_ptr<const Expr> object;  // null for a plain name
 };
 
 struct Stmt {

@@ -3,6 +3,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <array>
 #include <chrono>
@@ -392,13 +393,16 @@ void help(Args& a) {
       found = true;
       if (v->is_object()) {
         out << v->as_object()->repr() << "\n";
+        std::vector<std::string> settable = v->as_object()->settable_attrs();
         for (const std::string& attr : v->as_object()->attr_names()) {
           auto av = v->as_object()->attr(attr);
           if (av && av->is_function())
             out << "  ." << av->as_function()->signature << "\n      " << av->as_function()->doc
                 << "\n";
           else
-            out << "  ." << attr << "\n";
+            out << "  ." << attr
+                << (std::count(settable.begin(), settable.end(), attr) ? " (settable)" : "")
+                << "\n";
         }
       } else {
         out << name << ": " << v->type_name() << "\n";

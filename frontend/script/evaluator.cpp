@@ -133,6 +133,10 @@ void Session::exec(const Stmt& s) {
       }
       case StmtKind::Assign: {
         Value v = eval(*s.value);
+        if (s.targets.size() == 1 && s.targets[0].object) {
+          set_attribute(s.targets[0], v);
+          return;
+        }
         if (s.targets.size() == 1) {
           bind(s.targets[0].name, std::move(v), s.targets[0].loc);
           return;
@@ -171,8 +175,31 @@ void Session::exec(const Stmt& s) {
   }
 }
 
+void Session::set_attribute(const Target& t, const Value& v) {
+  Value base = eval(*t.object);
+  if (!base.is_object())
+    throw ScriptError(t.loc, "cannot set attribute '" + t.name + "' of " + base.a_type_name());
+  const ObjectPtr& o = base.as_object();
+  try {
+    if (o->set_attr(t.name, v)) return;
+  } catch (const Error& e) {
+    throw ScriptError(t.loc, e.what());
+  }
+  std::string names;
+  for (const std::string& n : o->settable_attrs()) names += (names.empty() ? "" : ", ") + n;
+  throw ScriptError(t.loc, "cannot set attribute '" + t.name + "' of '" + o->type_name() + "'" +
+                               (names.empty() ? std::string(" (none of its attributes can be set)")
+                                              : " (settable: " + names + ")"));
+}
+
 void Session::exec_aug_assign(const Stmt& s) {
   const Target& t = s.targets[0];
+  if (t.object) {
+    Value cur = attribute(eval(*t.object), t.name, t.loc);
+    Value rhs = eval(*s.value);
+    set_attribute(t, binary_op(s.text, cur, rhs, t.loc));
+    return;
+  }
   Value cur = lookup_or_fail(t.name, t.loc);
   Value rhs = eval(*s.value);
   Value next = binary_op(s.text, cur, rhs, t.loc);

@@ -49,6 +49,25 @@ std::optional<Value> TableObject::attr(const std::string& name) {
   return std::nullopt;
 }
 
+bool TableObject::set_attr(const std::string& name, const Value& v) {
+  for (auto& [n, set] : setters_)
+    if (n == name) {
+      set(v);
+      return true;
+    }
+  return false;
+}
+
+std::vector<std::string> TableObject::settable_attrs() const {
+  std::vector<std::string> out;
+  for (auto& [n, set] : setters_) out.push_back(n);
+  return out;
+}
+
+void TableObject::setter(const std::string& name, std::function<void(const Value&)> set) {
+  setters_.emplace_back(name, std::move(set));
+}
+
 std::vector<std::string> TableObject::attr_names() const {
   std::vector<std::string> out;
   for (auto& [n, get] : attrs_)
@@ -72,6 +91,12 @@ OptimizerObject::OptimizerObject(nn::OptimizerPtr opt) : opt_(std::move(opt)) {
   value("name", [this] { return Value::str(opt_->name()); });
   value("learning_rate", [this] { return Value::number(opt_->learning_rate()); });
   value("lr", [this] { return Value::number(opt_->learning_rate()); });
+  for (const char* n : {"learning_rate", "lr"})
+    setter(n, [this, n](const Value& v) {
+      if (!v.is_number() || v.is_bool())
+        SOMA_THROW(TypeError, n << " must be a number, got " << v.a_type_name());
+      opt_->set_learning_rate(v.as_number());
+    });
   method("set_learning_rate(lr)", "Sets the learning rate (applied from the next step).",
          [this](Call& c) {
            opt_->set_learning_rate(c.number("lr"));

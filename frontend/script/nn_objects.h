@@ -30,14 +30,19 @@ class TableObject : public Object {
  public:
   std::optional<Value> attr(const std::string& name) override;
   std::vector<std::string> attr_names() const override;
+  bool set_attr(const std::string& name, const Value& v) override;
+  std::vector<std::string> settable_attrs() const override;
 
  protected:
   void value(const std::string& name, std::function<Value()> get);
+  // Makes attribute `name` settable by `obj.name = v`.
+  void setter(const std::string& name, std::function<void(const Value&)> set);
   void method(const std::string& signature, const std::string& doc,
               std::function<Value(Call&)> body);
 
  private:
   std::vector<std::pair<std::string, std::function<Value()>>> attrs_;
+  std::vector<std::pair<std::string, std::function<void(const Value&)>>> setters_;
 };
 
 class OptimizerObject : public TableObject {

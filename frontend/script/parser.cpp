@@ -121,7 +121,7 @@ class Parser {
     do {
       if (peek().kind != Tok::Name || is_keyword(peek().text))
         fail(peek().loc, "expected a loop variable name after 'for', got " + describe(peek()));
-      s->targets.push_back({peek().text, peek().loc});
+      s->targets.push_back({peek().text, peek().loc, nullptr});
       next();
     } while (accept(","));
     if (!is_name("in"))
@@ -168,7 +168,7 @@ class Parser {
     if (is_op("=")) {
       Location eq = next().loc;
       s->kind = StmtKind::Assign;
-      s->targets = targets_of(*lhs, eq);
+      s->targets = targets_of(lhs, eq);
       if (peek().kind == Tok::Newline || peek().kind == Tok::End || is_op(";"))
         fail(peek().loc, "expected an expression after '='");
       s->value = exprlist();
@@ -179,10 +179,9 @@ class Parser {
       Location op = peek().loc;
       s->kind = StmtKind::AugAssign;
       s->text = next().text.substr(0, 1);
-      if (lhs->kind != ExprKind::Name)
-        fail(lhs->loc, "'" + s->text + "=' needs a variable name on its left");
-      s->targets.push_back({lhs->text, lhs->loc});
-      (void)op;
+      if (lhs->kind != ExprKind::Name && lhs->kind != ExprKind::Attr)
+        fail(lhs->loc, "'" + s->text + "=' needs a variable name or an attribute on its left");
+      s->targets = targets_of(lhs, op);
       if (peek().kind == Tok::Newline || peek().kind == Tok::End)
         fail(peek().loc, "expected an expression after '" + s->text + "='");
       s->value = exprlist();
@@ -193,17 +192,24 @@ class Parser {
     return s;
   }
 
-  std::vector<Target> targets_of(const Expr& e, const Location& eq) {
+  std::vector<Target> targets_of(ExprPtr& lhs, const Location& eq) {
+    const Expr& e = *lhs;
     std::vector<Target> out;
     if (e.kind == ExprKind::Name) {
-      out.push_back({e.text, e.loc});
+      out.push_back({e.text, e.loc, nullptr});
+      return out;
+    }
+    if (e.kind == ExprKind::Attr) {
+      Location loc = e.loc;
+      std::string name = e.text;
+      out.push_back({name, loc, std::shared_ptr<const Expr>(std::move(lhs->items[0]))});
       return out;
     }
     if (e.kind == ExprKind::List && !e.items.empty()) {
       for (const ExprPtr& item : e.items) {
         if (item->kind != ExprKind::Name)
           fail(item->loc, "cannot assign to " + what_is(*item) + " (unpacking needs names)");
-        out.push_back({item->text, item->loc});
+        out.push_back({item->text, item->loc, nullptr});
       }
       return out;
     }

@@ -143,6 +143,8 @@ class Session {
   Value eval_unary(const Expr& e);
   Value eval_call(const Expr& e);
   Value eval_attr(const Expr& e);
+  // target.object.name = v
+  void set_attribute(const Target& t, const Value& v);
   Value eval_index(const Expr& e);
   Value binary_op(const std::string& op, const Value& a, const Value& b, const Location& loc);
   Value attribute(const Value& base, const std::string& name, const Location& loc);

@@ -88,6 +88,10 @@ class Object : public std::enable_shared_from_this<Object> {
   virtual std::optional<Value> attr(const std::string& name) = 0;
   // The attribute names, for tab completion and error messages.
   virtual std::vector<std::string> attr_names() const = 0;
+  // obj.name = v: false when `name` cannot be set (the evaluator then lists those that can);
+  // a bad value throws.
+  virtual bool set_attr(const std::string& /*name*/, const Value& /*v*/) { return false; }
+  virtual std::vector<std::string> settable_attrs() const { return {}; }
   // obj[key] (e.g. history["loss"]); nullopt when the object cannot be indexed.
   virtual std::optional<Value> index(const Value& key);
   // How the REPL shows it: "<Sequential 'sequential': 3 layers>".
