@@ -91,6 +91,16 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // A layer's constructor arguments (see LayerConfig); "name" is included.
   virtual LayerConfig config() const;
 
+  // Keras's input_shape= (without the batch axis): a Sequential model whose first layer has one
+  // is built as soon as the layer is added, so that summary() and the weights exist before fit.
+  // On other layers it is ignored, as in Keras.
+  // The dtype defaults to the layer's usual input (i32 token ids for an Embedding, else f32).
+  void set_input_shape(Shape sample_shape, std::optional<DType> dtype = std::nullopt) {
+    input_type_ = TensorType{dtype.value_or(default_input_dtype()), std::move(sample_shape)};
+  }
+  const std::optional<TensorType>& input_type() const { return input_type_; }
+  virtual DType default_input_dtype() const { return DType::f32; }
+
   bool built() const { return built_; }
   // Creates the weights for inputs of `input` (batch axis first, any batch size) in the current
   // Context, with initial values drawn deterministically from `seed` (the model passes the
@@ -145,6 +155,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::string name_;
   std::optional<uint64_t> seed_;
   bool built_ = false;
+  std::optional<TensorType> input_type_;
   const void* owner_ = nullptr;
   std::vector<Weight> weights_;
 };

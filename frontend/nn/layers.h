@@ -252,6 +252,7 @@ class Embedding : public Layer {
  public:
   Embedding(int64_t input_dim, int64_t output_dim, EmbeddingOptions options = {});
   std::string class_name() const override { return "Embedding"; }
+  DType default_input_dtype() const override { return DType::i32; }
   LayerConfig config() const override;
   Tensor call(const Tensor& x, CallContext& ctx) override;
 

@@ -63,6 +63,14 @@ void Model::build_types(const std::vector<TensorType>& types) {
   built_ = true;
 }
 
+void Model::unbuild_model() {
+  for (const LayerPtr& l : layers()) l->unbuild();
+  built_ = false;
+  input_types_.clear();
+  output_types_.clear();
+  impl_->clear();
+}
+
 const std::vector<TensorType>& Model::input_types() const {
   if (!built_)
     SOMA_THROW(ValueError, "model '" << name_

@@ -256,6 +256,9 @@ class Model {
   void set_iterations(int64_t n) { iterations_ = n; }
   // Builds the model for per-sample input types (or, once built, checks them: ShapeError).
   void build_types(const std::vector<TensorType>& per_sample);
+  // Makes an uncompiled model unbuilt again, its compiled functions dropped; building it again
+  // continues with the same weight values (parameters are reused by name).
+  void unbuild_model();
 
   std::vector<TensorType> input_types_, output_types_;
   std::vector<std::string> input_names_{"input"}, output_names_{"output"};
@@ -288,7 +291,9 @@ class Sequential : public Model {
   ~Sequential() override;
   std::string class_name() const override { return "Sequential"; }
   // Appends a layer (before the model is built). Throws ValueError for a duplicate name, a layer
-  // of another model, or adding to a built model.
+  // of another model, or adding to a built model. A model built because its first layer has an
+  // input shape (Layer::set_input_shape, Keras's input_shape=) is built again with the new layer,
+  // as in Keras, until it is compiled.
   void add(LayerPtr layer);
   // Removes the last layer (before the model is built).
   void pop();
@@ -312,7 +317,11 @@ class Sequential : public Model {
   std::vector<SummaryRow> summary_rows() const override;
 
  private:
+  // Builds the model when its first layer declares an input shape.
+  void build_declared();
+  void add_unbuilt(LayerPtr layer);
   std::vector<LayerPtr> layers_;
+  bool built_from_declaration_ = false;
   std::vector<Shape> layer_output_shapes_;  // per layer, without the batch axis (summary)
 };
 

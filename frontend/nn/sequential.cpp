@@ -12,7 +12,34 @@ using namespace detail;
 Sequential::Sequential(std::vector<LayerPtr> layers, std::string name, uint64_t seed)
     : Model(name.empty() ? "sequential" : name, seed) {
   output_names_ = {"output"};
-  for (LayerPtr& l : layers) add(std::move(l));
+  for (LayerPtr& l : layers) add_unbuilt(std::move(l));
+  build_declared();
+}
+
+void Sequential::build_declared() {
+  if (built_ || layers_.empty() || !layers_[0]->input_type()) return;
+  const TensorType& t = *layers_[0]->input_type();
+  build(t.shape, t.dtype);
+  built_from_declaration_ = true;
+}
+
+void Sequential::add(LayerPtr layer) {
+  bool rebuild = built_ && built_from_declaration_ && !compiled();
+  if (rebuild) unbuild_model();
+  try {
+    add_unbuilt(std::move(layer));
+  } catch (...) {
+    if (rebuild) build_declared();
+    throw;
+  }
+  try {
+    build_declared();
+  } catch (...) {
+    // The layer does not fit the declared input: the model stays as it was.
+    pop();
+    build_declared();
+    throw;
+  }
 }
 
 Sequential::~Sequential() {
@@ -20,7 +47,7 @@ Sequential::~Sequential() {
     if (!l->built()) l->set_owner(nullptr);
 }
 
-void Sequential::add(LayerPtr layer) {
+void Sequential::add_unbuilt(LayerPtr layer) {
   if (!layer) SOMA_THROW(ValueError, "Sequential.add: the layer is null");
   if (built_)
     SOMA_THROW(ValueError, "Sequential.add: model '" << name_

@@ -57,112 +57,127 @@ double alias(Call& c, const std::string& keras, const std::string& soma) {
   return c.is_none(keras) ? c.number(soma) : c.number(keras);
 }
 
+// A layer's built-in: Keras's input_shape= (without the batch axis) is accepted by every layer;
+// on the first layer of a Sequential model it builds the model.
+void add_layer(Registry& r, std::string signature, const std::string& doc,
+               std::function<Value(Call&)> make) {
+  signature.insert(signature.size() - 1, ", input_shape=None");
+  add_builtin(r, signature, doc, [make = std::move(make)](Call& c) {
+    Value v = make(c);
+    if (!c.is_none("input_shape"))
+      std::dynamic_pointer_cast<LayerObject>(v.as_object())
+          ->get()
+          ->set_input_shape(c.shape("input_shape"));
+    return v;
+  });
+}
+
 }  // namespace
 
 void register_nn_builtins(Registry& r) {
   // ---- layers
   // --------------------------------------------------------------------------------------
-  add_builtin(r,
-              "Dense(units, activation=None, use_bias=True, kernel_initializer='glorot_uniform', "
-              "bias_initializer='zeros', name=None, seed=None)",
-              "A fully connected layer: activation(x @ kernel + bias).", [](Call& c) {
-                nn::DenseOptions o;
-                o.activation = activation_arg(c);
-                o.use_bias = c.boolean("use_bias");
-                o.kernel_initializer = c.str("kernel_initializer");
-                o.bias_initializer = c.str("bias_initializer");
-                o.name = name_arg(c);
-                o.seed = seed_arg(c);
-                return layer_value(std::make_shared<nn::Dense>(c.integer("units"), o));
-              });
-  add_builtin(r,
-              "Conv2D(filters, kernel_size, strides=1, padding='valid', data_format=None, "
-              "activation=None, use_bias=True, dilation_rate=1, "
-              "kernel_initializer='glorot_uniform', bias_initializer='zeros', name=None, "
-              "seed=None)",
-              "A 2-D convolution over NCHW images, or NHWC with data_format='channels_last' "
-              "(OIHW kernel).",
-              [](Call& c) {
-                nn::Conv2DOptions o;
-                o.strides = c.pair("strides");
-                o.padding = c.str("padding");
-                if (!c.is_none("data_format")) o.data_format = c.str("data_format");
-                o.activation = activation_arg(c);
-                o.use_bias = c.boolean("use_bias");
-                o.dilation_rate = c.pair("dilation_rate");
-                o.kernel_initializer = c.str("kernel_initializer");
-                o.bias_initializer = c.str("bias_initializer");
-                o.name = name_arg(c);
-                o.seed = seed_arg(c);
-                return layer_value(
-                    std::make_shared<nn::Conv2D>(c.integer("filters"), c.pair("kernel_size"), o));
-              });
+  add_layer(r,
+            "Dense(units, activation=None, use_bias=True, kernel_initializer='glorot_uniform', "
+            "bias_initializer='zeros', name=None, seed=None)",
+            "A fully connected layer: activation(x @ kernel + bias).", [](Call& c) {
+              nn::DenseOptions o;
+              o.activation = activation_arg(c);
+              o.use_bias = c.boolean("use_bias");
+              o.kernel_initializer = c.str("kernel_initializer");
+              o.bias_initializer = c.str("bias_initializer");
+              o.name = name_arg(c);
+              o.seed = seed_arg(c);
+              return layer_value(std::make_shared<nn::Dense>(c.integer("units"), o));
+            });
+  add_layer(r,
+            "Conv2D(filters, kernel_size, strides=1, padding='valid', data_format=None, "
+            "activation=None, use_bias=True, dilation_rate=1, "
+            "kernel_initializer='glorot_uniform', bias_initializer='zeros', name=None, "
+            "seed=None)",
+            "A 2-D convolution over NCHW images, or NHWC with data_format='channels_last' "
+            "(OIHW kernel).",
+            [](Call& c) {
+              nn::Conv2DOptions o;
+              o.strides = c.pair("strides");
+              o.padding = c.str("padding");
+              if (!c.is_none("data_format")) o.data_format = c.str("data_format");
+              o.activation = activation_arg(c);
+              o.use_bias = c.boolean("use_bias");
+              o.dilation_rate = c.pair("dilation_rate");
+              o.kernel_initializer = c.str("kernel_initializer");
+              o.bias_initializer = c.str("bias_initializer");
+              o.name = name_arg(c);
+              o.seed = seed_arg(c);
+              return layer_value(
+                  std::make_shared<nn::Conv2D>(c.integer("filters"), c.pair("kernel_size"), o));
+            });
   for (const char* name : {"MaxPool2D", "MaxPooling2D", "AvgPool2D", "AveragePooling2D"}) {
     std::string n = name;
     bool is_max = n.rfind("Max", 0) == 0;
-    add_builtin(r, n + "(pool_size=2, strides=None, padding='valid', data_format=None, name=None)",
-                is_max ? "Max pooling over NCHW (or channels_last NHWC) images."
-                       : "Average pooling over NCHW (or channels_last NHWC) images.",
-                [is_max](Call& c) {
-                  nn::Pool2DOptions o;
-                  if (!c.is_none("strides")) o.strides = c.pair("strides");
-                  o.padding = c.str("padding");
-                  if (!c.is_none("data_format")) o.data_format = c.str("data_format");
-                  o.name = name_arg(c);
-                  if (is_max)
-                    return layer_value(std::make_shared<nn::MaxPool2D>(c.pair("pool_size"), o));
-                  return layer_value(std::make_shared<nn::AvgPool2D>(c.pair("pool_size"), o));
-                });
+    add_layer(r, n + "(pool_size=2, strides=None, padding='valid', data_format=None, name=None)",
+              is_max ? "Max pooling over NCHW (or channels_last NHWC) images."
+                     : "Average pooling over NCHW (or channels_last NHWC) images.",
+              [is_max](Call& c) {
+                nn::Pool2DOptions o;
+                if (!c.is_none("strides")) o.strides = c.pair("strides");
+                o.padding = c.str("padding");
+                if (!c.is_none("data_format")) o.data_format = c.str("data_format");
+                o.name = name_arg(c);
+                if (is_max)
+                  return layer_value(std::make_shared<nn::MaxPool2D>(c.pair("pool_size"), o));
+                return layer_value(std::make_shared<nn::AvgPool2D>(c.pair("pool_size"), o));
+              });
   }
-  add_builtin(r, "Flatten(name=None)", "[N, d1, d2, ...] -> [N, d1*d2*...].",
-              [](Call& c) { return layer_value(std::make_shared<nn::Flatten>(name_arg(c))); });
-  add_builtin(
+  add_layer(r, "Flatten(name=None)", "[N, d1, d2, ...] -> [N, d1*d2*...].",
+            [](Call& c) { return layer_value(std::make_shared<nn::Flatten>(name_arg(c))); });
+  add_layer(
       r, "Reshape(target_shape, name=None)",
       "[N, ...] -> [N] + target_shape (without the batch axis; one -1 allowed).", [](Call& c) {
         return layer_value(std::make_shared<nn::Reshape>(c.ints("target_shape"), name_arg(c)));
       });
-  add_builtin(r, "Dropout(rate, seed=None, name=None)",
-              "Drops a fraction `rate` of the inputs while training.", [](Call& c) {
-                nn::DropoutOptions o;
-                o.name = name_arg(c);
-                o.seed = seed_arg(c);
-                return layer_value(std::make_shared<nn::Dropout>(c.number("rate"), o));
-              });
+  add_layer(r, "Dropout(rate, seed=None, name=None)",
+            "Drops a fraction `rate` of the inputs while training.", [](Call& c) {
+              nn::DropoutOptions o;
+              o.name = name_arg(c);
+              o.seed = seed_arg(c);
+              return layer_value(std::make_shared<nn::Dropout>(c.number("rate"), o));
+            });
   for (const char* name : {"BatchNorm", "BatchNormalization"}) {
-    add_builtin(r,
-                std::string(name) +
-                    "(axis=None, momentum=0.99, epsilon=0.001, center=True, scale=True, "
-                    "name=None)",
-                "Batch normalization over every axis but `axis` (None: the channels of NCHW "
-                "images, the last axis otherwise).",
-                [](Call& c) {
-                  nn::BatchNormOptions o;
-                  if (!c.is_none("axis")) o.axis = c.integer("axis");
-                  o.momentum = c.number("momentum");
-                  o.epsilon = c.number("epsilon");
-                  o.center = c.boolean("center");
-                  o.scale = c.boolean("scale");
-                  o.name = name_arg(c);
-                  return layer_value(std::make_shared<nn::BatchNorm>(o));
-                });
+    add_layer(r,
+              std::string(name) +
+                  "(axis=None, momentum=0.99, epsilon=0.001, center=True, scale=True, "
+                  "name=None)",
+              "Batch normalization over every axis but `axis` (None: the channels of NCHW "
+              "images, the last axis otherwise).",
+              [](Call& c) {
+                nn::BatchNormOptions o;
+                if (!c.is_none("axis")) o.axis = c.integer("axis");
+                o.momentum = c.number("momentum");
+                o.epsilon = c.number("epsilon");
+                o.center = c.boolean("center");
+                o.scale = c.boolean("scale");
+                o.name = name_arg(c);
+                return layer_value(std::make_shared<nn::BatchNorm>(o));
+              });
   }
-  add_builtin(
+  add_layer(
       r, "Activation(activation, name=None)", "Applies an activation function by name.",
       [](Call& c) {
         return layer_value(std::make_shared<nn::Activation>(c.str("activation"), name_arg(c)));
       });
-  add_builtin(r,
-              "Embedding(input_dim, output_dim, embeddings_initializer='uniform', name=None, "
-              "seed=None)",
-              "Looks up rows of a trainable [input_dim, output_dim] table by integer ids.",
-              [](Call& c) {
-                nn::EmbeddingOptions o;
-                o.embeddings_initializer = c.str("embeddings_initializer");
-                o.name = name_arg(c);
-                o.seed = seed_arg(c);
-                return layer_value(std::make_shared<nn::Embedding>(c.integer("input_dim"),
-                                                                   c.integer("output_dim"), o));
-              });
+  add_layer(r,
+            "Embedding(input_dim, output_dim, embeddings_initializer='uniform', name=None, "
+            "seed=None)",
+            "Looks up rows of a trainable [input_dim, output_dim] table by integer ids.",
+            [](Call& c) {
+              nn::EmbeddingOptions o;
+              o.embeddings_initializer = c.str("embeddings_initializer");
+              o.name = name_arg(c);
+              o.seed = seed_arg(c);
+              return layer_value(std::make_shared<nn::Embedding>(c.integer("input_dim"),
+                                                                 c.integer("output_dim"), o));
+            });
 
   // ---- recurrent layers
   // ----------------------------------------------------------------------------
@@ -184,37 +199,37 @@ void register_nn_builtins(Registry& r) {
       "use_bias=True, kernel_initializer='glorot_uniform', recurrent_initializer='orthogonal', "
       "bias_initializer='zeros', return_sequences=False, go_backwards=False, name=None, "
       "seed=None";
-  add_builtin(r, "SimpleRNN(units, activation='tanh', " + common + ")",
-              "A fully connected recurrent layer over [batch, time, features]: h_t = "
-              "activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias). Returns the last "
-              "state [batch, units], or every state [batch, time, units] with "
-              "return_sequences=True.",
-              [rnn_options](Call& c) {
-                return layer_value(
-                    std::make_shared<nn::SimpleRNN>(c.integer("units"), rnn_options(c, false)));
-              });
-  add_builtin(r,
-              "LSTM(units, activation='tanh', recurrent_activation='sigmoid', " + common +
-                  ", unit_forget_bias=True)",
-              "Long short-term memory over [batch, time, features] with Keras's gate order "
-              "(i, f, c, o) and weight layout. Returns the last state [batch, units], or every "
-              "state with return_sequences=True.",
-              [rnn_options](Call& c) {
-                nn::RNNOptions o = rnn_options(c, true);
-                o.unit_forget_bias = c.boolean("unit_forget_bias");
-                return layer_value(std::make_shared<nn::LSTM>(c.integer("units"), o));
-              });
-  add_builtin(r,
-              "GRU(units, activation='tanh', recurrent_activation='sigmoid', " + common +
-                  ", reset_after=True)",
-              "A gated recurrent unit over [batch, time, features] with Keras's gate order "
-              "(z, r, h) and weight layout (reset_after=True: separate input and recurrent "
-              "biases).",
-              [rnn_options](Call& c) {
-                nn::RNNOptions o = rnn_options(c, true);
-                o.reset_after = c.boolean("reset_after");
-                return layer_value(std::make_shared<nn::GRU>(c.integer("units"), o));
-              });
+  add_layer(r, "SimpleRNN(units, activation='tanh', " + common + ")",
+            "A fully connected recurrent layer over [batch, time, features]: h_t = "
+            "activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias). Returns the last "
+            "state [batch, units], or every state [batch, time, units] with "
+            "return_sequences=True.",
+            [rnn_options](Call& c) {
+              return layer_value(
+                  std::make_shared<nn::SimpleRNN>(c.integer("units"), rnn_options(c, false)));
+            });
+  add_layer(r,
+            "LSTM(units, activation='tanh', recurrent_activation='sigmoid', " + common +
+                ", unit_forget_bias=True)",
+            "Long short-term memory over [batch, time, features] with Keras's gate order "
+            "(i, f, c, o) and weight layout. Returns the last state [batch, units], or every "
+            "state with return_sequences=True.",
+            [rnn_options](Call& c) {
+              nn::RNNOptions o = rnn_options(c, true);
+              o.unit_forget_bias = c.boolean("unit_forget_bias");
+              return layer_value(std::make_shared<nn::LSTM>(c.integer("units"), o));
+            });
+  add_layer(r,
+            "GRU(units, activation='tanh', recurrent_activation='sigmoid', " + common +
+                ", reset_after=True)",
+            "A gated recurrent unit over [batch, time, features] with Keras's gate order "
+            "(z, r, h) and weight layout (reset_after=True: separate input and recurrent "
+            "biases).",
+            [rnn_options](Call& c) {
+              nn::RNNOptions o = rnn_options(c, true);
+              o.reset_after = c.boolean("reset_after");
+              return layer_value(std::make_shared<nn::GRU>(c.integer("units"), o));
+            });
 
   // ---- merge layers (functional models)
   // ------------------------------------------------------------

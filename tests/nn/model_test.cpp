@@ -128,6 +128,34 @@ TEST(Sequential, SameSeedSameWeights) {
   EXPECT_NE(wa[0].to_doubles(), wc[0].to_doubles());
 }
 
+TEST(Sequential, AFirstLayerWithAnInputShapeBuildsTheModelAsKerasDoes) {
+  auto first = std::make_shared<Dense>(4, DenseOptions{.activation = "relu"});
+  first->set_input_shape({3});
+  auto m = std::make_shared<Sequential>(std::vector<LayerPtr>{first, std::make_shared<Dense>(2)});
+  ASSERT_TRUE(m->built());
+  EXPECT_EQ(m->input_type().str(), "f32[3]");
+  EXPECT_EQ(m->count_params(), 16 + 10);
+  // Adding a layer builds the model again around it; the weights so far keep their values.
+  std::vector<Array> before = m->get_weights();
+  m->add(std::make_shared<Dense>(5));
+  EXPECT_EQ(m->output_type().str(), "f32[5]");
+  std::vector<Array> after = m->get_weights();
+  ASSERT_EQ(after.size(), 6u);
+  for (size_t i = 0; i < before.size(); ++i)
+    EXPECT_EQ(after[i].to_doubles(), before[i].to_doubles()) << i;
+  // A layer that does not fit is refused and leaves the model as it was.
+  EXPECT_THROW(m->add(std::make_shared<Reshape>(std::vector<int64_t>{3})), ShapeError);
+  EXPECT_EQ(m->layers().size(), 3u);
+  EXPECT_EQ(m->output_type().str(), "f32[5]");
+  m->compile("sgd", "mse");
+  EXPECT_THROW(m->add(std::make_shared<Dense>(1)), ValueError);
+  // An Embedding's declared input is token ids.
+  auto emb = std::make_shared<Embedding>(10, 3);
+  emb->set_input_shape({4});
+  Sequential e({emb});
+  EXPECT_EQ(e.input_type().str(), "i32[4]");
+}
+
 TEST(Model, FitBeforeCompileAndOtherUserErrors) {
   Toy d(20);
   auto m = mlp();
