@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 
@@ -197,6 +198,50 @@ CsvTable parse_csv(std::string_view text, const CsvOptions& o, const std::string
 
 CsvTable load_csv(const std::string& path, const CsvOptions& options) {
   return parse_csv(read_file(path, "CSV file"), options, path);
+}
+
+std::string format_csv(const Array& values, const std::vector<std::string>& header,
+                       char delimiter) {
+  int rank = values.shape().rank();
+  if (rank != 1 && rank != 2)
+    SOMA_THROW(ShapeError, "save_csv: needs a 1-D or 2-D array, got " << values.type_str());
+  int64_t rows = values.shape()[0], cols = rank == 2 ? values.shape()[1] : 1;
+  if (!header.empty() && static_cast<int64_t>(header.size()) != cols)
+    SOMA_THROW(ValueError,
+               "save_csv: " << header.size() << " header names for " << cols << " columns");
+  std::string out;
+  for (size_t c = 0; c < header.size(); ++c) {
+    const std::string& h = header[c];
+    if (c) out += delimiter;
+    if (h.find_first_of(std::string("\"\r\n") + delimiter) != std::string::npos) {
+      out += '"';
+      for (char ch : h) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      out += '"';
+    } else {
+      out += h;
+    }
+  }
+  if (!header.empty()) out += '\n';
+  int digits = values.dtype() == DType::f64 ? 17 : 9;
+  char buf[64];
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      if (c) out += delimiter;
+      double v = values.get(r * cols + c);
+      if (values.dtype() == DType::i32 || values.dtype() == DType::boolean)
+        std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
+      else
+        std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+      out += buf;
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+void save_csv(const std::string& path, const Array& values, const std::vector<std::string>& header,
+              char delimiter) {
+  write_file_atomic(path, format_csv(values, header, delimiter), "CSV file");
 }
 
 }  // namespace soma::data

@@ -35,4 +35,13 @@ struct CsvTable {
 CsvTable parse_csv(std::string_view text, const CsvOptions& options, const std::string& what);
 CsvTable load_csv(const std::string& path, const CsvOptions& options = {});
 
+// A 2-D array (a 1-D one as one column) as CSV text: an optional header line (names are quoted
+// when they hold the delimiter, a quote or a line break), then one line per row, numbers written
+// so that they read back exactly (17 significant digits for f64, 9 for f32).
+std::string format_csv(const Array& values, const std::vector<std::string>& header = {},
+                       char delimiter = ',');
+// Writes format_csv atomically (a temporary file, then rename).
+void save_csv(const std::string& path, const Array& values,
+              const std::vector<std::string>& header = {}, char delimiter = ',');
+
 }  // namespace soma::data

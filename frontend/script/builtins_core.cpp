@@ -180,6 +180,26 @@ void register_core_builtins(Registry& r) {
                   throw ScriptError(c.loc_of("path"), e.what());
                 }
               });
+  add_builtin(r, "save_csv(path, x, header=None, delimiter=',')",
+              "Writes a 2-D (or 1-D) tensor or array as a CSV file, with an optional header "
+              "(a list of column names); numbers read back exactly.",
+              [](Call& c) {
+                Array a = c.array("x");
+                std::vector<std::string> header;
+                if (!c.is_none("header"))
+                  for (const Value& v : c.list("header")) {
+                    if (!v.is_str()) c.type_error("header", "a list of column names");
+                    header.push_back(v.as_str());
+                  }
+                std::string d = c.str("delimiter");
+                if (d.size() != 1) c.value_error("delimiter", "must be one character");
+                try {
+                  data::save_csv(c.str("path"), a, header, d[0]);
+                } catch (const Error& e) {
+                  throw ScriptError(c.loc_of("path"), e.what());
+                }
+                return Value::none();
+              });
   add_builtin(r, "load_npy(path)",
               "Reads a numpy .npy file as an array: float16/32/64, int8..int64, uint8..uint64 "
               "and bool in either byte order (integers become i32, float16 f32; a value that "

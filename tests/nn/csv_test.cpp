@@ -92,5 +92,24 @@ TEST(Csv, ErrorsNameTheFileLineAndColumn) {
   EXPECT_THROW(load_csv("/nonexistent/x.csv"), IOError);
 }
 
+TEST(Csv, WrittenFilesReadBackExactly) {
+  Array x = Array::from_f64(Shape{2, 2}, std::vector<double>{0.1, -1e-300, 1.0 / 3, 12345678.9});
+  std::string text = format_csv(x, {"a", "b,c"});
+  EXPECT_EQ(text.substr(0, text.find('\n')), "a,\"b,c\"");
+  CsvOptions o;
+  o.dtype = DType::f64;
+  CsvTable t = parse(text, o);
+  EXPECT_EQ(t.names, (std::vector<std::string>{"a", "b,c"}));
+  EXPECT_EQ(t.values.to_doubles(), x.to_doubles());
+  Array f = Array::from_f32(Shape{3}, std::vector<float>{0.1f, 1e-38f, 3.4e38f});
+  o.header = false;
+  o.dtype = DType::f32;
+  EXPECT_EQ(parse(format_csv(f, {}, ';'), o).values.to_doubles(), f.to_doubles());
+  EXPECT_EQ(format_csv(Array::from_i32(Shape{1, 2}, std::vector<int32_t>{-7, 2147483647})),
+            "-7,2147483647\n");
+  EXPECT_THROW(format_csv(x, {"one"}), ValueError);
+  EXPECT_THROW(format_csv(Array(DType::f32, Shape{1, 1, 1})), ShapeError);
+}
+
 }  // namespace
 }  // namespace soma::data
