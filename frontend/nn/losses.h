@@ -40,6 +40,9 @@ class Loss {
   virtual std::string default_accuracy() const { return "binary_accuracy"; }
   // Whether the loss reads outputs as logits (see above).
   virtual bool from_logits() const { return false; }
+  // A loss of the user's own (a script function): a saved model records its name, and loading
+  // the model gives it back uncompiled, to be compiled with the function again.
+  virtual bool is_custom() const { return false; }
 };
 
 using LossPtr = std::shared_ptr<Loss>;

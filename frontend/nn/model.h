@@ -326,7 +326,8 @@ class Sequential : public Model {
 };
 
 // Any model saved by Model::save (Sequential or Functional), with its weights and, when it was
-// compiled, its optimizer state, compiled again for `backend`. Throws IOError for a bad file.
+// compiled, its optimizer state, compiled again for `backend` (uncompiled when its loss was the
+// user's own function, which is code the file cannot hold). Throws IOError for a bad file.
 std::shared_ptr<Model> load_model(const std::string& path, const std::string& backend = "");
 
 }  // namespace soma::nn

@@ -136,7 +136,7 @@ void Model::save(const std::string& path) const {
     ck.meta["optimizer_config"] = cfg;
     std::vector<std::string> names, logits, weights;
     for (const LossPtr& l : losses_) {
-      names.push_back(l->name());
+      names.push_back((l->is_custom() ? "custom:" : "") + l->name());
       logits.push_back(from_logits_text(*l));
     }
     bool same = true;
@@ -202,6 +202,9 @@ std::shared_ptr<Model> load_model(const std::string& path, const std::string& ba
     cfg[key] = cfg_double(c, "optimizer", key, 0);
   }
   std::vector<std::string> names = split(ck.meta["loss"]), fls = split(ck.meta["loss_from_logits"]);
+  // A loss of the user's own is code, not data: the model comes back uncompiled (fit says so).
+  for (const std::string& n : names)
+    if (n.rfind("custom:", 0) == 0) return m;
   std::vector<LossPtr> losses;
   for (size_t j = 0; j < names.size(); ++j)
     losses.push_back(loss_from_meta(names[j], j < fls.size() ? fls[j] : "auto"));

@@ -99,6 +99,18 @@ std::string to_string(const Stmt& s) {
       return targets() + " = " + to_string(*s.value);
     case StmtKind::AugAssign:
       return targets() + " " + s.text + "= " + to_string(*s.value);
+    case StmtKind::Return:
+      return s.value ? "return " + to_string(*s.value) : "return";
+    case StmtKind::Def: {
+      std::string out = "def " + s.def->name + "(";
+      for (size_t i = 0; i < s.def->params.size(); ++i) {
+        out += (i ? ", " : "") + s.def->params[i].name;
+        if (s.def->defaults[i]) out += "=" + to_string(*s.def->defaults[i]);
+      }
+      out += "):";
+      for (const StmtPtr& b : s.def->body) out += " " + to_string(*b) + ";";
+      return out;
+    }
     case StmtKind::For: {
       std::string out = "for " + targets() + " in " + to_string(*s.value) + ":";
       for (const StmtPtr& b : s.body) out += " { " + to_string(*b) + " }";

@@ -62,6 +62,8 @@ enum class StmtKind {
   AugAssign,  // targets[0] op= value  (text: "+", "-", "*", "/", "@")
   For,        // for targets[0] in value: body
   Command,    // :text
+  Def,        // def: a function (see FunctionDef)
+  Return,     // return [value]
 };
 
 // A name, or an object's attribute (`model.optimizer.learning_rate`: object is
@@ -72,13 +74,23 @@ struct Target {
   std::shared_ptr<const Expr> object;  // null for a plain name
 };
 
+// def name(params...): body. Shared: the function value it makes outlives the statement.
+struct FunctionDef {
+  std::string name;
+  Location loc;
+  std::vector<Target> params;
+  std::vector<ExprPtr> defaults;  // per parameter; null for none (required)
+  std::vector<StmtPtr> body;
+};
+
 struct Stmt {
   StmtKind kind;
   Location loc;
   std::vector<Target> targets;
-  ExprPtr value;
+  ExprPtr value;  // null for a bare `return`
   std::string text;
   std::vector<StmtPtr> body;
+  std::shared_ptr<const FunctionDef> def;
 };
 
 // Canonical text of the tree, for tests: fully parenthesized, e.g. `(x @ w) + b`,

@@ -354,6 +354,56 @@ void register_nn_builtins(Registry& r) {
                     &c.session().out());
                 return Value::object(std::make_shared<CallbackObject>("ModelCheckpoint", cb));
               });
+  add_builtin(r, "LearningRateScheduler(schedule, verbose=0)",
+              "Sets the learning rate at the start of each epoch to schedule(epoch, lr), a "
+              "function of the epoch (from 0) and the current rate.",
+              [](Call& c) {
+                const Value& f = c["schedule"];
+                if (!f.is_function()) c.type_error("schedule", "a function schedule(epoch, lr)");
+                Session* s = &c.session();
+                FunctionPtr fn = f.as_function();
+                Location loc = c.loc_of("schedule");
+                bool verbose = c.integer("verbose") != 0;
+                auto cb = std::make_shared<nn::LearningRateScheduler>([s, fn, loc, verbose](
+                                                                          int epoch, double lr) {
+                  Value v = s->call_function(fn, {Value::integer(epoch), Value::number(lr)}, loc);
+                  if (!v.is_number() || v.is_bool())
+                    throw ScriptError(loc, "schedule " + fn->name + "() returned " +
+                                               v.a_type_name() + ", not a learning rate");
+                  if (verbose)
+                    s->out() << "Epoch " << epoch + 1
+                             << ": LearningRateScheduler setting learning rate to " << v.as_number()
+                             << ".\n";
+                  return v.as_number();
+                });
+                return Value::object(std::make_shared<CallbackObject>("LearningRateScheduler", cb));
+              });
+  add_builtin(r, "LambdaCallback(on_epoch_begin=None, on_epoch_end=None, on_batch_end=None)",
+              "Calls your functions during fit: on_epoch_begin(epoch), on_epoch_end(epoch, "
+              "logs), on_batch_end(batch, logs); logs[\"loss\"] and the metrics' values.",
+              [](Call& c) {
+                Session* s = &c.session();
+                auto fn = [&c](const char* p) -> FunctionPtr {
+                  if (c.is_none(p)) return nullptr;
+                  if (!c[p].is_function()) c.type_error(p, "a function");
+                  return c[p].as_function();
+                };
+                auto cb = std::make_shared<nn::LambdaCallback>();
+                Location loc = c.loc();
+                if (FunctionPtr f = fn("on_epoch_begin"))
+                  cb->epoch_begin = [s, f, loc](nn::Model&, int epoch) {
+                    s->call_function(f, {Value::integer(epoch)}, loc);
+                  };
+                if (FunctionPtr f = fn("on_epoch_end"))
+                  cb->epoch_end = [s, f, loc](nn::Model&, int epoch, const nn::Logs& logs) {
+                    s->call_function(f, {Value::integer(epoch), logs_object(logs)}, loc);
+                  };
+                if (FunctionPtr f = fn("on_batch_end"))
+                  cb->batch_end = [s, f, loc](nn::Model&, int64_t batch, const nn::Logs& logs) {
+                    s->call_function(f, {Value::integer(batch), logs_object(logs)}, loc);
+                  };
+                return Value::object(std::make_shared<CallbackObject>("LambdaCallback", cb));
+              });
   add_builtin(r, "CSVLogger(filename, separator=',', append=False)",
               "Writes each epoch's logs as a CSV row (epoch, loss, metrics, val_...).",
               [](Call& c) {

@@ -404,6 +404,8 @@ void help(Args& a) {
                 << (std::count(settable.begin(), settable.end(), attr) ? " (settable)" : "")
                 << "\n";
         }
+      } else if (v->is_function()) {
+        out << v->as_function()->signature << "\n    " << v->as_function()->doc << "\n";
       } else {
         out << name << ": " << v->type_name() << "\n";
       }

@@ -163,6 +163,11 @@ void Session::exec(const Stmt& s) {
       case StmtKind::Command:
         run_command(*this, s.text, s.loc);
         return;
+      case StmtKind::Def:
+        exec_def(s);
+        return;
+      case StmtKind::Return:
+        throw ReturnValue{s.value ? eval(*s.value) : Value::none()};
     }
   } catch (const ScriptError&) {
     throw;

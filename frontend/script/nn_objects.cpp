@@ -33,6 +33,39 @@ Value logs_value(const nn::Logs& logs) {
   return Value::list(std::move(out));
 }
 
+namespace {
+
+class LogsObject : public TableObject {
+ public:
+  explicit LogsObject(nn::Logs logs) : logs_(std::move(logs)) {
+    method("keys()", "The names logged: loss, the metrics, val_... .", [this](Call&) {
+      std::vector<std::string> k;
+      for (auto& [n, v] : logs_.items()) k.push_back(n);
+      return str_list(k);
+    });
+  }
+  std::string type_name() const override { return "Logs"; }
+  std::string repr() const override {
+    std::string s = "{";
+    for (auto& [n, v] : logs_.items())
+      s += (s.size() > 1 ? ", '" : "'") + n + "': " + python_float(v);
+    return s + "}";
+  }
+  std::optional<Value> index(const Value& key) override {
+    if (!key.is_str()) return std::nullopt;
+    return Value::number(logs_.at(key.as_str()));
+  }
+
+ private:
+  nn::Logs logs_;
+};
+
+}  // namespace
+
+Value logs_object(const nn::Logs& logs) {
+  return Value::object(std::make_shared<LogsObject>(logs));
+}
+
 // ---- TableObject --------------------------------------------------------------------------------
 
 std::optional<Value> TableObject::attr(const std::string& name) {
@@ -164,12 +197,49 @@ nn::OptimizerPtr optimizer_of(Call& c, const std::string& p) {
   c.type_error(p, "an optimizer (SGD(...), Adam(...), RMSprop(...)) or its name");
 }
 
+namespace {
+
+// A loss written as a script function f(y_true, y_pred): called while the model builds its
+// training graph; a per-sample result is averaged over the batch, as Keras does.
+class ScriptLoss : public nn::Loss {
+ public:
+  ScriptLoss(Session& s, FunctionPtr f, Location loc)
+      : s_(s), f_(std::move(f)), loc_(std::move(loc)) {}
+  std::string name() const override { return f_->name; }
+  bool is_custom() const override { return true; }
+  Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor&,
+                 const std::string&) const override {
+    Value v = s_.call_in_context(y_pred.context_ptr(), f_,
+                                 {Value::tensor(y_true), Value::tensor(y_pred)}, loc_);
+    if (!v.is_tensor())
+      throw ScriptError(loc_, "loss " + f_->name + "() returned " + v.a_type_name() +
+                                  ", not a tensor computed from y_true and y_pred");
+    Tensor t = v.as_tensor();
+    if (!is_float(t.dtype()))
+      throw ScriptError(loc_, "loss " + f_->name + "() returned " + t.type().str() +
+                                  "; a loss must be a float tensor");
+    return t.rank() == 0 ? t : mean(t);
+  }
+  void check_labels(const TensorType&, const TensorType&) const override {}
+
+ private:
+  Session& s_;
+  FunctionPtr f_;
+  Location loc_;
+};
+
+}  // namespace
+
 nn::LossPtr loss_of(Call& c, const std::string& p) {
   const Value& v = c[p];
   if (v.is_str()) return nn::get_loss(v.as_str());
+  if (v.is_function())
+    return std::make_shared<ScriptLoss>(c.session(), v.as_function(), c.loc_of(p));
   if (v.is_object())
     if (auto* o = dynamic_cast<LossObject*>(v.as_object().get())) return o->get();
-  c.type_error(p, "a loss name (\"sparse_categorical_crossentropy\", \"mse\", ...) or a loss");
+  c.type_error(p,
+               "a loss name (\"sparse_categorical_crossentropy\", \"mse\", ...), a loss or a "
+               "function f(y_true, y_pred)");
 }
 
 std::vector<std::string> strings_of(Call& c, const std::string& p) {

@@ -24,6 +24,8 @@ Value str_list(const std::vector<std::string>& v);
 Value shape_list(const Shape& s, bool batch_axis);
 // A Logs as Keras returns it: one float, or a list of floats.
 Value logs_value(const nn::Logs& logs);
+// A Logs as callbacks see it: logs["loss"], logs["val_accuracy"], ...
+Value logs_object(const nn::Logs& logs);
 
 // An object whose attributes are a fixed table of getters (values and bound methods).
 class TableObject : public Object {

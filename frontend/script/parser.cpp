@@ -80,7 +80,76 @@ class Parser {
       out.push_back(for_statement());
       return;
     }
+    if (is_name("def")) {
+      out.push_back(def_statement());
+      return;
+    }
     simple_line(out);
+  }
+
+  // The body of a for or def: an indented block on the next lines, or simple statements after
+  // the ':' on the same line.
+  void block(std::vector<StmtPtr>& body, const std::string& what) {
+    if (peek().kind == Tok::Newline) {
+      next();
+      if (peek().kind != Tok::Indent)
+        fail(peek().loc, "expected an indented block after the " + what);
+      next();
+      while (peek().kind != Tok::Dedent && peek().kind != Tok::End) {
+        if (peek().kind == Tok::Newline) {
+          next();
+          continue;
+        }
+        if (peek().kind == Tok::Indent) fail(peek().loc, "unexpected indent");
+        statement(body);
+      }
+      if (peek().kind == Tok::Dedent) next();
+    } else {
+      if (peek().kind == Tok::Command) fail(peek().loc, "a ':' command must be on its own line");
+      simple_line(body);
+    }
+  }
+
+  // def NAME '(' [NAME ['=' expr] (',' NAME ['=' expr])* [',']] ')' ':' block
+  StmtPtr def_statement() {
+    auto s = std::make_unique<Stmt>();
+    s->kind = StmtKind::Def;
+    s->loc = next().loc;  // 'def'
+    if (in_def_)
+      fail(s->loc, "a def inside a function is not supported (define it at the top level)");
+    auto d = std::make_shared<FunctionDef>();
+    if (peek().kind != Tok::Name || is_keyword(peek().text))
+      fail(peek().loc, "expected a function name after 'def', got " + describe(peek()));
+    d->name = peek().text;
+    d->loc = next().loc;
+    expect("(", "after the function name");
+    while (!is_op(")")) {
+      if (peek().kind != Tok::Name || is_keyword(peek().text))
+        fail(peek().loc, "expected a parameter name, got " + describe(peek()));
+      Target p{peek().text, peek().loc, nullptr};
+      for (const Target& q : d->params)
+        if (q.name == p.name) fail(p.loc, "duplicate parameter '" + p.name + "'");
+      next();
+      ExprPtr def;
+      if (accept("=")) {
+        def = expr();
+      } else if (!d->defaults.empty() && d->defaults.back()) {
+        fail(p.loc, "parameter '" + p.name + "' without a default follows one with a default");
+      }
+      d->params.push_back(std::move(p));
+      d->defaults.push_back(std::move(def));
+      if (!accept(",")) break;
+    }
+    expect(")", "to close the parameter list");
+    expect(":", "at the end of the def line");
+    in_def_ = true;
+    struct Leave {
+      bool& flag;
+      ~Leave() { flag = false; }
+    } leave{in_def_};
+    block(d->body, "def line");
+    s->def = std::move(d);
+    return s;
   }
 
   void end_of_line() {
@@ -129,38 +198,32 @@ class Parser {
     next();
     s->value = expr();
     expect(":", "at the end of the for statement");
-    if (peek().kind == Tok::Newline) {
-      next();
-      if (peek().kind != Tok::Indent)
-        fail(peek().loc, "expected an indented block after the for statement");
-      next();
-      while (peek().kind != Tok::Dedent && peek().kind != Tok::End) {
-        if (peek().kind == Tok::Newline) {
-          next();
-          continue;
-        }
-        if (peek().kind == Tok::Indent) fail(peek().loc, "unexpected indent");
-        statement(s->body);
-      }
-      if (peek().kind == Tok::Dedent) next();
-    } else {
-      if (peek().kind == Tok::Command) fail(peek().loc, "a ':' command must be on its own line");
-      simple_line(s->body);
-    }
+    block(s->body, "for statement");
     return s;
   }
 
   StmtPtr simple() {
     const Token& first = peek();
+    if (first.kind == Tok::Name && first.text == "return") {
+      if (!in_def_) fail(first.loc, "'return' outside a function");
+      auto s = std::make_unique<Stmt>();
+      s->kind = StmtKind::Return;
+      s->loc = next().loc;
+      if (peek().kind != Tok::Newline && peek().kind != Tok::End && !is_op(";") &&
+          peek().kind != Tok::Dedent)
+        s->value = exprlist();
+      return s;
+    }
     if (first.kind == Tok::Name && is_keyword(first.text) && first.text != "True" &&
         first.text != "False" && first.text != "None" && first.text != "not") {
       if (first.text == "for") fail(first.loc, "a for statement must start its own line");
+      if (first.text == "def") fail(first.loc, "a def statement must start its own line");
       if (first.text == "in" || first.text == "and" || first.text == "or" || first.text == "is" ||
           first.text == "else" || first.text == "elif" || first.text == "as")
         fail(first.loc, "invalid syntax: unexpected '" + first.text + "'");
       fail(first.loc, "'" + first.text +
                           "' is not supported in soma scripts (statements are assignments, "
-                          "expressions, for loops and ':' commands; see :help)");
+                          "expressions, for loops, def functions and ':' commands; see :help)");
     }
     auto s = std::make_unique<Stmt>();
     s->loc = first.loc;
@@ -618,6 +681,7 @@ class Parser {
   size_t pos_ = 0;
   int depth_ = 0;
   int blocks_ = 0;
+  bool in_def_ = false;
 };
 
 }  // namespace

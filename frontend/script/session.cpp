@@ -55,6 +55,10 @@ void Session::run_file(const std::string& path, const Location& from) {
 // ---- variables ---------------------------------------------------------------------------------
 
 std::optional<Value> Session::lookup(const std::string& name) const {
+  if (!frames_.empty()) {
+    auto local = frames_.back().find(name);
+    if (local != frames_.back().end()) return local->second;
+  }
   auto it = vars_.find(name);
   if (it != vars_.end()) return it->second;
   if (FunctionPtr f = find_builtin(name)) return Value::function(f);
@@ -62,6 +66,10 @@ std::optional<Value> Session::lookup(const std::string& name) const {
 }
 
 void Session::bind(const std::string& name, Value v, const Location&) {
+  if (!frames_.empty()) {  // inside a function: a local variable
+    frames_.back()[name] = std::move(v);
+    return;
+  }
   auto [it, fresh] = vars_.insert_or_assign(name, std::move(v));
   (void)it;
   if (fresh) var_order_.push_back(name);
@@ -220,6 +228,8 @@ std::string Session::cache_key(const std::string& backend, const std::vector<Ten
 // dropped. Between statements no node id is held outside a tensor, but the memo and the
 // compiled cache are keyed by ids: the memo is dropped, the cache keyed again.
 void Session::collect_graph() {
+  // A function's locals are not roots of the collection: collect between top-level statements.
+  if (!frames_.empty() || foreign_ > 0) return;
   if (ctx_->graph().size() < collect_at_) return;
   memo_.clear();
   const int kept = ctx_->collect();
@@ -313,6 +323,11 @@ Feeds Session::feeds_for(const Compiled& c, const Location& loc, bool random_for
 }
 
 Array Session::evaluate(const Tensor& t, const Location& loc) {
+  if (foreign_ > 0)
+    throw ScriptError(loc,
+                      "a value cannot be computed here: a model is building its graph, and "
+                      "the tensors this function gets (y_true, y_pred, ...) are symbolic; "
+                      "return a tensor expression instead");
   if (t.context_ptr() != ctx_)
     throw ScriptError(loc, "this tensor belongs to an earlier session (before :reset)");
   const Compiled& c = compiled({t}, {}, loc);

@@ -27,6 +27,11 @@
 
 namespace soma::script {
 
+// Thrown by `return` inside a user function and caught by its call (not an error).
+struct ReturnValue {
+  Value value;
+};
+
 struct SessionOptions {
   std::string backend;          // "" : $SOMA_BACKEND, else the default backend
   std::ostream* out = nullptr;  // results and print(); nullptr: std::cout
@@ -134,6 +139,14 @@ class Session {
   // the --feed files and the print options stay).
   void reset();
 
+  // Calls `f` with positional `args` while a model builds its graph in `ctx` (a custom loss,
+  // metric or layer): tensor operations of the body go into `ctx`; computing a value there is an
+  // error. The session's own graph, memo and variables are as they were afterwards.
+  Value call_in_context(const std::shared_ptr<Context>& ctx, const FunctionPtr& f,
+                        std::vector<Value> args, const Location& loc);
+  // Calls `f` (a number-valued callback such as a learning-rate schedule) with `args`.
+  Value call_function(const FunctionPtr& f, std::vector<Value> args, const Location& loc);
+
   // Memoization of pure operations: the cached result of `key`, or nullopt.
   std::optional<Value> memo_get(const std::string& key) const;
   void memo_put(const std::string& key, const Value& v);
@@ -150,6 +163,9 @@ class Session {
   Value attribute(const Value& base, const std::string& name, const Location& loc);
   void exec_for(const Stmt& s);
   void exec_aug_assign(const Stmt& s);
+  // def: binds the function; calling it runs the body in a frame of its own (functions.cpp).
+  void exec_def(const Stmt& s);
+  Value call_user_function(const std::shared_ptr<const FunctionDef>& def, Call& c);
   Tensor array_input(const Array& a);
 
   SessionOptions options_;
@@ -186,6 +202,9 @@ class Session {
   int collections_ = 0;
   int exit_status_ = 0;
   int loop_depth_ = 0;  // for loops being run (slices in them take their start at run time)
+  // The local variables of the user functions being run, innermost last.
+  std::vector<std::map<std::string, Value>> frames_;
+  int foreign_ = 0;  // > 0 while a model's graph is being built through call_in_context
 
   // Inputs: user feeds (with where they came from), declarations, arrays fed automatically.
   struct UserFeed {

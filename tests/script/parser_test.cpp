@@ -61,6 +61,19 @@ TEST(Parser, Statements) {
             "for i in range(3): { a = i } { b = i } ; c");
   EXPECT_EQ(parse1(":emit graph y\nx"), ":emit graph y ; x");
   EXPECT_EQ(parse1("a, b = b, a"), "a, b = [b, a]");
+  EXPECT_EQ(parse1("m.optimizer.lr = 0.1"), "m.optimizer.lr = 0.1");
+  EXPECT_EQ(parse1("m.optimizer.lr *= 0.5"), "m.optimizer.lr *= 0.5");
+}
+
+TEST(Parser, FunctionDefinitions) {
+  EXPECT_EQ(parse1("def f(x, y=2): return x + y"), "def f(x, y=2): return (x + y);");
+  EXPECT_EQ(parse1("def f():\n    a = 1\n    for i in range(2): a = a + i\n    return\nf()"),
+            "def f(): a = 1; for i in range(2): { a = (a + i) }; return; ; f()");
+  EXPECT_EQ(parse1("def f(a,): return a, a"), "def f(a): return [a, a];");
+  for (const char* bad : {"return 1", "def f(a, a): return a", "def f(a=1, b): return a",
+                          "def (x): return x", "def f(x) return x", "def f(x):\nreturn x",
+                          "def f():\n    def g(): return 1", "x = 1; def f(): return 1"})
+    EXPECT_FALSE(parse_error(bad).message().empty()) << bad;
 }
 
 TEST(Parser, ErrorsPointAtTheProblem) {
