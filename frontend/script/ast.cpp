@@ -71,6 +71,9 @@ std::string to_string(const Expr& e) {
     }
     case ExprKind::Attr:
       return to_string(*e.items[0]) + "." + e.text;
+    case ExprKind::IfElse:
+      return "(" + to_string(*e.items[0]) + " if " + to_string(*e.items[1]) + " else " +
+             to_string(*e.items[2]) + ")";
     case ExprKind::Index:
       return to_string(*e.items[0]) + "[" + join(e.items, 1) + "]";
     case ExprKind::Slice: {
@@ -118,6 +121,20 @@ std::string to_string(const Stmt& s) {
     }
     case StmtKind::Command:
       return ":" + s.text;
+    case StmtKind::If:
+    case StmtKind::While: {
+      std::string out = (s.kind == StmtKind::If ? "if " : "while ") + to_string(*s.value) + ":";
+      for (const StmtPtr& b : s.body) out += " { " + to_string(*b) + " }";
+      if (!s.orelse.empty()) {
+        out += " else:";
+        for (const StmtPtr& b : s.orelse) out += " { " + to_string(*b) + " }";
+      }
+      return out;
+    }
+    case StmtKind::Break:
+      return "break";
+    case StmtKind::Continue:
+      return "continue";
   }
   return "?";
 }

@@ -30,6 +30,7 @@ enum class ExprKind {
   Attr,      // items[0] . text
   Index,     // items[0] [ items[1..] ]
   Slice,     // inside an Index: items[0..2] start, stop, step (each may be null)
+  IfElse,    // items[0] if items[1] else items[2]
 };
 
 struct Keyword {
@@ -64,6 +65,10 @@ enum class StmtKind {
   Command,    // :text
   Def,        // def: a function (see FunctionDef)
   Return,     // return [value]
+  If,         // if value: body else: orelse (an elif is an If alone in orelse)
+  While,      // while value: body
+  Break,      // break
+  Continue,   // continue
 };
 
 // A name, or an object's attribute (`model.optimizer.learning_rate`: object is
@@ -90,6 +95,7 @@ struct Stmt {
   ExprPtr value;  // null for a bare `return`
   std::string text;
   std::vector<StmtPtr> body;
+  std::vector<StmtPtr> orelse;
   std::shared_ptr<const FunctionDef> def;
 };
 

@@ -168,6 +168,16 @@ void Session::exec(const Stmt& s) {
         return;
       case StmtKind::Return:
         throw ReturnValue{s.value ? eval(*s.value) : Value::none()};
+      case StmtKind::If:
+        for (const StmtPtr& b : truthy(eval(*s.value), s.value->loc) ? s.body : s.orelse) exec(*b);
+        return;
+      case StmtKind::While:
+        exec_while(s);
+        return;
+      case StmtKind::Break:
+        throw LoopBreak{};
+      case StmtKind::Continue:
+        throw LoopContinue{};
     }
   } catch (const ScriptError&) {
     throw;
@@ -235,20 +245,45 @@ void Session::exec_for(const Stmt& s) {
       for (size_t i = 0; i < s.targets.size(); ++i)
         bind(s.targets[i].name, item.as_list()[i], s.targets[i].loc);
     }
-    for (const StmtPtr& b : s.body) exec(*b);
+    try {
+      for (const StmtPtr& b : s.body) exec(*b);
+    } catch (const LoopContinue&) {
+    }
   };
-  if (seq.is_list()) {
-    for (const Value& item : seq.as_list()) run_body(item);
-    return;
-  }
-  if (seq.is_object()) {
-    if (auto n = seq.as_object()->length()) {
-      for (int64_t i = 0; i < *n; ++i) run_body(seq.as_object()->item(i));
+  try {
+    if (seq.is_list()) {
+      for (const Value& item : seq.as_list()) run_body(item);
       return;
     }
+    if (seq.is_object()) {
+      if (auto n = seq.as_object()->length()) {
+        for (int64_t i = 0; i < *n; ++i) run_body(seq.as_object()->item(i));
+        return;
+      }
+    }
+  } catch (const LoopBreak&) {
+    return;
   }
   throw ScriptError(s.value->loc,
                     "cannot loop over " + seq.a_type_name() + " (loop over a list or range(n))");
+}
+
+void Session::exec_while(const Stmt& s) {
+  ++loop_depth_;
+  struct Leave {
+    int& depth;
+    ~Leave() { --depth; }
+  } leave{loop_depth_};
+  try {
+    while (truthy(eval(*s.value), s.value->loc)) {
+      check_interrupt();
+      try {
+        for (const StmtPtr& b : s.body) exec(*b);
+      } catch (const LoopContinue&) {
+      }
+    }
+  } catch (const LoopBreak&) {
+  }
 }
 
 // ---- expressions -----------------------------------------------------------------------------
@@ -282,6 +317,8 @@ Value Session::eval(const Expr& e) {
       return eval_call(e);
     case ExprKind::Attr:
       return eval_attr(e);
+    case ExprKind::IfElse:
+      return eval(truthy(eval(*e.items[1]), e.items[1]->loc) ? *e.items[0] : *e.items[2]);
     case ExprKind::Index:
       return eval_index(e);
     case ExprKind::Slice:

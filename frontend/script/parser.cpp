@@ -1,5 +1,6 @@
 #include "frontend/script/parser.h"
 
+#include <algorithm>
 #include <set>
 
 #include "frontend/script/lexer.h"
@@ -66,6 +67,17 @@ class Parser {
 
   // ---- statements -------------------------------------------------------------------------
 
+  // Blocks nest by recursion here, in the evaluator and in the tree's destructor: capped.
+  struct Nesting {
+    Parser& p;
+    Nesting(Parser& parser, const Location& loc) : p(parser) {
+      if (++p.blocks_ > kMaxBlockDepth)
+        p.fail(loc, "blocks (for, while, if) nested too deeply (over " +
+                        std::to_string(kMaxBlockDepth) + " levels)");
+    }
+    ~Nesting() { --p.blocks_; }
+  };
+
   void statement(std::vector<StmtPtr>& out) {
     if (peek().kind == Tok::Command) {
       auto s = std::make_unique<Stmt>();
@@ -84,7 +96,44 @@ class Parser {
       out.push_back(def_statement());
       return;
     }
+    if (is_name("if")) {
+      out.push_back(if_statement());
+      return;
+    }
+    if (is_name("while")) {
+      Nesting nesting(*this, peek().loc);
+      auto s = std::make_unique<Stmt>();
+      s->kind = StmtKind::While;
+      s->loc = next().loc;
+      s->value = expr();
+      expect(":", "at the end of the while statement");
+      ++loops_;
+      block(s->body, "while statement");
+      --loops_;
+      out.push_back(std::move(s));
+      return;
+    }
     simple_line(out);
+  }
+
+  // if/elif: the condition, the block, then an elif (an If alone in orelse) or an else block.
+  StmtPtr if_statement() {
+    Nesting nesting(*this, peek().loc);
+    auto s = std::make_unique<Stmt>();
+    s->kind = StmtKind::If;
+    s->loc = next().loc;  // 'if' or 'elif'
+    s->value = expr();
+    expect(":", "at the end of the if statement");
+    block(s->body, "if statement");
+    while (peek().kind == Tok::Newline) next();
+    if (is_name("elif")) {
+      s->orelse.push_back(if_statement());
+    } else if (is_name("else")) {
+      next();
+      expect(":", "after 'else'");
+      block(s->orelse, "else");
+    }
+    return s;
   }
 
   // The body of a for or def: an indented block on the next lines, or simple statements after
@@ -143,10 +192,17 @@ class Parser {
     expect(")", "to close the parameter list");
     expect(":", "at the end of the def line");
     in_def_ = true;
+    int outer_loops = loops_;
+    loops_ = 0;  // a loop around the def is not the function's: no break out of it
     struct Leave {
       bool& flag;
-      ~Leave() { flag = false; }
-    } leave{in_def_};
+      int& loops;
+      int saved;
+      ~Leave() {
+        flag = false;
+        loops = saved;
+      }
+    } leave{in_def_, loops_, outer_loops};
     block(d->body, "def line");
     s->def = std::move(d);
     return s;
@@ -174,16 +230,7 @@ class Parser {
   }
 
   StmtPtr for_statement() {
-    // Blocks nest by recursion here, in the evaluator and in the tree's destructor.
-    struct Nesting {
-      Parser& p;
-      Nesting(Parser& parser, const Location& loc) : p(parser) {
-        if (++p.blocks_ > kMaxBlockDepth)
-          p.fail(loc, "for loops nested too deeply (over " + std::to_string(kMaxBlockDepth) +
-                          " levels)");
-      }
-      ~Nesting() { --p.blocks_; }
-    } nesting(*this, peek().loc);
+    Nesting nesting(*this, peek().loc);
     auto s = std::make_unique<Stmt>();
     s->kind = StmtKind::For;
     s->loc = next().loc;  // 'for'
@@ -198,12 +245,21 @@ class Parser {
     next();
     s->value = expr();
     expect(":", "at the end of the for statement");
+    ++loops_;
     block(s->body, "for statement");
+    --loops_;
     return s;
   }
 
   StmtPtr simple() {
     const Token& first = peek();
+    if (first.kind == Tok::Name && (first.text == "break" || first.text == "continue")) {
+      if (loops_ == 0) fail(first.loc, "'" + first.text + "' outside a loop");
+      auto s = std::make_unique<Stmt>();
+      s->kind = first.text == "break" ? StmtKind::Break : StmtKind::Continue;
+      s->loc = next().loc;
+      return s;
+    }
     if (first.kind == Tok::Name && first.text == "return") {
       if (!in_def_) fail(first.loc, "'return' outside a function");
       auto s = std::make_unique<Stmt>();
@@ -218,12 +274,14 @@ class Parser {
         first.text != "False" && first.text != "None" && first.text != "not") {
       if (first.text == "for") fail(first.loc, "a for statement must start its own line");
       if (first.text == "def") fail(first.loc, "a def statement must start its own line");
+      if (first.text == "if" || first.text == "while")
+        fail(first.loc, "an " + first.text + " statement must start its own line");
       if (first.text == "in" || first.text == "and" || first.text == "or" || first.text == "is" ||
           first.text == "else" || first.text == "elif" || first.text == "as")
         fail(first.loc, "invalid syntax: unexpected '" + first.text + "'");
       fail(first.loc, "'" + first.text +
                           "' is not supported in soma scripts (statements are assignments, "
-                          "expressions, for loops, def functions and ':' commands; see :help)");
+                          "expressions, if, for, while, def and ':' commands; see :help)");
     }
     auto s = std::make_unique<Stmt>();
     s->loc = first.loc;
@@ -377,17 +435,34 @@ class Parser {
     ~Depth() { --p.depth_; }
   };
 
+  // or_test ['if' or_test 'else' expr]
   ExprPtr expr() {
     Depth d(*this, peek().loc);
+    ExprPtr e = or_test();
+    if (is_name("if")) {
+      auto c = std::make_unique<Expr>();
+      c->kind = ExprKind::IfElse;
+      c->loc = next().loc;
+      ExprPtr cond = or_test();
+      if (!is_name("else"))
+        fail(peek().loc, "expected 'else' in the conditional expression, got " + describe(peek()));
+      next();
+      ExprPtr other = expr();
+      c->height = 1 + std::max({e->height, cond->height, other->height});
+      c->items.push_back(std::move(e));
+      c->items.push_back(std::move(cond));
+      c->items.push_back(std::move(other));
+      return c;
+    }
+    return e;
+  }
+
+  ExprPtr or_test() {
     ExprPtr e = and_test();
     while (is_name("or")) {
       Token op = next();
       e = binary(op, std::move(e), and_test());
     }
-    if (is_name("if"))
-      fail(peek().loc,
-           "conditional expressions (a if c else b) are not supported; use "
-           "where(c, a, b) for tensors");
     return e;
   }
 
@@ -682,6 +757,7 @@ class Parser {
   int depth_ = 0;
   int blocks_ = 0;
   bool in_def_ = false;
+  int loops_ = 0;  // for/while bodies being parsed (break and continue need one)
 };
 
 }  // namespace
@@ -705,7 +781,8 @@ InputStatus input_status(const std::string& text) {
   } catch (const ScriptError& e) {
     return e.incomplete ? InputStatus::Incomplete : InputStatus::Error;
   }
-  bool block = false;
+  // An if may be followed by elif/else lines, even after a one-line body (as in Python).
+  bool block = !toks.empty() && toks[0].kind == Tok::Name && toks[0].text == "if";
   for (size_t i = 0; i < toks.size(); ++i) {
     if (toks[i].kind == Tok::Indent) block = true;
     if (toks[i].kind == Tok::Newline && i > 0 && toks[i - 1].kind == Tok::Op &&
@@ -760,7 +837,16 @@ std::vector<Chunk> split_statements(const std::string& text) {
       }
       size_t j = i;
       while (j < lines.size() && blank(lines[j])) ++j;
-      if (j < lines.size() && indented(lines[j])) {
+      // An indented line, or the elif/else of an if, belongs to the statement.
+      auto continues_if = [](const std::string& l) {
+        for (const char* kw : {"elif", "else"}) {
+          size_t n = std::string(kw).size();
+          if (l.rfind(kw, 0) == 0 && l.size() > n && (l[n] == ' ' || l[n] == ':' || l[n] == '\t'))
+            return true;
+        }
+        return false;
+      };
+      if (j < lines.size() && (indented(lines[j]) || continues_if(lines[j]))) {
         while (i <= j) c.text += "\n" + lines[i++];
         continue;
       }

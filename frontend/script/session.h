@@ -31,6 +31,9 @@ namespace soma::script {
 struct ReturnValue {
   Value value;
 };
+// Thrown by break and continue, caught by the innermost loop.
+struct LoopBreak {};
+struct LoopContinue {};
 
 struct SessionOptions {
   std::string backend;          // "" : $SOMA_BACKEND, else the default backend
@@ -162,6 +165,7 @@ class Session {
   Value binary_op(const std::string& op, const Value& a, const Value& b, const Location& loc);
   Value attribute(const Value& base, const std::string& name, const Location& loc);
   void exec_for(const Stmt& s);
+  void exec_while(const Stmt& s);
   void exec_aug_assign(const Stmt& s);
   // def: binds the function; calling it runs the body in a frame of its own (functions.cpp).
   void exec_def(const Stmt& s);

@@ -76,6 +76,22 @@ TEST(Parser, FunctionDefinitions) {
     EXPECT_FALSE(parse_error(bad).message().empty()) << bad;
 }
 
+TEST(Parser, IfWhileBreakContinueAndConditionalExpressions) {
+  EXPECT_EQ(parse1("a if c else b"), "(a if c else b)");
+  EXPECT_EQ(parse1("a if c else b if d else e"), "(a if c else (b if d else e))");
+  EXPECT_EQ(parse1("x = 1 + 2 if c or d else 3"), "x = ((1 + 2) if (c or d) else 3)");
+  EXPECT_EQ(parse1("if a: b\nelif c: d\nelse: e"), "if a: { b } else: { if c: { d } else: { e } }");
+  EXPECT_EQ(parse1("if a:\n    b\n\nelse:\n    c\nd"), "if a: { b } else: { c } ; d");
+  EXPECT_EQ(parse1("while x < 3:\n    x += 1\n    if x: continue\n    break"),
+            "while (x < 3): { x += 1 } { if x: { continue } } { break }");
+  for (const char* bad : {"a if c", "break", "continue", "if a: b\nelse c", "while x",
+                          "for i in r:\n    def f(): break", "x = 1; if a: b"})
+    EXPECT_FALSE(parse_error(bad).message().empty()) << bad;
+  auto chunks = split_statements("if a:\n    b\nelse:\n    c\nelif_x = 1\nelse_ = 2\n");
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_EQ(chunks[0].text, "if a:\n    b\nelse:\n    c");
+}
+
 TEST(Parser, ErrorsPointAtTheProblem) {
   ScriptError e = parse_error("y = ");
   EXPECT_EQ(e.message(), "expected an expression after '='");
