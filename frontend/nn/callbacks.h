@@ -29,6 +29,8 @@ class Callback {
   // logs: the epoch's averages, with val_ values when validating.
   virtual void on_epoch_end(Model& /*model*/, int /*epoch*/, const Logs& /*logs*/) {}
   virtual void on_train_end(Model& /*model*/) {}
+  // After fit compiled a step (the first batch, or a batch of a new size), before it runs.
+  virtual void on_step_compiled(Model& /*model*/) {}
 };
 
 using CallbackPtr = std::shared_ptr<Callback>;
@@ -153,6 +155,10 @@ class LambdaCallback : public Callback {
   std::function<void(Model&, int)> epoch_begin;
   std::function<void(Model&, int, const Logs&)> epoch_end;
   std::function<void(Model&, int64_t, const Logs&)> batch_end;
+  std::function<void(Model&)> step_compiled;
+  void on_step_compiled(Model& model) override {
+    if (step_compiled) step_compiled(model);
+  }
   void on_epoch_begin(Model& model, int epoch) override {
     if (epoch_begin) epoch_begin(model, epoch);
   }

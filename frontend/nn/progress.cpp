@@ -100,6 +100,18 @@ void ProgressBar::update(int64_t step, const Logs& logs) {
   out_ << "\r" << line << padding << std::flush;
 }
 
+void ProgressBar::compiling(int64_t step) {
+  if (!tty_) return;
+  std::string digits = std::to_string(total_);
+  std::string s = std::to_string(step);
+  s = std::string(digits.size() > s.size() ? digits.size() - s.size() : 0, ' ') + s;
+  std::string line = s + "/" + digits + " " + bar(step, total_) + " - compiling\u2026";
+  std::string padding(last_width_ > line.size() ? last_width_ - line.size() : 0, ' ');
+  last_width_ = line.size();
+  drawn_ = false;  // the next update draws over it at once
+  out_ << "\r" << line << padding << std::flush;
+}
+
 void ProgressBar::finish(const Logs& logs) {
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   if (tty_) {

@@ -31,6 +31,9 @@ class ProgressBar {
   // After step `step` (1-based) with the running (epoch-average) logs; redraws the bar on a
   // terminal at most ~10 times a second (and always on the last step), else prints nothing.
   void update(int64_t step, const Logs& logs);
+  // Before step `step` + 1 while its function compiles: "compiling…" on the bar's line (on a
+  // terminal; nothing otherwise).
+  void compiling(int64_t step);
   // Ends the epoch with its final logs (validation values included): the bar's final form, or the
   // one-line summary.
   void finish(const Logs& logs);

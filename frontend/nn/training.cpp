@@ -282,6 +282,7 @@ Compiled& Model::Impl::train_step(Model& m, int64_t batch, const std::vector<Ten
   std::string k = key(batch, labels);
   auto it = train.find(k);
   if (it != train.end()) return it->second;
+  if (compile_begin) compile_begin();
   ContextScope scope(m.ctx_);
   LossGraph g = build_loss_graph(m, batch, labels, true, m.losses_, m.loss_weights_, m.metrics_);
   std::vector<Tensor> params;
@@ -298,18 +299,23 @@ Compiled& Model::Impl::train_step(Model& m, int64_t batch, const std::vector<Ten
   for (auto& [p, v] : updates) v = where(finite, v, p);
   CompileOptions o = m.compile_options_;
   o.backend = m.backend_;
-  return train.emplace(k, soma::compile(g.outputs, o, updates)).first->second;
+  Compiled& c = train.emplace(k, soma::compile(g.outputs, o, updates)).first->second;
+  if (compile_end) compile_end();
+  return c;
 }
 
 Compiled& Model::Impl::test_step(Model& m, int64_t batch, const std::vector<TensorType>& labels) {
   std::string k = key(batch, labels);
   auto it = test.find(k);
   if (it != test.end()) return it->second;
+  if (compile_begin) compile_begin();
   ContextScope scope(m.ctx_);
   LossGraph g = build_loss_graph(m, batch, labels, false, m.losses_, m.loss_weights_, m.metrics_);
   CompileOptions o = m.compile_options_;
   o.backend = m.backend_;
-  return test.emplace(k, soma::compile(g.outputs, o)).first->second;
+  Compiled& c = test.emplace(k, soma::compile(g.outputs, o)).first->second;
+  if (compile_end) compile_end();
+  return c;
 }
 
 Compiled& Model::Impl::predict_step(Model& m, int64_t batch) {
@@ -440,8 +446,20 @@ History Model::fit(const Arrays& x, const Arrays& y, const FitOptions& o) {
     std::optional<ProgressBar> bar;
     if (o.verbose > 0) bar.emplace(out, e + 1, o.initial_epoch + o.epochs, it.num_batches(), tty);
     Mean mean;
+    int64_t step = 0;
+    struct Hooks {
+      Impl& impl;
+      ~Hooks() { impl.compile_begin = impl.compile_end = nullptr; }
+    } hooks{*impl_};
+    impl_->compile_begin = [&] {
+      if (bar) bar->compiling(step);
+    };
+    impl_->compile_end = [&] {
+      for (const CallbackPtr& cb : o.callbacks) cb->on_step_compiled(*this);
+    };
     for (int64_t b = 0; b < it.num_batches(); ++b) {
       int64_t size = it.get(b, xb, yb);
+      step = b;
       Logs logs = impl_->train_batch(*this, xb, yb, ld);
       mean.add(logs, size);
       for (const CallbackPtr& cb : o.callbacks) cb->on_batch_end(*this, b, logs);

@@ -15,6 +15,9 @@ namespace soma::nn {
 
 struct Model::Impl {
   std::map<std::string, Compiled> train, test, predict;
+  // Called around compiling a training or test step (fit shows "compiling…" and lets the
+  // callbacks see an interrupt before the step runs); empty outside fit.
+  std::function<void()> compile_begin, compile_end;
   // Per model input: the id ranges its data must respect ([0, bound), by layer), found once by a
   // symbolic forward pass.
   struct IdBound {

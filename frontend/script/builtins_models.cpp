@@ -59,10 +59,12 @@ Value history_value(nn::History h) {
   return Value::object(std::make_shared<HistoryObject>(std::move(h)));
 }
 
-// Stops fit at the next batch when Ctrl-C was pressed.
+// Stops fit at the next batch when Ctrl-C was pressed (or, pressed while a step compiled, before
+// that step runs).
 nn::CallbackPtr interrupt_callback() {
   auto cb = std::make_shared<nn::LambdaCallback>();
   cb->batch_end = [](nn::Model&, int64_t, const nn::Logs&) { check_interrupt(); };
+  cb->step_compiled = [](nn::Model&) { check_interrupt(); };  // before a slow compile's step
   return cb;
 }
 

@@ -333,6 +333,28 @@ TEST(Model, ProgressBarOnATerminal) {
   EXPECT_NE(s.find("\r5/5 [==============================] - "), std::string::npos) << s;
   EXPECT_NE(s.find("/step - loss: "), std::string::npos) << s;
   EXPECT_EQ(s.back(), '\n');
+  // The first step compiles with "compiling…" on the line, and callbacks hear of it before the
+  // step runs (the REPL checks for Ctrl-C there); the second fit compiles nothing.
+  EXPECT_NE(s.find("\r0/5 [..............................] - compiling\u2026"), std::string::npos)
+      << s;
+  auto seen = std::make_shared<LambdaCallback>();
+  int compiled = 0, batches = 0;
+  seen->step_compiled = [&](Model&) {
+    EXPECT_EQ(batches, 0) << "before the step runs";
+    ++compiled;
+  };
+  seen->batch_end = [&](Model&, int64_t, const Logs&) { ++batches; };
+  auto fresh = mlp();
+  fresh->compile("sgd", "mse");
+  FitOptions q = quiet(1, 8);
+  q.callbacks = {seen};
+  Array yf(DType::f32, Shape{40, 3});
+  fresh->fit(d.x, yf, q);
+  EXPECT_EQ(compiled, 1);
+  EXPECT_EQ(batches, 5);
+  out.str("");
+  m->fit(d.x, d.y, o);
+  EXPECT_EQ(out.str().find("compiling"), std::string::npos) << out.str();
 }
 
 TEST(Model, EvaluatePrintsOneLine) {
