@@ -17,9 +17,15 @@ class Metric {
   // The key in logs and History: "accuracy" when the user asked for "accuracy" (or "acc"),
   // else the metric's own name.
   virtual std::string name() const = 0;
-  // Scalar f32, the mean over the batch. `logits` as in Loss::compute.
+  // Scalar f32, the mean over the batch. `logits` as in Loss::compute. For a metric with
+  // statistics (below): those statistics of the batch, any shape.
   virtual Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
                          const std::string& logits_activation = "") const = 0;
+  // A metric whose value over several batches is not the mean of its batch values (AUC) has
+  // statistics: compute gives them per batch, fit/evaluate add them up over the epoch, and
+  // result turns the sums into the value (over the batches so far, as Keras shows it).
+  virtual bool has_statistics() const { return false; }
+  virtual double result(const std::vector<double>& sums) const { return sums.at(0); }
 };
 
 using MetricPtr = std::shared_ptr<Metric>;
@@ -98,12 +104,33 @@ class LossMetric : public Metric {
   LossPtr loss_;
 };
 
+// Keras's AUC with its defaults: the area under the ROC curve, from true and false positive counts
+// at num_thresholds thresholds (0 - 1e-7, i / (num_thresholds - 1) for i = 1 .. n - 2,
+// 1 + 1e-7), added up over the epoch, integrated by the trapezoid rule. Every prediction and
+// label is one binary case (multi_label false); a label is positive when it is not 0. With a
+// from_logits loss the predictions are logits, read through a sigmoid (the threshold of
+// BinaryAccuracy moves the same way), so the curve is the same as Keras's on probabilities.
+class AUC : public Metric {
+ public:
+  explicit AUC(std::string name = "auc", int num_thresholds = 200, bool from_logits = false);
+  std::string name() const override { return name_; }
+  Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor& logits = {},
+                 const std::string& logits_activation = "") const override;
+  bool has_statistics() const override { return true; }
+  double result(const std::vector<double>& sums) const override;
+
+ private:
+  std::string name_;
+  int num_thresholds_;
+  bool from_logits_;
+};
+
 // A metric by name for a model compiled with `loss`: "accuracy"/"acc" (the loss's kind of
 // accuracy, reported as "accuracy"), "sparse_categorical_accuracy", "categorical_accuracy",
 // "binary_accuracy", "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy" (k = 5),
-// and the regression losses "mse"/"mean_squared_error", "mae"/"mean_absolute_error", reported
-// under the name given. "loss" is always reported and is not a metric here. Throws NameError
-// listing the known names.
+// the regression losses "mse"/"mean_squared_error", "mae"/"mean_absolute_error", reported
+// under the name given, and "auc"/"AUC" (AUC(), logged as "auc"). "loss" is always reported and is
+// not a metric here. Throws NameError listing the known names.
 MetricPtr get_metric(const std::string& name, const Loss& loss);
 
 }  // namespace soma::nn

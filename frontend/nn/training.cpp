@@ -7,6 +7,7 @@
 #include <iostream>
 #include <limits>
 #include <optional>
+#include <set>
 
 #include "frontend/data/dataset.h"
 #include "frontend/nn/model_util.h"
@@ -52,8 +53,18 @@ class Batches {
 struct Mean {
   std::vector<std::pair<std::string, double>> sums;
   int64_t count = 0;
+  // Values that already cover every batch so far (metrics with statistics): the latest is kept.
+  std::set<std::string> running;
   void add(const Logs& logs, int64_t n) {
     for (const auto& [k, v] : logs.items()) {
+      if (running.count(k)) {
+        auto it = std::find_if(sums.begin(), sums.end(), [&](auto& p) { return p.first == k; });
+        if (it == sums.end())
+          sums.emplace_back(k, v);
+        else
+          it->second = v;
+        continue;
+      }
       auto it = std::find_if(sums.begin(), sums.end(), [&](auto& p) { return p.first == k; });
       if (it == sums.end())
         sums.emplace_back(k, v * static_cast<double>(n));
@@ -65,7 +76,9 @@ struct Mean {
   Logs result(const std::string& prefix = "") const {
     Logs l;
     for (const auto& [k, s] : sums)
-      l.set(prefix + k, count ? s / static_cast<double>(count) : std::nan(""));
+      l.set(prefix + k, running.count(k) ? s
+                        : count          ? s / static_cast<double>(count)
+                                         : std::nan(""));
     return l;
   }
 };
@@ -337,14 +350,46 @@ Compiled& Model::Impl::predict_step(Model& m, int64_t batch) {
 
 namespace {
 
-Logs to_logs(const Model& m, const std::vector<Array>& outs) {
-  Logs logs;
-  std::vector<std::string> names = m.metrics_names();
-  for (size_t i = 0; i < names.size() && i < outs.size(); ++i) logs.set(names[i], outs[i].get(0));
-  return logs;
+// The metric behind each logged value (null for the losses), in metrics_names() order.
+std::vector<const Metric*> logged_metrics(const Model& m, size_t outputs,
+                                          const std::vector<std::vector<MetricPtr>>& metrics) {
+  std::vector<const Metric*> out(outputs > 1 ? 1 + outputs : 1, nullptr);
+  for (const auto& per_output : metrics)
+    for (const MetricPtr& met : per_output) out.push_back(met.get());
+  (void)m;
+  return out;
 }
 
 }  // namespace
+
+std::set<std::string> Model::Impl::running_names(const Model& m) {
+  std::set<std::string> out;
+  std::vector<std::string> names = m.metrics_names();
+  std::vector<const Metric*> mets = logged_metrics(m, m.num_outputs_, m.metrics_);
+  for (size_t i = 0; i < names.size() && i < mets.size(); ++i)
+    if (mets[i] && mets[i]->has_statistics()) out.insert(names[i]);
+  return out;
+}
+
+Logs Model::Impl::to_logs(const Model& m, const std::vector<Array>& outs) {
+  Logs logs;
+  std::vector<std::string> names = m.metrics_names();
+  std::vector<const Metric*> mets = logged_metrics(m, m.num_outputs_, m.metrics_);
+  for (size_t i = 0; i < names.size() && i < outs.size(); ++i) {
+    if (i < mets.size() && mets[i] && mets[i]->has_statistics()) {
+      std::vector<double> batch = outs[i].to_doubles();
+      std::vector<double>& total = statistics[names[i]];
+      if (total.size() != batch.size()) total.assign(batch.size(), 0.0);
+      for (size_t k = 0; k < batch.size(); ++k) total[k] += batch[k];
+      logs.set(names[i], mets[i]->result(total));
+      continue;
+    }
+    logs.set(names[i], outs[i].get(0));
+  }
+  return logs;
+}
+
+namespace {}  // namespace
 
 Logs Model::Impl::train_batch(Model& m, const std::vector<Array>& x, const std::vector<Array>& y,
                               const std::vector<DType>& label_dtypes) {
@@ -387,7 +432,9 @@ Logs Model::Impl::evaluate(Model& m, const Arrays& x, const Arrays& y, int64_t b
   Batches it(x, &y, rows, batch_size, false, 0, false, begin, end);
   std::optional<ProgressBar> bar;
   if (verbose > 0) bar.emplace(out, 0, 0, it.num_batches(), tty);
+  statistics.clear();
   Mean mean;
+  mean.running = running_names(m);
   std::vector<Array> xb, yb;
   for (int64_t b = 0; b < it.num_batches(); ++b) {
     int64_t size = it.get(b, xb, yb);
@@ -445,7 +492,9 @@ History Model::fit(const Arrays& x, const Arrays& y, const FitOptions& o) {
     it.start_epoch(e);
     std::optional<ProgressBar> bar;
     if (o.verbose > 0) bar.emplace(out, e + 1, o.initial_epoch + o.epochs, it.num_batches(), tty);
+    impl_->statistics.clear();
     Mean mean;
+    mean.running = Impl::running_names(*this);
     int64_t step = 0;
     struct Hooks {
       Impl& impl;
@@ -549,6 +598,7 @@ Logs Model::train_on_batch(const Arrays& x, const Arrays& y) {
   Impl::need_compiled(*this, "train_on_batch");
   int64_t n = Impl::prepare_x(*this, x, "train_on_batch");
   std::vector<DType> ld = Impl::check_y(*this, y, n, "train_on_batch");
+  impl_->statistics.clear();  // the batch's own values, as Keras's reset_metrics=True
   return impl_->train_batch(*this, x, y, ld);
 }
 
@@ -556,6 +606,7 @@ Logs Model::test_on_batch(const Arrays& x, const Arrays& y) {
   Impl::need_compiled(*this, "test_on_batch");
   int64_t n = Impl::prepare_x(*this, x, "test_on_batch");
   std::vector<DType> ld = Impl::check_y(*this, y, n, "test_on_batch");
+  impl_->statistics.clear();
   return impl_->test_batch(*this, x, y, ld);
 }
 

@@ -4,8 +4,10 @@
 // them batch by batch and averages the logs.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,7 +28,16 @@ struct Model::Impl {
   };
   std::optional<std::vector<std::vector<IdBound>>> id_bounds;
 
+  // Sums of the statistics of metrics that have them (AUC), by logged name, since the epoch
+  // (or evaluation) began.
+  std::map<std::string, std::vector<double>> statistics;
+  // The logged values of a step's outputs (statistics added to the sums above).
+  Logs to_logs(const Model& m, const std::vector<Array>& outs);
+  // The logged names whose values are running results over the batches (not batch means).
+  static std::set<std::string> running_names(const Model& m);
+
   void clear() {
+    statistics.clear();
     train.clear();
     test.clear();
     predict.clear();

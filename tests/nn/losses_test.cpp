@@ -275,6 +275,73 @@ TEST(Metrics, LossesAsMetrics) {
   EXPECT_NEAR(value(get_metric("mae", MeanSquaredError())->compute(t, p)), 2.5, 1e-6);
 }
 
+// Keras's AUC: ROC area from counts at 200 thresholds, summed over batches.
+double auc_of(const Metric& m, const std::vector<std::pair<Array, Array>>& batches) {
+  std::vector<double> sums;
+  for (const auto& [y, p] : batches) {
+    std::vector<double> s = eval(m.compute(constant(y), constant(p))).to_doubles();
+    if (sums.empty()) sums.assign(s.size(), 0.0);
+    for (size_t i = 0; i < s.size(); ++i) sums[i] += s[i];
+  }
+  return m.result(sums);
+}
+
+// The same by plain loops: thresholds, counts, trapezoids.
+double reference_auc(const std::vector<double>& y, const std::vector<double>& p, int t = 200) {
+  double area = 0, prev_tpr = 0, prev_fpr = 0;
+  double pos = 0, neg = 0;
+  for (double v : y) (v != 0 ? pos : neg) += 1;
+  for (int i = 0; i < t; ++i) {
+    double thr = i == 0 ? -1e-7 : i == t - 1 ? 1 + 1e-7 : i * 1.0 / (t - 1);
+    double tp = 0, fp = 0;
+    for (size_t k = 0; k < y.size(); ++k)
+      if (static_cast<float>(p[k]) > thr) (y[k] != 0 ? tp : fp) += 1;
+    double tpr = tp / pos, fpr = fp / neg;
+    if (i > 0) area += (prev_fpr - fpr) * (prev_tpr + tpr) / 2;
+    prev_tpr = tpr;
+    prev_fpr = fpr;
+  }
+  return area;
+}
+
+TEST(Metrics, AUCAsKerasComputesIt) {
+  Fixture f;
+  AUC auc;
+  // scikit-learn's and Keras's documented example: 0.75.
+  EXPECT_NEAR(auc_of(auc, {{f32({4}, {0, 0, 1, 1}), f32({4}, {0.1f, 0.4f, 0.35f, 0.8f})}}), 0.75,
+              1e-6);
+  // Many predictions, in batches of different sizes: the sums make one curve.
+  std::vector<double> y, p;
+  Array ya = random_array({300}, 0, 1, 5), pa = random_array({300}, 0, 1, 6);
+  std::vector<std::pair<Array, Array>> batches;
+  for (int b = 0; b < 3; ++b) {
+    std::vector<float> yb, pb;
+    for (int i = b * 100; i < (b + 1) * 100; ++i) {
+      // Labels that the predictions rank fairly well.
+      double label = ya.get(i) < 0.5 ? 0 : 1;
+      double pred = 0.6 * pa.get(i) + 0.4 * label;
+      y.push_back(label);
+      p.push_back(pred);
+      yb.push_back(static_cast<float>(label));
+      pb.push_back(static_cast<float>(pred));
+    }
+    batches.emplace_back(f32({100, 1}, yb), f32({100, 1}, pb));
+  }
+  double want = reference_auc(y, p);
+  EXPECT_GT(want, 0.8);
+  EXPECT_NEAR(auc_of(auc, batches), want, 1e-9);
+  // From logits (a from_logits loss): the same curve through a sigmoid.
+  std::vector<float> logit;
+  for (double v : p) logit.push_back(static_cast<float>(std::log(v / (1 - v))));
+  std::vector<float> yf(y.begin(), y.end());
+  AUC from_logits("auc", 200, true);
+  EXPECT_NEAR(auc_of(from_logits, {{f32({300}, yf), f32({300}, logit)}}), want, 0.01);
+  auto named = get_metric("AUC", BinaryCrossentropy(true));
+  EXPECT_EQ(named->name(), "auc");
+  EXPECT_TRUE(named->has_statistics());
+  EXPECT_THROW(AUC("a", 1), ValueError);
+}
+
 TEST(Metrics, AccuracyFollowsTheLoss) {
   EXPECT_NE(dynamic_cast<SparseCategoricalAccuracy*>(
                 get_metric("accuracy", SparseCategoricalCrossentropy()).get()),

@@ -156,6 +156,29 @@ TEST(Sequential, AFirstLayerWithAnInputShapeBuildsTheModelAsKerasDoes) {
   EXPECT_EQ(e.input_type().str(), "i32[4]");
 }
 
+// AUC's epoch value is the area of one curve over every batch, not a mean of batch areas: it does
+// not depend on the batch size, and fit's last logged value is evaluate's on the same data.
+TEST(Model, AUCCoversTheWholeEpochWhateverTheBatchSize) {
+  Toy d(200);
+  Array yb(DType::f32, Shape{200, 1});
+  for (int64_t i = 0; i < 200; ++i) yb.set(i, d.y.get(i) == 0 ? 1 : 0);
+  auto m = std::make_shared<Sequential>(
+      std::vector<LayerPtr>{std::make_shared<Dense>(8, DenseOptions{.activation = "relu"}),
+                            std::make_shared<Dense>(1, DenseOptions{.activation = "sigmoid"})},
+      "", 3);
+  m->compile(get_optimizer("adam"), get_loss("binary_crossentropy"), {"auc", "accuracy"});
+  History h = m->fit(d.x, yb, quiet(5, 16));
+  ASSERT_EQ(h["auc"].size(), 5u);
+  EXPECT_GT(h["auc"].back(), 0.8);
+  double a7 = m->evaluate(d.x, yb, quiet_eval(7)).at("auc");
+  double a200 = m->evaluate(d.x, yb, quiet_eval(200)).at("auc");
+  EXPECT_NEAR(a7, a200, 1e-12);
+  EXPECT_GE(a200, 0.0);
+  EXPECT_LE(a200, 1.0);
+  Logs one = m->test_on_batch(d.x, yb);
+  EXPECT_NEAR(one.at("auc"), a200, 1e-12);
+}
+
 TEST(Model, FitBeforeCompileAndOtherUserErrors) {
   Toy d(20);
   auto m = mlp();
