@@ -156,6 +156,19 @@ void Model::compile(OptimizerPtr optimizer, std::vector<LossPtr> losses,
   impl_->clear();
 }
 
+void Model::add_metric(MetricPtr metric) {
+  if (!metric) SOMA_THROW(ValueError, "add_metric: the metric is null");
+  if (!compiled())
+    SOMA_THROW(ValueError, "add_metric: model '" << name_ << "' is not compiled yet");
+  for (const auto& per_output : metrics_)
+    for (const MetricPtr& o : per_output)
+      if (o->name() == metric->name())
+        SOMA_THROW(ValueError, "compile: metric '" << metric->name() << "' is listed twice");
+  if (metric->name() == "loss") SOMA_THROW(ValueError, "compile: a metric cannot be named 'loss'");
+  for (auto& per_output : metrics_) per_output.push_back(metric);
+  impl_->clear();
+}
+
 void Model::compile(const std::string& optimizer, const std::string& loss,
                     const std::vector<std::string>& metrics, const std::string& backend) {
   compile(get_optimizer(optimizer), get_loss(loss), metrics, backend);

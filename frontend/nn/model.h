@@ -155,6 +155,10 @@ class Model {
   void compile(const std::string& optimizer, const std::string& loss,
                const std::vector<std::string>& metrics = {}, const std::string& backend = "");
   bool compiled() const { return optimizer_ != nullptr; }
+  // Adds a metric object (one of the user's own, e.g. a script function) to the compiled model,
+  // reported for every output after the metrics given by name. Not saved by save(): a loaded
+  // model has the named metrics only. Throws ValueError before compile or for a name in use.
+  void add_metric(MetricPtr metric);
   // Extra options for every function the model compiles (fast_math, threads); backend is
   // taken from compile().
   void set_compile_options(const CompileOptions& options);

@@ -1,5 +1,7 @@
 // Keras-style models in the script: Sequential, the functional Model (Input, layer calls,
 // Model(inputs, outputs)), load_model, and the History that fit returns.
+#include <set>
+
 #include "frontend/nn/functional.h"
 #include "frontend/nn/model.h"
 #include "frontend/script/builtins.h"
@@ -220,8 +222,14 @@ class ModelObject : public TableObject {
               if (!v.is_number()) c.type_error("loss_weights", "a list of numbers");
               weights.push_back(v.as_number());
             }
-          m_->compile(optimizer_of(c, "optimizer"), losses, strings_of(c, "metrics"), backend,
-                      weights);
+          std::vector<std::string> named = strings_of(c, "metrics");
+          std::vector<nn::MetricPtr> own = metric_functions_of(c, "metrics");
+          std::set<std::string> seen(named.begin(), named.end());
+          for (const nn::MetricPtr& met : own)  // checked before the model changes
+            if (!seen.insert(met->name()).second || met->name() == "loss")
+              c.value_error("metrics", "metric '" + met->name() + "' is listed twice");
+          m_->compile(optimizer_of(c, "optimizer"), losses, named, backend, weights);
+          for (const nn::MetricPtr& met : own) m_->add_metric(met);
           return Value::none();
         });
     method(

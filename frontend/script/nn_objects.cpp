@@ -228,7 +228,41 @@ class ScriptLoss : public nn::Loss {
   Location loc_;
 };
 
+// A metric written as a script function f(y_true, y_pred), logged under the function's name: its
+// batch value is the mean of what it returns, averaged over the epoch like Keras's.
+class ScriptMetric : public nn::Metric {
+ public:
+  ScriptMetric(Session& s, FunctionPtr f, Location loc)
+      : s_(s), f_(std::move(f)), loc_(std::move(loc)) {}
+  std::string name() const override { return f_->name; }
+  Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor&,
+                 const std::string&) const override {
+    Value v = s_.call_in_context(y_pred.context_ptr(), f_,
+                                 {Value::tensor(y_true), Value::tensor(y_pred)}, loc_);
+    if (!v.is_tensor())
+      throw ScriptError(loc_, "metric " + f_->name + "() returned " + v.a_type_name() +
+                                  ", not a tensor computed from y_true and y_pred");
+    Tensor t = v.as_tensor();
+    if (t.dtype() != DType::f32) t = cast(t, DType::f32);
+    return t.rank() == 0 ? t : mean(t);
+  }
+
+ private:
+  Session& s_;
+  FunctionPtr f_;
+  Location loc_;
+};
+
 }  // namespace
+
+std::vector<nn::MetricPtr> metric_functions_of(Call& c, const std::string& p) {
+  std::vector<nn::MetricPtr> out;
+  if (c.is_none(p)) return out;
+  for (const Value& v : c.list(p))
+    if (v.is_function())
+      out.push_back(std::make_shared<ScriptMetric>(c.session(), v.as_function(), c.loc_of(p)));
+  return out;
+}
 
 nn::LossPtr loss_of(Call& c, const std::string& p) {
   const Value& v = c[p];
@@ -246,7 +280,10 @@ std::vector<std::string> strings_of(Call& c, const std::string& p) {
   std::vector<std::string> out;
   if (c.is_none(p)) return out;
   for (const Value& v : c.list(p)) {
-    if (!v.is_str()) c.type_error(p, "a list of names");
+    if (v.is_function() && p == "metrics") continue;  // metric_functions_of takes those
+    if (!v.is_str())
+      c.type_error(p, p == "metrics" ? "a list of metric names and functions f(y_true, y_pred)"
+                                     : "a list of names");
     out.push_back(v.as_str());
   }
   return out;

@@ -12,6 +12,7 @@
 #include "frontend/nn/layer.h"
 #include "frontend/nn/logs.h"
 #include "frontend/nn/losses.h"
+#include "frontend/nn/metrics.h"
 #include "frontend/nn/optimizers.h"
 #include "frontend/script/call.h"
 #include "frontend/script/value.h"
@@ -99,6 +100,8 @@ Value layer_value(nn::LayerPtr l);
 // Argument conversions of the model built-ins.
 nn::OptimizerPtr optimizer_of(Call& c, const std::string& p);
 nn::LossPtr loss_of(Call& c, const std::string& p);
+// The functions f(y_true, y_pred) in a metrics list, as metrics named after them.
+std::vector<nn::MetricPtr> metric_functions_of(Call& c, const std::string& p);
 std::vector<std::string> strings_of(Call& c, const std::string& p);
 nn::LayerPtr layer_of(Call& c, const std::string& p);
 
