@@ -42,6 +42,17 @@ Array::Array(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape))
   data_ = allocate(nbytes(), dtype_, shape_);
 }
 
+Array Array::from_storage(DType dtype, Shape shape, std::shared_ptr<std::byte[]> data) {
+  Array a(dtype, Shape{});
+  check_shape(shape, dtype);
+  SOMA_CHECK(data != nullptr || shape.numel() == 0) << "Array::from_storage: no storage";
+  SOMA_CHECK(reinterpret_cast<uintptr_t>(data.get()) % 64 == 0)
+      << "Array::from_storage: storage not 64-byte aligned";
+  a.shape_ = std::move(shape);
+  a.data_ = std::move(data);
+  return a;
+}
+
 double Array::get(int64_t i) const {
   switch (dtype_) {
     case DType::f32:

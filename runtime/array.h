@@ -27,6 +27,9 @@ class Array {
   // Converts each double to dtype (rounding to f32, truncating toward zero for i32, != 0 for bool).
   static Array from_doubles(DType dtype, Shape shape, std::span<const double> values);
   static Array scalar(DType dtype, double value);
+  // An array over storage the caller provides (at least the array's bytes, 64-byte aligned), e.g.
+  // a mapped file; the shared_ptr's owner releases it when the last copy is gone.
+  static Array from_storage(DType dtype, Shape shape, std::shared_ptr<std::byte[]> data);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }

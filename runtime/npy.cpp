@@ -1,5 +1,10 @@
 #include "runtime/npy.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <bit>
 #include <cerrno>
 #include <cstdint>
@@ -266,7 +271,17 @@ uint32_t read_le(std::string_view b, size_t off, size_t n) {
 
 }  // namespace
 
-Array parse_npy(std::string_view bytes, const std::string& what) {
+namespace {
+
+// What a .npy header says, checked against the bytes that follow it.
+struct Layout {
+  npy::SourceType source;
+  DType dtype;
+  std::vector<int64_t> dims;
+  size_t data_offset = 0;
+};
+
+Layout parse_layout(std::string_view bytes, const std::string& what) {
   if (bytes.size() < kMagic.size() || bytes.substr(0, kMagic.size()) != kMagic) {
     std::string msg = "not a .npy file: it does not start with the magic bytes \\x93NUMPY";
     if (bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4))
@@ -340,10 +355,57 @@ Array parse_npy(std::string_view bytes, const std::string& what) {
                    type_text + " needs " + n_bytes(expected) + ", the file has " +
                    std::to_string(actual) + ")");
 
-  std::string_view data = bytes.substr(prefix + header_len);
-  Array a(*dtype, Shape(dims));
-  npy::convert(*source, data, a, what);
+  return Layout{*source, *dtype, dims, prefix + header_len};
+}
+
+}  // namespace
+
+Array parse_npy(std::string_view bytes, const std::string& what) {
+  Layout l = parse_layout(bytes, what);
+  Array a(l.dtype, Shape(l.dims));
+  npy::convert(l.source, bytes.substr(l.data_offset), a, what);
   return a;
+}
+
+Array map_npy(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(path, std::string("cannot open the .npy file: ") + std::strerror(errno));
+  struct stat st = {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(path, "not a regular file");
+  }
+  size_t size = static_cast<size_t>(st.st_size);
+  void* base = size ? ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0) : nullptr;
+  ::close(fd);  // the mapping stays
+  if (size && base == MAP_FAILED)
+    fail(path, std::string("cannot map the file: ") + std::strerror(errno));
+  std::shared_ptr<std::byte[]> mapping(static_cast<std::byte*>(base), [size](std::byte* p) {
+    if (p) ::munmap(p, size);
+  });
+  std::string_view bytes(reinterpret_cast<const char*>(base), size);
+  Layout l = parse_layout(bytes, path);
+  bool as_is = !l.source.big_endian && dtype_size(l.dtype) == static_cast<size_t>(l.source.size) &&
+               l.source.kind != 'u';
+  if (!as_is)
+    fail(path,
+         "only float32, float64, int32 and bool little-endian files can be mapped (this one "
+         "needs converting): load it with load_npy, or save it as one of those types");
+  if (l.data_offset % 64 != 0)
+    fail(path,
+         "the data does not start at a multiple of 64 bytes (numpy 1.x aligns it so), so "
+         "it cannot be mapped; load it with load_npy");
+  Shape shape(l.dims);
+  if (l.dtype == DType::boolean) {  // one pass over the pages, so that every bool is 0 or 1
+    const auto* b = reinterpret_cast<const unsigned char*>(bytes.data() + l.data_offset);
+    for (int64_t i = 0; i < shape.numel(); ++i)
+      if (b[i] > 1)
+        fail(path, "invalid bool value " + std::to_string(b[i]) + " at element " +
+                       std::to_string(i) + "; bool data must be bytes 0 or 1");
+  }
+  // Copies of the Array keep the mapping alive (the aliasing pointer shares its ownership).
+  std::shared_ptr<std::byte[]> data(mapping, mapping.get() + l.data_offset);
+  return Array::from_storage(l.dtype, shape, std::move(data));
 }
 
 std::string serialize_npy(const Array& a) {

@@ -14,6 +14,12 @@
 namespace soma {
 
 Array load_npy(const std::string& path);
+// The array of a .npy file mapped into memory instead of read (numpy's mmap_mode): its pages are
+// read from the file as they are touched and can be dropped again, so arrays larger than memory
+// can be fed to fit batch by batch. Copy-on-write: writes change the Array, never the file.
+// Only the types soma stores as they are (float32, float64, int32, bool; little-endian, data
+// 64-byte aligned, as numpy writes it) can be mapped; others are an IOError naming load_npy.
+Array map_npy(const std::string& path);
 // Parses .npy bytes; `what` names the source in error messages.
 Array parse_npy(std::string_view bytes, const std::string& what);
 // Writes atomically: a temporary file in the same folder, then rename.

@@ -200,12 +200,18 @@ void register_core_builtins(Registry& r) {
                 }
                 return Value::none();
               });
-  add_builtin(r, "load_npy(path)",
+  add_builtin(r, "load_npy(path, mmap_mode=None)",
               "Reads a numpy .npy file as an array: float16/32/64, int8..int64, uint8..uint64 "
               "and bool in either byte order (integers become i32, float16 f32; a value that "
-              "does not fit is an error).",
+              "does not fit is an error). mmap_mode='r' (or 'c') maps the file instead: pages "
+              "are read as they are used, so fit can stream arrays larger than memory "
+              "(float32, float64, int32, bool files; writes never reach the file).",
               [](Call& c) {
+                std::optional<std::string> mode = c.opt_str("mmap_mode");
+                if (mode && *mode != "r" && *mode != "c")
+                  c.value_error("mmap_mode", "must be None, 'r' or 'c' (copy-on-write)");
                 try {
+                  if (mode) return Value::array(map_npy(c.str("path")));
                   return Value::array(load_npy(c.str("path")));
                 } catch (const Error& e) {
                   throw ScriptError(c.loc_of("path"), e.what());

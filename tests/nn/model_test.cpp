@@ -2,8 +2,10 @@
 // the one-step training graph (in-place updates, partial batches), progress output, History,
 // callbacks, and the errors a user can cause.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 #include <regex>
 #include <sstream>
 
@@ -12,6 +14,7 @@
 #include "frontend/data/dataset.h"
 #include "frontend/nn/model.h"
 #include "nn/nn_test_util.h"
+#include "runtime/npy.h"
 
 namespace soma::nn {
 namespace {
@@ -177,6 +180,28 @@ TEST(Model, AUCCoversTheWholeEpochWhateverTheBatchSize) {
   EXPECT_LE(a200, 1.0);
   Logs one = m->test_on_batch(d.x, yb);
   EXPECT_NEAR(one.at("auc"), a200, 1e-12);
+}
+
+// Arrays mapped from .npy files (streamed from disk by the batch gatherer) train exactly as
+// arrays in memory.
+TEST(Model, FitStreamsMappedNpyFilesAsItTrainsOnArrays) {
+  Toy d(96);
+  std::string dir = ::testing::TempDir() + "/soma_map_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  save_npy(dir + "/x.npy", d.x);
+  save_npy(dir + "/y.npy", d.y);
+  Array mx = map_npy(dir + "/x.npy"), my = map_npy(dir + "/y.npy");
+  History h[2];
+  for (int k = 0; k < 2; ++k) {
+    auto m = mlp(4);
+    m->compile(get_optimizer("adam"), std::make_shared<SparseCategoricalCrossentropy>(true),
+               {"accuracy"});
+    FitOptions o = quiet(3, 10);  // shuffled, with a partial last batch
+    h[k] = k == 0 ? m->fit(d.x, d.y, o) : m->fit(mx, my, o);
+  }
+  EXPECT_EQ(h[0]["loss"], h[1]["loss"]);
+  EXPECT_EQ(h[0]["accuracy"], h[1]["accuracy"]);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Model, FitBeforeCompileAndOtherUserErrors) {

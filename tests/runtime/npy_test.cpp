@@ -588,6 +588,53 @@ TEST(NpySave, SaveLoadAndOverwrite) {
   EXPECT_TRUE(same_bytes(load_npy(dir.file("rel.npy")), a));
 }
 
+// ---- Mapped files (numpy's mmap_mode) ---------------------------------------------------------
+
+TEST(NpyMap, MapsWhatItWouldLoadAndNeverWritesTheFile) {
+  TempDir dir;
+  std::string path = dir.file("big.npy");
+  Array a(DType::f32, Shape{5000, 3});
+  for (int64_t i = 0; i < a.numel(); ++i) a.set(i, 0.25 * static_cast<double>(i));
+  save_npy(path, a);
+  Array m = map_npy(path);
+  EXPECT_EQ(m.type_str(), "f32[5000,3]");
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(m.raw()) % 64, 0u);
+  EXPECT_EQ(std::memcmp(m.raw(), a.raw(), a.nbytes()), 0);
+  m.set(7, -1);  // copy-on-write: this Array changes, the file does not
+  EXPECT_EQ(m.get(7), -1);
+  EXPECT_EQ(load_npy(path).get(7), 1.75);
+  Array copy = m;  // a copy keeps the mapping alive
+  m = Array();
+  EXPECT_EQ(copy.get(14999), 0.25 * 14999);
+  // Files numpy wrote map as they load.
+  for (const char* f : {"f32_2x3.npy", "i32_4.npy", "bool_2x2.npy", "f64_rank6.npy"}) {
+    Array l = load_npy(fixture_path(f)), mm = map_npy(fixture_path(f));
+    EXPECT_EQ(mm.type_str(), l.type_str()) << f;
+    EXPECT_EQ(mm.to_doubles(), l.to_doubles()) << f;
+  }
+}
+
+TEST(NpyMap, TypesThatNeedConvertingAndBadFilesAreClearErrors) {
+  auto error_of = [](const std::string& path) -> std::string {
+    try {
+      map_npy(path);
+    } catch (const IOError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(error_of(fixture_path("i64_3.npy")).find("load_npy"), std::string::npos);
+  EXPECT_NE(error_of(fixture_path("f32_big_endian.npy")).find("needs converting"),
+            std::string::npos);
+  EXPECT_NE(error_of(fixture_path("f32_fortran.npy")).find("Fortran"), std::string::npos);
+  EXPECT_NE(error_of("/nonexistent/x.npy").find("cannot open"), std::string::npos);
+  TempDir dir;
+  std::string bad = dir.file("bool.npy");
+  std::ofstream(bad, std::ios::binary) << make_npy(
+      "{'descr': '|b1', 'fortran_order': False, 'shape': (3,)}", std::string("\x01\x07\x00", 3));
+  EXPECT_NE(error_of(bad).find("invalid bool value 7"), std::string::npos);
+}
+
 TEST(NpySave, MissingFolderFails) {
   TempDir dir;
   std::string path = dir.file("no/such/folder/a.npy");
