@@ -199,58 +199,68 @@ nn::OptimizerPtr optimizer_of(Call& c, const std::string& p) {
 
 namespace {
 
-// A loss written as a script function f(y_true, y_pred): called while the model builds its
-// training graph; a per-sample result is averaged over the batch, as Keras does.
-class ScriptLoss : public nn::Loss {
+// f(y_true, y_pred) of a script function, called while the model builds its graph: a tensor
+// (`what` names the role in errors).
+class TensorFunction {
  public:
-  ScriptLoss(Session& s, FunctionPtr f, Location loc)
-      : s_(s), f_(std::move(f)), loc_(std::move(loc)) {}
-  std::string name() const override { return f_->name; }
-  bool is_custom() const override { return true; }
-  Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor&,
-                 const std::string&) const override {
+  TensorFunction(Session& s, FunctionPtr f, Location loc, std::string what)
+      : s_(s), f_(std::move(f)), loc_(std::move(loc)), what_(std::move(what)) {}
+  const std::string& name() const { return f_->name; }
+  Tensor operator()(const Tensor& y_true, const Tensor& y_pred) const {
     Value v = s_.call_in_context(y_pred.context_ptr(), f_,
                                  {Value::tensor(y_true), Value::tensor(y_pred)}, loc_);
     if (!v.is_tensor())
-      throw ScriptError(loc_, "loss " + f_->name + "() returned " + v.a_type_name() +
+      throw ScriptError(loc_, what_ + " " + f_->name + "() returned " + v.a_type_name() +
                                   ", not a tensor computed from y_true and y_pred");
-    Tensor t = v.as_tensor();
+    return v.as_tensor();
+  }
+  const Location& loc() const { return loc_; }
+
+ private:
+  Session& s_;
+  FunctionPtr f_;
+  Location loc_;
+  std::string what_;
+};
+
+// A loss written as a script function: a per-sample result is averaged over the batch, as Keras
+// does.
+class ScriptLoss : public nn::Loss {
+ public:
+  ScriptLoss(Session& s, FunctionPtr f, Location loc)
+      : f_(s, std::move(f), std::move(loc), "loss") {}
+  std::string name() const override { return f_.name(); }
+  bool is_custom() const override { return true; }
+  Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor&,
+                 const std::string&) const override {
+    Tensor t = f_(y_true, y_pred);
     if (!is_float(t.dtype()))
-      throw ScriptError(loc_, "loss " + f_->name + "() returned " + t.type().str() +
-                                  "; a loss must be a float tensor");
+      throw ScriptError(f_.loc(), "loss " + f_.name() + "() returned " + t.type().str() +
+                                      "; a loss must be a float tensor");
     return t.rank() == 0 ? t : mean(t);
   }
   void check_labels(const TensorType&, const TensorType&) const override {}
 
  private:
-  Session& s_;
-  FunctionPtr f_;
-  Location loc_;
+  TensorFunction f_;
 };
 
-// A metric written as a script function f(y_true, y_pred), logged under the function's name: its
-// batch value is the mean of what it returns, averaged over the epoch like Keras's.
+// A metric written as a script function, logged under the function's name: its batch value is
+// the mean of what it returns, averaged over the epoch like Keras's.
 class ScriptMetric : public nn::Metric {
  public:
   ScriptMetric(Session& s, FunctionPtr f, Location loc)
-      : s_(s), f_(std::move(f)), loc_(std::move(loc)) {}
-  std::string name() const override { return f_->name; }
+      : f_(s, std::move(f), std::move(loc), "metric") {}
+  std::string name() const override { return f_.name(); }
   Tensor compute(const Tensor& y_true, const Tensor& y_pred, const Tensor&,
                  const std::string&) const override {
-    Value v = s_.call_in_context(y_pred.context_ptr(), f_,
-                                 {Value::tensor(y_true), Value::tensor(y_pred)}, loc_);
-    if (!v.is_tensor())
-      throw ScriptError(loc_, "metric " + f_->name + "() returned " + v.a_type_name() +
-                                  ", not a tensor computed from y_true and y_pred");
-    Tensor t = v.as_tensor();
+    Tensor t = f_(y_true, y_pred);
     if (t.dtype() != DType::f32) t = cast(t, DType::f32);
     return t.rank() == 0 ? t : mean(t);
   }
 
  private:
-  Session& s_;
-  FunctionPtr f_;
-  Location loc_;
+  TensorFunction f_;
 };
 
 }  // namespace
