@@ -164,6 +164,10 @@ void list_shape(const Value& v, int depth, std::vector<int64_t>& shape, bool& an
 }  // namespace
 
 Tensor Session::array_input(const Array& a) {
+  if (foreign_ > 0) {  // a model's graph feeds only its own inputs: the array is a constant there
+    ContextScope scope(ctx_);
+    return soma::constant(a);
+  }
   auto it = array_inputs_.find(reinterpret_cast<const void*>(a.raw()));
   if (it != array_inputs_.end() && it->second.first.type_str() == a.type_str() &&
       it->second.first.shares_storage(a))
@@ -183,6 +187,11 @@ Tensor Session::to_tensor(const Value& v, const Location& loc, const std::string
   ContextScope scope(ctx_);
   switch (v.kind()) {
     case Value::Kind::Tensor:
+      if (v.as_tensor().context_ptr() != ctx_ && foreign_ > 0)
+        throw ScriptError(loc, what +
+                                   ": this tensor belongs to the session's graph, not to the "
+                                   "model's that is being built; inside a loss or metric use "
+                                   "y_true, y_pred, numbers and arrays");
       if (v.as_tensor().context_ptr() != ctx_)
         throw ScriptError(loc, what +
                                    ": this tensor belongs to an earlier session (before "
