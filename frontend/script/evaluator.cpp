@@ -47,30 +47,6 @@ std::optional<std::string> value_key(const Value& v) {
   }
 }
 
-bool truthy(const Value& v, const Location& loc) {
-  switch (v.kind()) {
-    case Value::Kind::None:
-      return false;
-    case Value::Kind::Bool:
-      return v.as_bool();
-    case Value::Kind::Int:
-      return v.as_int() != 0;
-    case Value::Kind::Float:
-      return v.as_float() != 0;
-    case Value::Kind::Str:
-      return !v.as_str().empty();
-    case Value::Kind::List:
-      return !v.as_list().empty();
-    case Value::Kind::Tensor:
-    case Value::Kind::Array:
-      throw ScriptError(loc,
-                        "the truth value of a tensor is ambiguous; for elementwise logic "
-                        "use & | ~ on bool tensors");
-    default:
-      return true;
-  }
-}
-
 // How deeply lists nest inside `v` (stopping past `limit`).
 int list_depth(const Value& v, int limit) {
   if (!v.is_list() || limit < 0) return 0;
@@ -373,6 +349,39 @@ Value Session::eval_unary(const Expr& e) {
   throw ScriptError(e.loc, "bad operand type for unary '" + op + "': " + v.type_name());
 }
 
+// Python's truth value; a one-element tensor or array is its element's (as in numpy), any other
+// tensor is ambiguous and an error.
+bool Session::truthy(const Value& v, const Location& loc) {
+  switch (v.kind()) {
+    case Value::Kind::None:
+      return false;
+    case Value::Kind::Bool:
+      return v.as_bool();
+    case Value::Kind::Int:
+      return v.as_int() != 0;
+    case Value::Kind::Float:
+      return v.as_float() != 0;
+    case Value::Kind::Str:
+      return !v.as_str().empty();
+    case Value::Kind::List:
+      return !v.as_list().empty();
+    case Value::Kind::Tensor:
+    case Value::Kind::Array: {
+      const int64_t n = v.is_array() ? v.as_array().numel() : v.as_tensor().shape().numel();
+      if (n != 1)
+        throw ScriptError(loc, "the truth value of a " +
+                                   std::string(v.is_array() ? "array" : "tensor") +
+                                   " with more than one element is ambiguous; use any(...) or "
+                                   "all(...) of it, or & | ~ for elementwise logic");
+      const double x = to_array(v, loc, "a condition").get(0);
+      if (std::isnan(x)) return true;  // as in Python and numpy: NaN is truthy
+      return x != 0;
+    }
+    default:
+      return true;
+  }
+}
+
 Value Session::eval_binary(const Expr& e) {
   const std::string& op = e.text;
   if (op == "and" || op == "or") {
@@ -380,7 +389,7 @@ Value Session::eval_binary(const Expr& e) {
     bool ta = truthy(a, e.items[0]->loc);
     if (op == "and" ? !ta : ta) return a;
     Value b = eval(*e.items[1]);
-    truthy(b, e.items[1]->loc);  // rejects tensors
+    truthy(b, e.items[1]->loc);  // rejects tensors of many elements
     return b;
   }
   Value a = eval(*e.items[0]);

@@ -155,6 +155,7 @@ class Session {
   void memo_put(const std::string& key, const Value& v);
 
  private:
+  bool truthy(const Value& v, const Location& loc);
   Value eval_binary(const Expr& e);
   Value eval_unary(const Expr& e);
   Value eval_call(const Expr& e);
