@@ -12,7 +12,7 @@ seconds=${2:?seconds per target}
 shift 2
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(script_parser graph_parser kernel_parser npy checkpoint)
+  targets=(script_parser graph_parser kernel_parser npy checkpoint png)
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$build/fuzz/artifacts"
