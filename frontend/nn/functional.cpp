@@ -69,6 +69,11 @@ std::optional<TensorType> probe_type(const Layer& layer, const std::vector<Symbo
     LayerConfig config = layer.config();
     for (auto& [k, v] : config)
       if (k.find("initializer") != std::string::npos) v = "zeros";
+    // A Lambda's copy needs its function, which its config only names.
+    CustomObjects own;
+    if (auto* lam = dynamic_cast<const Lambda*>(&layer))
+      own.functions[lam->function_name()] = lam->function();
+    CustomObjectScope scope_of_own(own);
     LayerPtr copy = layer_from_config(layer.class_name(), config);
     if (copy->name().empty()) copy->set_name(default_layer_name(copy->class_name()));
     ContextScope scope(std::make_shared<Context>());

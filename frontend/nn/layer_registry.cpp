@@ -12,6 +12,7 @@ const std::vector<LayerKind>& layer_kinds() {
     detail::add_core_layers(k);
     detail::add_recurrent_layers(k);
     detail::add_merge_layers(k);
+    detail::add_lambda_layer(k);
     return k;
   }();
   return kinds;

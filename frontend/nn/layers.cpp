@@ -479,6 +479,32 @@ Tensor Activation::call(const Tensor& x, CallContext& ctx) {
   return activate(activation_, x, ctx);
 }
 
+// ---- Rescaling
+// ------------------------------------------------------------------------------------
+
+Rescaling::Rescaling(double scale, double offset, std::string name)
+    : Layer(name), scale_(scale), offset_(offset) {
+  if (!std::isfinite(scale) || !std::isfinite(offset))
+    SOMA_THROW(ValueError, "Rescaling: scale and offset must be finite numbers, not "
+                               << scale << " and " << offset);
+}
+
+LayerConfig Rescaling::config() const {
+  LayerConfig c = Layer::config();
+  c["scale"] = fmt_double(scale_);
+  c["offset"] = fmt_double(offset_);
+  return c;
+}
+
+void Rescaling::build_weights(const TensorType& input, uint64_t) {
+  need_float(input, "Rescaling", name());
+}
+
+Tensor Rescaling::call(const Tensor& x, CallContext&) {
+  Tensor y = scale_ == 1 ? x : x * scale_;
+  return offset_ == 0 ? y : y + offset_;
+}
+
 // ---- Embedding
 // ------------------------------------------------------------------------------------
 
@@ -631,6 +657,14 @@ void add_core_layers(std::vector<LayerKind>& kinds) {
          return std::make_shared<Activation>(cfg_str(c, "activation", ""), cfg_str(c, "name", ""));
        }});
   kinds.push_back({"Embedding", {}, "", embedding_from_config});
+  kinds.push_back(
+      {"Rescaling", {}, "", [](const std::string& cls, const LayerConfig& c) -> LayerPtr {
+         cfg_check_keys(c, cls, {"scale", "offset"});
+         if (!c.count("scale")) SOMA_THROW(ValueError, "Rescaling: missing argument 'scale'");
+         return std::make_shared<Rescaling>(cfg_double(c, cls, "scale", 1),
+                                            cfg_double(c, cls, "offset", 0),
+                                            cfg_str(c, "name", ""));
+       }});
 }
 
 }  // namespace detail

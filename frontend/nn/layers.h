@@ -239,6 +239,23 @@ class Activation : public Layer {
   std::string activation_;
 };
 
+// ---- Rescaling: x * scale + offset (Keras's preprocessing layer: Rescaling(1 / 255) for images
+// in [0, 255]) ---------------------------------------------------------------------------------
+
+class Rescaling : public Layer {
+ public:
+  explicit Rescaling(double scale, double offset = 0, std::string name = "");
+  std::string class_name() const override { return "Rescaling"; }
+  LayerConfig config() const override;
+  Tensor call(const Tensor& x, CallContext& ctx) override;
+
+ protected:
+  void build_weights(const TensorType& input, uint64_t seed) override;
+
+ private:
+  double scale_, offset_;
+};
+
 // ---- Embedding: i32 ids [N, ...] -> [N, ..., output_dim]; table [input_dim, output_dim]
 // ----------
 

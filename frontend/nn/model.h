@@ -42,6 +42,7 @@
 #include "frontend/compile.h"
 #include "frontend/nn/callbacks.h"
 #include "frontend/nn/history.h"
+#include "frontend/nn/lambda.h"
 #include "frontend/nn/layer.h"
 #include "frontend/nn/layers.h"
 #include "frontend/nn/logs.h"
@@ -284,7 +285,8 @@ class Model {
   CompileOptions compile_options_;
   bool stop_training_ = false;
   int64_t iterations_ = 0;
-  friend std::shared_ptr<Model> load_model(const std::string&, const std::string&);
+  friend std::shared_ptr<Model> load_model(const std::string&, const std::string&,
+                                           const CustomObjects&);
 };
 
 class Sequential : public Model {
@@ -309,7 +311,8 @@ class Sequential : public Model {
   // A model saved by Model::save: architecture, weights, and (when it was compiled) the
   // optimizer, loss and metrics, compiled again for `backend`. Throws IOError for a bad file
   // (ValueError for a file that holds a functional model: use load_model).
-  static std::shared_ptr<Sequential> load(const std::string& path, const std::string& backend = "");
+  static std::shared_ptr<Sequential> load(const std::string& path, const std::string& backend = "",
+                                          const CustomObjects& custom = {});
   // Rebuilds the (unbuilt) layers from architecture text as Model::save writes it:
   //   "Sequential NAME seed=SEED input=f32[28,28]" then one line per layer,
   //   "CLASS key=value key=value ...".
@@ -330,8 +333,11 @@ class Sequential : public Model {
 };
 
 // Any model saved by Model::save (Sequential or Functional), with its weights and, when it was
-// compiled, its optimizer state, compiled again for `backend` (uncompiled when its loss was the
-// user's own function, which is code the file cannot hold). Throws IOError for a bad file.
-std::shared_ptr<Model> load_model(const std::string& path, const std::string& backend = "");
+// compiled, its optimizer state, compiled again for `backend`. Functions are code, which a file
+// cannot hold: a Lambda layer's function comes from `custom` by name (IOError naming it when
+// absent), and a loss of the user's own too — without it the model comes back uncompiled (fit
+// says so). Throws IOError for a bad file.
+std::shared_ptr<Model> load_model(const std::string& path, const std::string& backend = "",
+                                  const CustomObjects& custom = {});
 
 }  // namespace soma::nn

@@ -167,7 +167,8 @@ void Model::save(const std::string& path) const {
   write_checkpoint(path, ck);
 }
 
-std::shared_ptr<Model> load_model(const std::string& path, const std::string& backend) {
+std::shared_ptr<Model> load_model(const std::string& path, const std::string& backend,
+                                  const CustomObjects& custom) {
   Checkpoint ck = read_checkpoint(path);
   if (ck.architecture.empty())
     SOMA_THROW(IOError, "cannot load model '" << path
@@ -176,6 +177,7 @@ std::shared_ptr<Model> load_model(const std::string& path, const std::string& ba
                                                  "call load_weights");
   std::shared_ptr<Model> m;
   try {
+    CustomObjectScope scope(custom);
     std::string kind = ck.architecture.substr(0, ck.architecture.find(' '));
     if (kind == "Functional")
       m = Functional::from_architecture(ck.architecture);
@@ -202,12 +204,18 @@ std::shared_ptr<Model> load_model(const std::string& path, const std::string& ba
     cfg[key] = cfg_double(c, "optimizer", key, 0);
   }
   std::vector<std::string> names = split(ck.meta["loss"]), fls = split(ck.meta["loss_from_logits"]);
-  // A loss of the user's own is code, not data: the model comes back uncompiled (fit says so).
-  for (const std::string& n : names)
-    if (n.rfind("custom:", 0) == 0) return m;
+  // A loss of the user's own is code, not data: given again in `custom`, or the model comes back
+  // uncompiled (fit says so).
   std::vector<LossPtr> losses;
-  for (size_t j = 0; j < names.size(); ++j)
+  for (size_t j = 0; j < names.size(); ++j) {
+    if (names[j].rfind("custom:", 0) == 0) {
+      auto it = custom.losses.find(names[j].substr(7));
+      if (it == custom.losses.end()) return m;
+      losses.push_back(it->second);
+      continue;
+    }
     losses.push_back(loss_from_meta(names[j], j < fls.size() ? fls[j] : "auto"));
+  }
   std::vector<double> weights;
   for (const std::string& w : split(ck.meta["loss_weights"])) {
     LayerConfig c{{"w", w}};
@@ -227,8 +235,9 @@ std::shared_ptr<Model> load_model(const std::string& path, const std::string& ba
   return m;
 }
 
-std::shared_ptr<Sequential> Sequential::load(const std::string& path, const std::string& backend) {
-  std::shared_ptr<Model> m = load_model(path, backend);
+std::shared_ptr<Sequential> Sequential::load(const std::string& path, const std::string& backend,
+                                             const CustomObjects& custom) {
+  std::shared_ptr<Model> m = load_model(path, backend, custom);
   auto s = std::dynamic_pointer_cast<Sequential>(m);
   if (!s)
     SOMA_THROW(ValueError, "Sequential.load: '" << path << "' holds a " << m->class_name()

@@ -17,6 +17,7 @@ const Registry& builtins() {
     register_tensor_builtins(r);
     register_nn_builtins(r);
     register_model_builtins(r);
+    register_image_builtins(r);
     return r;
   }();
   return table;

@@ -31,5 +31,6 @@ void register_core_builtins(Registry& r);
 void register_tensor_builtins(Registry& r);
 void register_nn_builtins(Registry& r);
 void register_model_builtins(Registry& r);
+void register_image_builtins(Registry& r);
 
 }  // namespace soma::script

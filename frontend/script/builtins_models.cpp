@@ -453,17 +453,20 @@ void register_model_builtins(Registry& r) {
       });
   auto load = [](Call& c) {
     std::string backend = c.opt_str("backend").value_or(c.session().backend());
-    return model_value(nn::load_model(c.str("path"), backend));
+    return model_value(
+        nn::load_model(c.str("path"), backend, custom_objects_of(c, "custom_objects")));
   };
   const std::string load_doc =
       "A model saved by model.save (Sequential or functional), with its weights, compiled "
-      "again when it was compiled.";
+      "again when it was compiled. custom_objects: the functions the model uses (Lambda "
+      "layers', a loss of your own), found by name.";
   std::const_pointer_cast<Function>(seq)->attrs.emplace_back(
-      "load", make_function("load(path, backend=None)", load_doc, [](Call& c) {
+      "load", make_function("load(path, backend=None, custom_objects=None)", load_doc, [](Call& c) {
         std::string backend = c.opt_str("backend").value_or(c.session().backend());
-        return model_value(nn::Sequential::load(c.str("path"), backend));
+        return model_value(
+            nn::Sequential::load(c.str("path"), backend, custom_objects_of(c, "custom_objects")));
       }));
-  add_builtin(r, "load_model(path, backend=None)", load_doc, load);
+  add_builtin(r, "load_model(path, backend=None, custom_objects=None)", load_doc, load);
 
   add_builtin(r, "Input(shape, dtype='f32', name=None)",
               "A functional model's input of per-sample `shape` (without the batch axis); call "

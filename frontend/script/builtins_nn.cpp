@@ -166,6 +166,17 @@ void register_nn_builtins(Registry& r) {
       [](Call& c) {
         return layer_value(std::make_shared<nn::Activation>(c.str("activation"), name_arg(c)));
       });
+  add_layer(r, "Rescaling(scale, offset=0.0, name=None)",
+            "x * scale + offset: Rescaling(1 / 255) maps images in [0, 255] to [0, 1].",
+            [](Call& c) {
+              return layer_value(std::make_shared<nn::Rescaling>(c.number("scale"),
+                                                                 c.number("offset"), name_arg(c)));
+            });
+  add_layer(r, "Lambda(function, name=None)",
+            "A layer that applies function(x) (a def function of tensor operations; it holds "
+            "no weights). A saved model records the function's name: pass the function to "
+            "load_model(path, custom_objects=[function]).",
+            [](Call& c) { return layer_value(lambda_of(c, "function", name_arg(c))); });
   add_layer(r,
             "Embedding(input_dim, output_dim, embeddings_initializer='uniform', name=None, "
             "seed=None)",

@@ -207,16 +207,22 @@ class TensorFunction {
       : s_(s), f_(std::move(f)), loc_(std::move(loc)), what_(std::move(what)) {}
   const std::string& name() const { return f_->name; }
   Tensor operator()(const Tensor& y_true, const Tensor& y_pred) const {
-    Value v = s_.call_in_context(y_pred.context_ptr(), f_,
-                                 {Value::tensor(y_true), Value::tensor(y_pred)}, loc_);
-    if (!v.is_tensor())
-      throw ScriptError(loc_, what_ + " " + f_->name + "() returned " + v.a_type_name() +
-                                  ", not a tensor computed from y_true and y_pred");
-    return v.as_tensor();
+    return call({y_true, y_pred}, "y_true and y_pred");
   }
+  Tensor operator()(const Tensor& x) const { return call({x}, "its argument"); }
   const Location& loc() const { return loc_; }
 
  private:
+  Tensor call(const std::vector<Tensor>& args, const std::string& from) const {
+    std::vector<Value> vs;
+    for (const Tensor& t : args) vs.push_back(Value::tensor(t));
+    Value v = s_.call_in_context(args.back().context_ptr(), f_, std::move(vs), loc_);
+    if (!v.is_tensor())
+      throw ScriptError(loc_, what_ + " " + f_->name + "() returned " + v.a_type_name() +
+                                  ", not a tensor computed from " + from);
+    return v.as_tensor();
+  }
+
   Session& s_;
   FunctionPtr f_;
   Location loc_;
@@ -271,6 +277,26 @@ std::vector<nn::MetricPtr> metric_functions_of(Call& c, const std::string& p) {
   for (const Value& v : c.list(p))
     if (v.is_function())
       out.push_back(std::make_shared<ScriptMetric>(c.session(), v.as_function(), c.loc_of(p)));
+  return out;
+}
+
+nn::LayerPtr lambda_of(Call& c, const std::string& p, const std::string& name) {
+  const Value& v = c[p];
+  if (!v.is_function()) c.type_error(p, "a function f(x) that returns a tensor");
+  TensorFunction f(c.session(), v.as_function(), c.loc_of(p), "Lambda function");
+  return std::make_shared<nn::Lambda>([f](const Tensor& x) { return f(x); }, f.name(), name);
+}
+
+nn::CustomObjects custom_objects_of(Call& c, const std::string& p) {
+  nn::CustomObjects out;
+  if (c.is_none(p)) return out;
+  for (const Value& v : c.list(p)) {
+    if (!v.is_function()) c.type_error(p, "a list of functions (those the saved model names)");
+    const FunctionPtr& f = v.as_function();
+    TensorFunction tf(c.session(), f, c.loc_of(p), "Lambda function");
+    out.functions[f->name] = [tf](const Tensor& x) { return tf(x); };
+    out.losses[f->name] = std::make_shared<ScriptLoss>(c.session(), f, c.loc_of(p));
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "frontend/nn/callbacks.h"
+#include "frontend/nn/lambda.h"
 #include "frontend/nn/layer.h"
 #include "frontend/nn/logs.h"
 #include "frontend/nn/losses.h"
@@ -104,6 +105,11 @@ nn::LossPtr loss_of(Call& c, const std::string& p);
 std::vector<nn::MetricPtr> metric_functions_of(Call& c, const std::string& p);
 std::vector<std::string> strings_of(Call& c, const std::string& p);
 nn::LayerPtr layer_of(Call& c, const std::string& p);
+// A Lambda layer of the script function in argument `p` (f(x) -> a tensor built from x).
+nn::LayerPtr lambda_of(Call& c, const std::string& p, const std::string& name);
+// load_model's custom_objects=[f, g]: each function, by its name, as a Lambda layer's function
+// and as a loss (whichever the saved model asks for).
+nn::CustomObjects custom_objects_of(Call& c, const std::string& p);
 
 // What builtins_models.cpp gives the layer objects: a symbolic tensor's script value for a layer
 // call (`layer(x)`), or a ScriptError saying what the argument should be.

@@ -526,7 +526,11 @@ TEST(LayerRegistry, RowsMatchTheirLayersAndTheErrorListsThemAll) {
       {"Embedding", {{"input_dim", "4"}, {"output_dim", "2"}}},
       {"SimpleRNN", {{"units", "2"}}},
       {"LSTM", {{"units", "2"}}},
-      {"GRU", {{"units", "2"}}}};
+      {"GRU", {{"units", "2"}}},
+      {"Rescaling", {{"scale", "0.5"}}},
+      {"Lambda", {{"function", "f"}}}};
+  CustomObjects objects{.functions = {{"f", [](const Tensor& x) { return x; }}}};
+  CustomObjectScope scope(objects);
   std::string known;
   try {
     layer_from_config("NoSuchLayer", {});
@@ -545,7 +549,7 @@ TEST(LayerRegistry, RowsMatchTheirLayersAndTheErrorListsThemAll) {
   }
   EXPECT_EQ(find_layer_kind("MaxPooling2D"), find_layer_kind("MaxPool2D"));
   EXPECT_EQ(find_layer_kind("Dense2"), nullptr);
-  EXPECT_EQ(layer_kinds().size(), 20u);
+  EXPECT_EQ(layer_kinds().size(), 22u);
 }
 
 }  // namespace

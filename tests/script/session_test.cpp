@@ -235,8 +235,9 @@ TEST_F(SessionTest, Completion) {
   run("loss = const(1.0)\nlong_name = 2\n");
   Completion c = complete(s_, "y = lo");
   EXPECT_EQ(c.start, 4u);
-  EXPECT_EQ(c.items, (std::vector<std::string>{"load_csv", "load_model", "load_npy", "log", "log1p",
-                                               "log_softmax", "logsumexp", "long_name", "loss"}));
+  EXPECT_EQ(c.items,
+            (std::vector<std::string>{"load_csv", "load_image", "load_model", "load_npy", "log",
+                                      "log1p", "log_softmax", "logsumexp", "long_name", "loss"}));
   c = complete(s_, ":em");
   EXPECT_EQ(c.items, (std::vector<std::string>{"emit"}));
   c = complete(s_, ":emit gr");
