@@ -140,6 +140,11 @@ void clear_write_fault_for_testing() {
 }
 
 bool try_write_file_atomic(const std::string& path, std::string_view bytes, std::string* why) {
+  return try_write_file_atomic(path, std::span<const std::string_view>(&bytes, 1), why);
+}
+
+bool try_write_file_atomic(const std::string& path, std::span<const std::string_view> pieces,
+                           std::string* why) {
   const std::string dir = dir_of(path), base = base_of(path);
   remove_orphans(dir, base);
   static std::atomic<uint64_t> counter{0};
@@ -168,21 +173,25 @@ bool try_write_file_atomic(const std::string& path, std::string_view bytes, std:
   };
   const int fault = write_fault().err;
   const uint64_t fault_at = fault ? write_fault().after_bytes.load() : UINT64_MAX;
-  size_t done = 0;
-  while (done < bytes.size()) {
-    if (done >= fault_at) {
-      errno = fault;
-      return abandon("cannot write temporary file '" + tmp + "'");
+  uint64_t written = 0;  // over all pieces, for the fault injection
+  for (std::string_view bytes : pieces) {
+    size_t done = 0;
+    while (done < bytes.size()) {
+      if (written >= fault_at) {
+        errno = fault;
+        return abandon("cannot write temporary file '" + tmp + "'");
+      }
+      const size_t chunk =
+          static_cast<size_t>(std::min<uint64_t>(bytes.size() - done, fault_at - written));
+      ssize_t n = ::write(fd.get(), bytes.data() + done, chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        if (n == 0) errno = EIO;
+        return abandon("cannot write temporary file '" + tmp + "'");
+      }
+      done += static_cast<size_t>(n);
+      written += static_cast<uint64_t>(n);
     }
-    const size_t chunk = static_cast<size_t>(
-        std::min<uint64_t>(bytes.size() - done, fault_at - static_cast<uint64_t>(done)));
-    ssize_t n = ::write(fd.get(), bytes.data() + done, chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0) errno = EIO;
-      return abandon("cannot write temporary file '" + tmp + "'");
-    }
-    done += static_cast<size_t>(n);
   }
   if (fault) {
     errno = fault;
@@ -197,8 +206,13 @@ bool try_write_file_atomic(const std::string& path, std::string_view bytes, std:
 }
 
 void write_file_atomic(const std::string& path, std::string_view bytes, const std::string& what) {
+  write_file_atomic(path, std::span<const std::string_view>(&bytes, 1), what);
+}
+
+void write_file_atomic(const std::string& path, std::span<const std::string_view> pieces,
+                       const std::string& what) {
   std::string why;
-  if (!try_write_file_atomic(path, bytes, &why))
+  if (!try_write_file_atomic(path, pieces, &why))
     SOMA_THROW(IOError, "cannot save " << what << " '" << path << "': " << why);
 }
 

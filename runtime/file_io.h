@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -27,10 +28,16 @@ std::string read_file(const std::string& path, const std::string& what,
 // Replaces `path` with `bytes` atomically (see above); throws IOError "cannot save <what>
 // '<path>': <reason>".
 void write_file_atomic(const std::string& path, std::string_view bytes, const std::string& what);
+// The same for a file made of several pieces written one after another (a header and a large
+// array's bytes, without first copying them into one buffer).
+void write_file_atomic(const std::string& path, std::span<const std::string_view> pieces,
+                       const std::string& what);
 
 // Like write_file_atomic, for best-effort writers (caches): false instead of an exception, with
 // the reason in *why when given.
 bool try_write_file_atomic(const std::string& path, std::string_view bytes,
+                           std::string* why = nullptr);
+bool try_write_file_atomic(const std::string& path, std::span<const std::string_view> pieces,
                            std::string* why = nullptr);
 
 // Fault injection for tests: every following write_file_atomic / try_write_file_atomic fails

@@ -5,12 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "graph/error.h"
@@ -367,7 +369,16 @@ Array parse_npy(std::string_view bytes, const std::string& what) {
   return a;
 }
 
-Array map_npy(const std::string& path) {
+namespace {
+
+// The whole file mapped copy-on-write (reads come from the page cache; writes stay private).
+struct Mapping {
+  std::shared_ptr<std::byte[]> base;
+  size_t size = 0;
+  std::string_view bytes() const { return {reinterpret_cast<const char*>(base.get()), size}; }
+};
+
+Mapping map_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail(path, std::string("cannot open the .npy file: ") + std::strerror(errno));
   struct stat st = {};
@@ -380,14 +391,55 @@ Array map_npy(const std::string& path) {
   ::close(fd);  // the mapping stays
   if (size && base == MAP_FAILED)
     fail(path, std::string("cannot map the file: ") + std::strerror(errno));
-  std::shared_ptr<std::byte[]> mapping(static_cast<std::byte*>(base), [size](std::byte* p) {
-    if (p) ::munmap(p, size);
-  });
-  std::string_view bytes(reinterpret_cast<const char*>(base), size);
+  if (size) ::madvise(base, size, MADV_SEQUENTIAL);
+  return {std::shared_ptr<std::byte[]>(static_cast<std::byte*>(base),
+                                       [size](std::byte* p) {
+                                         if (p) ::munmap(p, size);
+                                       }),
+          size};
+}
+
+bool stored_as_is(const Layout& l) {
+  return !l.source.big_endian && dtype_size(l.dtype) == static_cast<size_t>(l.source.size) &&
+         l.source.kind != 'u';
+}
+
+}  // namespace
+
+Array load_npy(const std::string& path) {
+  // Read from the file's pages straight into the array, never through a copy of the whole file.
+  // Types stored as they are go over in blocks, each block's file pages released once copied,
+  // so the peak memory is the array's (plus one block), not twice that.
+  Mapping m = map_file(path);
+  const std::string_view bytes = m.bytes();
   Layout l = parse_layout(bytes, path);
-  bool as_is = !l.source.big_endian && dtype_size(l.dtype) == static_cast<size_t>(l.source.size) &&
-               l.source.kind != 'u';
-  if (!as_is)
+  if (!stored_as_is(l) || l.dtype == DType::boolean) {
+    Array a(l.dtype, Shape(l.dims));
+    npy::convert(l.source, bytes.substr(l.data_offset), a, path);
+    return a;
+  }
+  Array a(l.dtype, Shape(l.dims));
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  constexpr size_t kBlock = size_t{64} << 20;
+  auto* dst = static_cast<char*>(a.raw());
+  const size_t n = a.nbytes();
+  for (size_t done = 0; done < n;) {
+    const size_t len = std::min(kBlock, n - done);
+    std::memcpy(dst + done, bytes.data() + l.data_offset + done, len);
+    done += len;
+    // The whole pages of the source behind this point are not needed again.
+    const size_t end = (l.data_offset + done) / page * page;
+    if (end > 0) ::madvise(m.base.get(), end, MADV_DONTNEED);
+  }
+  return a;
+}
+
+Array map_npy(const std::string& path) {
+  Mapping m = map_file(path);
+  std::shared_ptr<std::byte[]> mapping = m.base;
+  std::string_view bytes = m.bytes();
+  Layout l = parse_layout(bytes, path);
+  if (!stored_as_is(l))
     fail(path,
          "only float32, float64, int32 and bool little-endian files can be mapped (this one "
          "needs converting): load it with load_npy, or save it as one of those types");
@@ -408,7 +460,11 @@ Array map_npy(const std::string& path) {
   return Array::from_storage(l.dtype, shape, std::move(data));
 }
 
-std::string serialize_npy(const Array& a) {
+namespace {
+
+// The magic, version, header length and header dict of `a`, padded so that the data that follows
+// starts at a multiple of kAlign.
+std::string npy_header(const Array& a) {
   const std::vector<int64_t>& dims = a.shape().dims();
   std::string dict = "{'descr': '";
   dict += descr_for(a.dtype());
@@ -441,6 +497,14 @@ std::string serialize_npy(const Array& a) {
   out += dict;
   out.append(pad, ' ');
   out += '\n';
+  return out;
+}
+
+}  // namespace
+
+std::string serialize_npy(const Array& a) {
+  std::string out = npy_header(a);
+  out.reserve(out.size() + a.nbytes());
   size_t start = out.size();
   out.append(static_cast<const char*>(a.raw()), a.nbytes());
   if (a.dtype() == DType::boolean)
@@ -448,12 +512,18 @@ std::string serialize_npy(const Array& a) {
   return out;
 }
 
-Array load_npy(const std::string& path) {
-  return parse_npy(read_file(path, ".npy file"), path);
-}
-
 void save_npy(const std::string& path, const Array& a) {
-  write_file_atomic(path, serialize_npy(a), ".npy file");
+  // The header, then the array's own bytes (no copy of the array into one buffer), unless bool
+  // values other than 0 and 1 need normalizing.
+  const std::string header = npy_header(a);
+  const std::string_view data(static_cast<const char*>(a.raw()), a.nbytes());
+  if (a.dtype() == DType::boolean &&
+      std::any_of(data.begin(), data.end(), [](char c) { return c != 0 && c != 1; })) {
+    write_file_atomic(path, serialize_npy(a), ".npy file");
+    return;
+  }
+  const std::string_view pieces[] = {header, data};
+  write_file_atomic(path, std::span<const std::string_view>(pieces), ".npy file");
 }
 
 }  // namespace soma
