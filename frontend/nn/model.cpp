@@ -111,6 +111,14 @@ void Model::compile(OptimizerPtr optimizer, LossPtr loss, const std::vector<std:
 void Model::compile(OptimizerPtr optimizer, std::vector<LossPtr> losses,
                     const std::vector<std::string>& metrics, const std::string& backend,
                     std::vector<double> loss_weights) {
+  compile(std::move(optimizer), std::move(losses),
+          OutputMetrics{std::vector<std::vector<std::string>>(num_outputs_, metrics)}, backend,
+          std::move(loss_weights));
+}
+
+void Model::compile(OptimizerPtr optimizer, std::vector<LossPtr> losses,
+                    const OutputMetrics& metrics, const std::string& backend,
+                    std::vector<double> loss_weights) {
   if (!optimizer) SOMA_THROW(ValueError, "compile: the optimizer is null");
   if (losses.size() == 1 && num_outputs_ > 1) losses.assign(num_outputs_, losses[0]);
   if (losses.size() != num_outputs_)
@@ -126,19 +134,23 @@ void Model::compile(OptimizerPtr optimizer, std::vector<LossPtr> losses,
                                               << " outputs but " << loss_weights.size()
                                               << " loss weights");
   if (!backend.empty()) get_backend(backend);  // throws BackendError listing the backends
+  if (metrics.per_output.size() != num_outputs_)
+    SOMA_THROW(ValueError, "compile: model '" << name_ << "' has " << num_outputs_ << " output"
+                                              << (num_outputs_ == 1 ? "" : "s") << " but "
+                                              << metrics.per_output.size()
+                                              << " lists of metrics (give one per output)");
   std::vector<std::vector<MetricPtr>> ms(num_outputs_);
-  std::vector<std::string> requested;
-  for (const std::string& name : metrics) {
-    if (name == "loss") continue;
-    for (size_t j = 0; j < num_outputs_; ++j) {
+  std::vector<std::vector<std::string>> requested(num_outputs_);
+  for (size_t j = 0; j < num_outputs_; ++j)
+    for (const std::string& name : metrics.per_output[j]) {
+      if (name == "loss") continue;
       MetricPtr met = get_metric(name, *losses[j]);
       for (const MetricPtr& o : ms[j])
         if (o->name() == met->name())
           SOMA_THROW(ValueError, "compile: metric '" << name << "' is listed twice");
       ms[j].push_back(met);
+      requested[j].push_back(name);
     }
-    requested.push_back(name);
-  }
   // A fresh optimizer: drop the slots of every parameter ("<weight>/<slot>").
   if (built_) {
     std::vector<std::string> names = ctx_->params().names();
@@ -156,16 +168,20 @@ void Model::compile(OptimizerPtr optimizer, std::vector<LossPtr> losses,
   impl_->clear();
 }
 
-void Model::add_metric(MetricPtr metric) {
+void Model::add_metric(MetricPtr metric, std::optional<size_t> output) {
   if (!metric) SOMA_THROW(ValueError, "add_metric: the metric is null");
   if (!compiled())
     SOMA_THROW(ValueError, "add_metric: model '" << name_ << "' is not compiled yet");
-  for (const auto& per_output : metrics_)
-    for (const MetricPtr& o : per_output)
-      if (o->name() == metric->name())
-        SOMA_THROW(ValueError, "compile: metric '" << metric->name() << "' is listed twice");
+  if (output && *output >= num_outputs_)
+    SOMA_THROW(ValueError, "add_metric: model '" << name_ << "' has no output " << *output);
+  for (size_t j = 0; j < num_outputs_; ++j)
+    if (!output || *output == j)
+      for (const MetricPtr& o : metrics_[j])
+        if (o->name() == metric->name())
+          SOMA_THROW(ValueError, "compile: metric '" << metric->name() << "' is listed twice");
   if (metric->name() == "loss") SOMA_THROW(ValueError, "compile: a metric cannot be named 'loss'");
-  for (auto& per_output : metrics_) per_output.push_back(metric);
+  for (size_t j = 0; j < num_outputs_; ++j)
+    if (!output || *output == j) metrics_[j].push_back(metric);
   impl_->clear();
 }
 

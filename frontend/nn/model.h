@@ -152,14 +152,24 @@ class Model {
   void compile(OptimizerPtr optimizer, std::vector<LossPtr> losses,
                const std::vector<std::string>& metrics = {}, const std::string& backend = "",
                std::vector<double> loss_weights = {});
+  // Keras's list of lists: output j gets the metrics named in per_output[j] (one list per
+  // output; ValueError otherwise).
+  struct OutputMetrics {
+    explicit OutputMetrics(std::vector<std::vector<std::string>> lists)
+        : per_output(std::move(lists)) {}
+    std::vector<std::vector<std::string>> per_output;
+  };
+  void compile(OptimizerPtr optimizer, std::vector<LossPtr> losses, const OutputMetrics& metrics,
+               const std::string& backend = "", std::vector<double> loss_weights = {});
   // By names: get_optimizer(optimizer), get_loss(loss).
   void compile(const std::string& optimizer, const std::string& loss,
                const std::vector<std::string>& metrics = {}, const std::string& backend = "");
   bool compiled() const { return optimizer_ != nullptr; }
   // Adds a metric object (one of the user's own, e.g. a script function) to the compiled model,
-  // reported for every output after the metrics given by name. Not saved by save(): a loaded
-  // model has the named metrics only. Throws ValueError before compile or for a name in use.
-  void add_metric(MetricPtr metric);
+  // reported for every output (or only output `output`) after the metrics given by name. Not
+  // saved by save(): a loaded model has the named metrics only. Throws ValueError before compile,
+  // for a name in use or an output out of range.
+  void add_metric(MetricPtr metric, std::optional<size_t> output = std::nullopt);
   // Extra options for every function the model compiles (fast_math, threads); backend is
   // taken from compile().
   void set_compile_options(const CompileOptions& options);
@@ -279,8 +289,8 @@ class Model {
   OptimizerPtr optimizer_;
   std::vector<LossPtr> losses_;
   std::vector<double> loss_weights_;
-  std::vector<std::vector<MetricPtr>> metrics_;  // per output
-  std::vector<std::string> metric_requests_;     // as given to compile (for save)
+  std::vector<std::vector<MetricPtr>> metrics_;            // per output
+  std::vector<std::vector<std::string>> metric_requests_;  // per output, as given (for save)
   std::string backend_;
   CompileOptions compile_options_;
   bool stop_training_ = false;

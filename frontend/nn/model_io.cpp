@@ -155,7 +155,18 @@ void Model::save(const std::string& path) const {
       unit = unit && w == 1.0;
     }
     if (!unit) ck.meta["loss_weights"] = joined(weights);
-    ck.meta["metrics"] = joined(metric_requests_);
+    // One list for all outputs ("metrics"), or Keras's list of lists ("output_metrics": the
+    // outputs' lists separated by ';').
+    bool uniform = true;
+    for (const auto& r : metric_requests_) uniform = uniform && r == metric_requests_[0];
+    if (uniform) {
+      ck.meta["metrics"] = metric_requests_.empty() ? "" : joined(metric_requests_[0]);
+    } else {
+      std::string lists;
+      for (size_t j = 0; j < metric_requests_.size(); ++j)
+        lists += (j ? ";" : "") + joined(metric_requests_[j]);
+      ck.meta["output_metrics"] = lists;
+    }
     ck.meta["iterations"] = std::to_string(iterations_);
     ck.meta["backend"] = backend_;
     for (const Weight& w : trainable_weights())
@@ -222,8 +233,16 @@ std::shared_ptr<Model> load_model(const std::string& path, const std::string& ba
     weights.push_back(cfg_double(c, "model", "w", 1.0));
   }
   try {
-    m->compile(optimizer_from_config(opt->second, cfg), losses, split(ck.meta["metrics"]), backend,
-               weights);
+    if (auto om = ck.meta.find("output_metrics"); om != ck.meta.end()) {
+      Model::OutputMetrics per({});
+      std::stringstream ss(om->second);
+      for (std::string list; std::getline(ss, list, ';');) per.per_output.push_back(split(list));
+      if (om->second.empty() || om->second.back() == ';') per.per_output.emplace_back();
+      m->compile(optimizer_from_config(opt->second, cfg), losses, per, backend, weights);
+    } else {
+      m->compile(optimizer_from_config(opt->second, cfg), losses, split(ck.meta["metrics"]),
+                 backend, weights);
+    }
   } catch (const ValueError& e) {
     SOMA_THROW(IOError, "cannot load model '" << path << "': " << e.what());
   }

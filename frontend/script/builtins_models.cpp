@@ -196,8 +196,8 @@ class ModelObject : public TableObject {
         "compile(optimizer='rmsprop', loss=None, metrics=None, backend=None, "
         "loss_weights=None)",
         "Configures training: an optimizer (object or name), a loss (name or object; a list "
-        "gives one per output, summed with loss_weights) and metric names, e.g. "
-        "metrics=[\"accuracy\"].",
+        "gives one per output, summed with loss_weights) and metrics (names or functions), e.g. "
+        "metrics=[\"accuracy\"]; a list of lists gives each output its own.",
         [this](Call& c) {
           if (c.is_none("loss")) c.value_error("loss", "a loss is required");
           std::string backend = c.opt_str("backend").value_or(c.session().backend());
@@ -222,14 +222,16 @@ class ModelObject : public TableObject {
               if (!v.is_number()) c.type_error("loss_weights", "a list of numbers");
               weights.push_back(v.as_number());
             }
-          std::vector<std::string> named = strings_of(c, "metrics");
-          std::vector<nn::MetricPtr> own = metric_functions_of(c, "metrics");
-          std::set<std::string> seen(named.begin(), named.end());
-          for (const nn::MetricPtr& met : own)  // checked before the model changes
-            if (!seen.insert(met->name()).second || met->name() == "loss")
-              c.value_error("metrics", "metric '" + met->name() + "' is listed twice");
-          m_->compile(optimizer_of(c, "optimizer"), losses, named, backend, weights);
-          for (const nn::MetricPtr& met : own) m_->add_metric(met);
+          MetricLists ms = metrics_of(c, "metrics", m_->num_outputs());
+          for (const auto& own : ms.own)
+            for (const nn::MetricPtr& met : own)
+              if (met->name() == "loss")
+                c.value_error("metrics", "a metric function cannot be named 'loss'");
+          m_->compile(optimizer_of(c, "optimizer"), losses, nn::Model::OutputMetrics{ms.names},
+                      backend, weights);
+          for (size_t j = 0; j < ms.own.size(); ++j)
+            for (const nn::MetricPtr& met : ms.own[j])
+              m_->add_metric(met, ms.per_output ? std::optional<size_t>(j) : std::nullopt);
           return Value::none();
         });
     method(

@@ -1,5 +1,6 @@
 #include "frontend/script/nn_objects.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "frontend/script/array_format.h"
@@ -271,15 +272,6 @@ class ScriptMetric : public nn::Metric {
 
 }  // namespace
 
-std::vector<nn::MetricPtr> metric_functions_of(Call& c, const std::string& p) {
-  std::vector<nn::MetricPtr> out;
-  if (c.is_none(p)) return out;
-  for (const Value& v : c.list(p))
-    if (v.is_function())
-      out.push_back(std::make_shared<ScriptMetric>(c.session(), v.as_function(), c.loc_of(p)));
-  return out;
-}
-
 nn::LayerPtr lambda_of(Call& c, const std::string& p, const std::string& name) {
   const Value& v = c[p];
   if (!v.is_function()) c.type_error(p, "a function f(x) that returns a tensor");
@@ -312,16 +304,51 @@ nn::LossPtr loss_of(Call& c, const std::string& p) {
                "function f(y_true, y_pred)");
 }
 
-std::vector<std::string> strings_of(Call& c, const std::string& p) {
-  std::vector<std::string> out;
+MetricLists metrics_of(Call& c, const std::string& p, size_t outputs) {
+  MetricLists out;
+  out.names.resize(outputs);
+  out.own.resize(outputs);
   if (c.is_none(p)) return out;
-  for (const Value& v : c.list(p)) {
-    if (v.is_function() && p == "metrics") continue;  // metric_functions_of takes those
-    if (!v.is_str())
-      c.type_error(p, p == "metrics" ? "a list of metric names and functions f(y_true, y_pred)"
-                                     : "a list of names");
-    out.push_back(v.as_str());
+  std::vector<Value> items = c.list(p);
+  out.per_output =
+      std::any_of(items.begin(), items.end(), [](const Value& v) { return v.is_list(); });
+  if (out.per_output && items.size() != outputs)
+    c.value_error(p, "a list of lists gives each output its metrics: the model has " +
+                         std::to_string(outputs) + " output" + (outputs == 1 ? "" : "s") +
+                         ", the list " + std::to_string(items.size()));
+  const std::string what = "a list of metric names and functions f(y_true, y_pred)" +
+                           std::string(outputs > 1 ? ", or one such list per output" : "");
+  auto add = [&](const Value& v, size_t j) {
+    std::string name;
+    if (v.is_str()) {
+      name = v.as_str();
+    } else if (v.is_function()) {
+      auto m = std::make_shared<ScriptMetric>(c.session(), v.as_function(), c.loc_of(p));
+      name = m->name();
+      out.own[j].push_back(std::move(m));
+    } else {
+      c.type_error(p, what);
+    }
+    for (const std::string& n : out.names[j])
+      if (n == name) c.value_error(p, "metric '" + name + "' is listed twice");
+    for (size_t k = 0; k + (v.is_function() ? 1 : 0) < out.own[j].size(); ++k)
+      if (out.own[j][k]->name() == name) c.value_error(p, "metric '" + name + "' is listed twice");
+    if (v.is_str()) out.names[j].push_back(name);
+  };
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!out.per_output) {
+      add(items[i], 0);
+      continue;
+    }
+    if (items[i].is_none()) continue;
+    if (items[i].is_list()) {
+      for (const Value& v : items[i].as_list()) add(v, i);
+    } else {
+      add(items[i], i);
+    }
   }
+  if (!out.per_output)
+    for (size_t j = 1; j < outputs; ++j) out.names[j] = out.names[0];
   return out;
 }
 

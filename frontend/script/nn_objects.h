@@ -101,9 +101,16 @@ Value layer_value(nn::LayerPtr l);
 // Argument conversions of the model built-ins.
 nn::OptimizerPtr optimizer_of(Call& c, const std::string& p);
 nn::LossPtr loss_of(Call& c, const std::string& p);
-// The functions f(y_true, y_pred) in a metrics list, as metrics named after them.
-std::vector<nn::MetricPtr> metric_functions_of(Call& c, const std::string& p);
-std::vector<std::string> strings_of(Call& c, const std::string& p);
+// compile's metrics: a list of names and functions f(y_true, y_pred) (metrics named after them)
+// for every output, or Keras's list of lists, one per output (an item may be a single metric or
+// None). Names and functions listed twice for one output are an error here, before the model
+// changes.
+struct MetricLists {
+  std::vector<std::vector<std::string>> names;  // per output
+  std::vector<std::vector<nn::MetricPtr>> own;  // per output (flat form: in own[0], for all)
+  bool per_output = false;
+};
+MetricLists metrics_of(Call& c, const std::string& p, size_t outputs);
 nn::LayerPtr layer_of(Call& c, const std::string& p);
 // A Lambda layer of the script function in argument `p` (f(x) -> a tensor built from x).
 nn::LayerPtr lambda_of(Call& c, const std::string& p, const std::string& name);

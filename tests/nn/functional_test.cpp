@@ -259,6 +259,57 @@ TEST(Functional, SummaryShowsInputsAndConnections) {
   EXPECT_EQ(chain.summary(), chain_want);
 }
 
+// Keras's list of lists: each output its own metrics (no accuracy of a regression head), kept by
+// save and load_model.
+TEST(Functional, EachOutputGetsItsOwnMetrics) {
+  namespace fs = std::filesystem;
+  SymbolicTensor a = Input({4}, DType::f32, "a"), b = Input({4}, DType::f32, "b");
+  SymbolicTensor h =
+      (*make<Dense>(16, DenseOptions{.activation = "tanh"}))((*make<Concatenate>())({a, b}));
+  SymbolicTensor cls = (*make<Dense>(3, DenseOptions{.name = "cls"}))(h);
+  SymbolicTensor value = (*make<Dense>(1, DenseOptions{.name = "value"}))(h);
+  auto m = make<Functional>(std::vector{a, b}, std::vector{cls, value}, "two_heads", 1);
+  const std::vector<LossPtr> losses{std::make_shared<SparseCategoricalCrossentropy>(true),
+                                    get_loss("mse")};
+  EXPECT_THROW(m->compile(make<Adam>(0.02), losses, Model::OutputMetrics{{{"accuracy"}}}, kBackend),
+               ValueError);
+  m->compile(make<Adam>(0.02), losses, Model::OutputMetrics{{{"accuracy"}, {"mae", "mse"}}},
+             kBackend);
+  EXPECT_EQ(m->metrics_names(),
+            (std::vector<std::string>{"loss", "cls_loss", "value_loss", "cls_accuracy", "value_mae",
+                                      "value_mse"}));
+  TwoInputs train(200, 1), test(50, 2);
+  m->fit({train.a, train.b}, {train.cls, train.value}, quiet(2, 32));
+  Logs e = m->evaluate({test.a, test.b}, {test.cls, test.value}, quiet_eval());
+  std::vector<Array> outs = m->predict_outputs({test.a, test.b});
+  double mae = 0;
+  for (int64_t i = 0; i < 50; ++i) mae += std::fabs(outs[1].get(i) - test.value.get(i));
+  EXPECT_NEAR(e.at("value_mae"), mae / 50, 1e-4);
+  EXPECT_NEAR(e.at("value_mse"), e.at("value_loss"), 1e-5);
+  EXPECT_FALSE(e.has("value_accuracy"));
+  EXPECT_FALSE(e.has("cls_mae"));
+
+  fs::path path = fs::temp_directory_path() / ("soma_output_metrics_" + std::to_string(::getpid()));
+  m->save(path.string());
+  std::shared_ptr<Model> back = load_model(path.string(), kBackend);
+  EXPECT_EQ(back->metrics_names(), m->metrics_names());
+  fs::remove(path);
+
+  // A metric object for one output only.
+  struct Zero : Metric {
+    std::string name() const override { return "zero"; }
+    Tensor compute(const Tensor& t, const Tensor&, const Tensor&,
+                   const std::string&) const override {
+      return cast(sum(t), DType::f32) * 0.0;
+    }
+  };
+  m->add_metric(std::make_shared<Zero>(), 0);
+  EXPECT_EQ(m->metrics_names().at(4), "cls_zero");
+  EXPECT_EQ(m->metrics_names().size(), 7u);
+  EXPECT_THROW(m->add_metric(std::make_shared<Zero>(), 0), ValueError);
+  EXPECT_THROW(m->add_metric(std::make_shared<Zero>(), 2), ValueError);
+}
+
 TEST(Functional, CheckpointRoundTrip) {
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / ("soma_functional_" + std::to_string(::getpid()));
