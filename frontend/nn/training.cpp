@@ -132,10 +132,15 @@ int64_t Model::Impl::prepare_x(Model& m, const Arrays& xs, const char* what) {
                                   << xs[0].type_str() << " for '" << m.input_names_[0] << "' and "
                                   << xs[i].type_str() << " for '" << m.input_names_[i] << "'");
   if (!m.built_) {
+    // As in Keras, a model built from its data takes float32 inputs (integer or f64 data is
+    // converted), unless its first layer reads token ids (an Embedding takes i32 as they are).
+    const std::vector<LayerPtr> layers = m.layers();
+    const DType first = layers.empty() ? DType::f32 : layers[0]->default_input_dtype();
     std::vector<TensorType> types;
     for (const Array& x : xs)
-      types.push_back(TensorType{x.dtype() == DType::i32 ? DType::i32 : DType::f32,
-                                 Shape(sample_dims(x.shape()))});
+      types.push_back(
+          TensorType{first == DType::i32 && x.dtype() == DType::i32 ? DType::i32 : DType::f32,
+                     Shape(sample_dims(x.shape()))});
     m.build_types(types);
   }
   for (size_t i = 0; i < n_in; ++i) {

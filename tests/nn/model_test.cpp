@@ -558,6 +558,26 @@ TEST(Model, EmbeddingModelTakesTokenIds) {
   EXPECT_THROW(m->predict(Array(DType::f32, {2, 3})), TypeError);
 }
 
+// Keras's rule: a model built from its data takes float32 inputs, so integer images (uint8 pixels
+// read from a .npy file become i32) train a float model; only an Embedding takes ids as they are.
+TEST(Model, IntegerDataBuildsAFloatModelUnlessTheFirstLayerReadsIds) {
+  int64_t n = 32;
+  Array x(DType::i32, {n, 2, 2}), y(DType::i32, {n});
+  for (int64_t i = 0; i < n; ++i) {
+    for (int k = 0; k < 4; ++k) x.set(i * 4 + k, (i * 37 + k * 11) % 256);
+    y.set(i, x.get(i * 4) > 127 ? 1 : 0);
+  }
+  auto m = std::make_shared<Sequential>(
+      std::vector<LayerPtr>{std::make_shared<Rescaling>(1.0 / 255), std::make_shared<Flatten>(),
+                            std::make_shared<Dense>(2)});
+  m->compile(std::make_shared<Adam>(0.05), std::make_shared<SparseCategoricalCrossentropy>(true));
+  m->fit(x, y, quiet(2, 8));
+  EXPECT_EQ(m->input_type().dtype, DType::f32);
+  Array xf(DType::f32, {n, 2, 2});
+  for (int64_t i = 0; i < xf.numel(); ++i) xf.set(i, x.get(i));
+  EXPECT_EQ(m->predict(x).to_doubles(), m->predict(xf).to_doubles());
+}
+
 // Keras's meaning of a loss named by a string: probabilities, whatever comes last. A sigmoid
 // followed by a Reshape is still read through its logits (the same value, stable), so the model
 // trains as the one without the Reshape does, to the same loss; an unbounded output read as
