@@ -483,5 +483,30 @@ TEST_F(Cli, SequenceLstmExampleClassifiesTokenSequences) {
       << r.out;
 }
 
+// The benchmark scripts of bench/ (compare_torch.sh runs them) still run: each on a small slice of
+// Fashion-MNIST for one epoch, on llvm, writing its history CSV and the test accuracy.
+TEST_F(Cli, BenchmarkScriptsRun) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "too slow under AddressSanitizer";
+#endif
+  const fs::path bench = fs::path(SOMA_TEST_DATA_DIR) / ".." / ".." / "bench";
+  for (const char* model : {"mlp", "cnn"}) {
+    std::string text = read(bench / (std::string(model) + "_epoch.soma"));
+    for (auto [from, to] : {std::pair<std::string, std::string>{"fashion_mnist()",
+                                                                "fashion_mnist(train_limit=512, "
+                                                                "test_limit=128)"},
+                            {"epochs=5", "epochs=1"}}) {
+      const size_t at = text.find(from);
+      ASSERT_NE(at, std::string::npos) << model << ": no " << from;
+      text.replace(at, from.size(), to);
+    }
+    write("b.soma", text);
+    Result r = soma("run --backend llvm b.soma");
+    ASSERT_EQ(r.status, 0) << model << ": " << r.err;
+    EXPECT_TRUE(contains(r.out, "test_accuracy: ")) << r.out;
+    EXPECT_TRUE(fs::exists(dir_ / (std::string(model) + "_history.csv"))) << model;
+  }
+}
+
 }  // namespace
 }  // namespace soma
