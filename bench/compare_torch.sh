@@ -64,11 +64,17 @@ if [[ ! -x $soma ]]; then
 fi
 soma=$(cd "$(dirname "$soma")" && pwd)/$(basename "$soma")  # it runs from a scratch folder
 
-# Both frameworks get the same number of threads. libgomp's default spin-waiting makes PyTorch
-# collapse (tens of ms per step) when the cores are shared with other work, so it waits passively
-# unless OMP_WAIT_POLICY is set.
-export SOMA_THREADS=$threads OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
-export MKL_NUM_THREADS=$threads OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# Both frameworks get the same number of threads. soma runs with no tunable at all (SOMA_THREADS
+# only when --threads asks for other than this machine's cores, its default). The peer gets its
+# best environment on this machine, in its own process only: glibc's huge-page malloc (PyTorch's
+# CNN epoch here halves with it), passive OpenMP waiting (libgomp's default spin-waiting collapses
+# when the cores are shared), and OpenBLAS's CPU-type and L2 overrides removed.
+soma_env=(env -u GLIBC_TUNABLES)
+if [[ $threads != "$(nproc)" ]]; then soma_env+=(SOMA_THREADS="$threads"); fi
+peer_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+  GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
+  OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" OMP_NUM_THREADS="$threads"
+  OPENBLAS_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads")
 
 has_torch=0
 if [[ -x $python ]] && "$python" -c 'import torch' 2>/dev/null; then has_torch=1; fi
@@ -79,10 +85,11 @@ trap 'rm -rf "$work"' EXIT
 echo "== soma vs PyTorch: Fashion-MNIST, batch 128, Adam 1e-3, $threads threads, $epochs epochs"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //'), $(nproc) cores," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
-echo "soma: $("$soma" --version 2>/dev/null | head -1) ($soma, backend $backend)"
+echo "soma: $("$soma" --version 2>/dev/null | head -1) ($soma, backend $backend)," \
+  "environment: no tunables (${soma_env[*]:1})"
 if [[ $has_torch == 1 ]]; then
-  echo "torch: $("$python" -c 'import torch; print(torch.__version__)') ($python," \
-    "OMP_WAIT_POLICY=$OMP_WAIT_POLICY)"
+  echo "torch: $("$python" -c 'import torch; print(torch.__version__)') ($python)," \
+    "environment: ${peer_env[*]:1}"
 else
   echo "PyTorch not installed: apt install python3-torch (timing soma only)"
 fi
@@ -105,7 +112,8 @@ for m in "${model_list[@]}"; do
   script=$work/${m}_epoch.soma
   sed "s/epochs=[0-9][0-9]*/epochs=$epochs/" "$root/bench/${m}_epoch.soma" > "$script"
   log=$work/soma_$m.log
-  if (cd "$work" && "$soma" run --backend "$backend" "$script") 2>&1 | tee "$log"; then
+  if (cd "$work" && "${soma_env[@]}" "$soma" run --backend "$backend" "$script") 2>&1 |
+      tee "$log"; then
     csv=$work/${m}_history.csv
     # The History CSV's last column "time" holds each epoch's seconds.
     times=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "time") c = i; next }
@@ -120,8 +128,8 @@ for m in "${model_list[@]}"; do
   if [[ $has_torch == 1 ]]; then
     echo "-- $m: PyTorch"
     tlog=$work/torch_$m.log
-    if "$python" "$root/bench/torch_fashion_mnist.py" --models "$m" --epochs "$epochs" \
-        --threads "$threads" 2>&1 | tee "$tlog"; then
+    if "${peer_env[@]}" "$python" "$root/bench/torch_fashion_mnist.py" --models "$m" \
+        --epochs "$epochs" --threads "$threads" 2>&1 | tee "$tlog"; then
       line=$(grep '^RESULT ' "$tlog" | tail -1)
       times=$(sed -n 's/.* times=\([^ ]*\).*/\1/p' <<< "$line" | tr , '\n')
       read -r first median <<< "$(stats "$(head -1 <<< "$times")" <<< "$times")"
@@ -135,11 +143,24 @@ for m in "${model_list[@]}"; do
 done
 
 peer_log=$work/peers.log
+families=(elementwise softmax_rows conv1_forward conv1_train conv2_forward conv2_train)
 if [[ $peers == 1 && -x $python ]]; then
-  echo "-- peer numbers (median of 20 runs, $threads threads)"
-  "$python" "$root/bench/torch_fashion_mnist.py" --models "" --threads "$threads" --peers \
-    > "$peer_log" 2>&1 || true
-  grep -E '^PEER|not installed' "$peer_log" | sed 's/^PEER //' || true
+  echo "-- operations of bench/peers.soma (run ms, median): soma bench ($backend; Compiled::run" \
+    "end to end, 20 runs) against PyTorch's eager call (median of 20 runs)"
+  "${peer_env[@]}" "$python" "$root/bench/torch_fashion_mnist.py" --models "" \
+    --threads "$threads" --peers > "$peer_log" 2>&1 || true
+  printf '%-15s %10s %10s %12s\n' operation soma torch torch/soma
+  for f in "${families[@]}"; do
+    s_ms=$(cd "$work" && "${soma_env[@]}" "$soma" bench "$root/bench/peers.soma" "$f" \
+      --backends "$backend" --runs 20 --json 2>/dev/null |
+      sed -n 's/.*"run_ms_median": \([^,]*\),.*/\1/p')
+    t_ms=$(sed -n "s/^PEER name=torch_$f median_ms=//p" "$peer_log")
+    awk -v f="$f" -v s="${s_ms:-nan}" -v t="${t_ms:-nan}" 'BEGIN {
+      r = (s + 0 > 0 && t + 0 > 0) ? sprintf("%.2f", t / s) : "n/a"
+      printf "%-15s %10s %10s %12s\n", f, s, t, r }'
+  done
+  grep -E '^PEER (name=numpy|name=torch_sgemm|blas)|not installed' "$peer_log" |
+    sed 's/^PEER //' || true
   echo
 fi
 

@@ -8,9 +8,9 @@ accuracy tracked every step as fit does), and prints one machine-readable line p
   RESULT framework=torch model=mlp epochs=5 first_s=0.61 median_s=0.55 times=0.61,0.55,...
          test_accuracy=0.8712
 
-With --peers it also prints the peer numbers of the LLVM backend's issue:
+With --peers it also times the operations of bench/peers.soma and sgemm:
 
-  PEER name=torch_softmax_4096x4096 median_ms=...
+  PEER name=torch_elementwise median_ms=...  (each operation of bench/peers.soma)
   PEER name=numpy_sgemm_1024 gflops=...     (and torch_sgemm_1024)
 
 Without PyTorch it says so on stderr ("PyTorch not installed: apt install python3-torch"), still
@@ -203,12 +203,45 @@ def blas_library():
         return "unknown"
 
 
+def families(torch, runs):
+    """The operations of bench/peers.soma, each through PyTorch's eager call, named as there."""
+    g = torch.Generator().manual_seed(0)
+
+    def rand(*shape, grad=False):
+        return torch.rand(*shape, generator=g).requires_grad_(grad)
+
+    n = 16777216
+    x, w, b = rand(n), rand(n), rand(n)
+    yield "elementwise", lambda: torch.sigmoid(x * w + b) * x
+    s = rand(4096, 4096)
+    yield "softmax_rows", lambda: torch.softmax(s, dim=1)
+    conv = torch.nn.functional.conv2d
+    img, k1, g1 = rand(128, 1, 28, 28), rand(32, 1, 3, 3, grad=True), rand(128, 32, 26, 26)
+    h, k2, g2 = rand(128, 32, 13, 13, grad=True), rand(64, 32, 3, 3, grad=True), rand(128, 64, 11, 11)
+
+    def forward(x, k):
+        with torch.no_grad():
+            return conv(x, k)
+
+    def train(x, k, gy, wrt):
+        for t in wrt:
+            t.grad = None
+        loss = (conv(x, k) * gy).sum()
+        loss.backward()
+        return loss.item() + sum(t.grad.sum().item() for t in wrt)
+
+    yield "conv1_forward", lambda: forward(img, k1)
+    yield "conv1_train", lambda: train(img, k1, g1, [k1])
+    yield "conv2_forward", lambda: forward(h, k2)
+    yield "conv2_train", lambda: train(h, k2, g2, [h, k2])
+
+
 def peers(torch, runs):
-    """Softmax 4096x4096 over dim 1 (torch) and sgemm 1024 (numpy, and torch when present)."""
+    """bench/peers.soma's operations (torch) and sgemm 1024 (numpy, and torch when present)."""
     if torch is not None:
-        x = torch.rand(4096, 4096, generator=torch.Generator().manual_seed(0))
-        t = median_time(lambda: torch.softmax(x, dim=1), runs)
-        print("PEER name=torch_softmax_4096x4096 median_ms=%.3f" % (t * 1e3), flush=True)
+        for name, fn in families(torch, runs):
+            t = median_time(fn, runs)
+            print("PEER name=torch_%s median_ms=%.3f" % (name, t * 1e3), flush=True)
 
     n = 1024
     flops = 2.0 * n * n * n
@@ -233,7 +266,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--peers", action="store_true", help="softmax and sgemm peer numbers")
+    p.add_argument("--peers", action="store_true", help="bench/peers.soma's operations, sgemm")
     p.add_argument("--peer-runs", type=int, default=20)
     args = p.parse_args()
     try:
