@@ -80,7 +80,9 @@ void AlignedFree::operator()(void* p) const {
     std::free(p);
 }
 
-AlignedBytes allocate_zeroed(size_t bytes, const std::string& what) {
+namespace {
+
+AlignedBytes allocate_block(size_t bytes, const std::string& what, bool zero) {
   size_t n = bytes > SIZE_MAX - 63 ? 0 : (bytes + 63) / 64 * 64;
   if (n == 0 && bytes) out_of_memory(bytes, what);  // cannot be rounded
   if (n == 0) n = 64;
@@ -89,7 +91,7 @@ AlignedBytes allocate_zeroed(size_t bytes, const std::string& what) {
     if (n > SIZE_MAX - page) out_of_memory(bytes, what);
     n = (n + page - 1) / page * page;
     if (void* p = large_blocks().take(n)) {
-      std::memset(p, 0, n);  // resident pages: no faults
+      if (zero) std::memset(p, 0, n);  // resident pages: no faults
       return AlignedBytes(static_cast<std::byte*>(p), AlignedFree{n});
     }
     void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -103,8 +105,18 @@ AlignedBytes allocate_zeroed(size_t bytes, const std::string& what) {
   }
   void* p = std::aligned_alloc(64, n);
   if (!p) out_of_memory(bytes, what);
-  std::memset(p, 0, n);
+  if (zero) std::memset(p, 0, n);
   return AlignedBytes(static_cast<std::byte*>(p), AlignedFree{n});
+}
+
+}  // namespace
+
+AlignedBytes allocate_zeroed(size_t bytes, const std::string& what) {
+  return allocate_block(bytes, what, true);
+}
+
+AlignedBytes allocate_uninitialized(size_t bytes, const std::string& what) {
+  return allocate_block(bytes, what, false);
 }
 
 LargeBlockStats large_block_stats() {

@@ -35,6 +35,9 @@ LargeBlockStats large_block_stats();
 
 // At least one cache line even for 0 bytes.
 AlignedBytes allocate_zeroed(size_t bytes, const std::string& what);
+// The same without the zero fill, for memory that is written in full before it is read (a
+// kernel's output): a reused large block keeps its old bytes, which saves a pass over it.
+AlignedBytes allocate_uninitialized(size_t bytes, const std::string& what);
 
 // "512 bytes", "3.5 MiB", "1.25 GiB".
 std::string format_bytes(int64_t bytes);
