@@ -135,13 +135,18 @@ TEST(Functional, TwoInputModelTrains) {
   EXPECT_TRUE(std::isfinite(m->test_on_batch({test.a, test.b}, test.cls).at("accuracy")));
 }
 
-TEST(Functional, TwoOutputModelSumsWeightedLosses) {
+// Two inputs a, b -> Dense 16 tanh -> a class head "cls" (3 logits) and a value head "value".
+std::shared_ptr<Functional> two_heads() {
   SymbolicTensor a = Input({4}, DType::f32, "a"), b = Input({4}, DType::f32, "b");
   SymbolicTensor h =
       (*make<Dense>(16, DenseOptions{.activation = "tanh"}))((*make<Concatenate>())({a, b}));
   SymbolicTensor cls = (*make<Dense>(3, DenseOptions{.name = "cls"}))(h);
   SymbolicTensor value = (*make<Dense>(1, DenseOptions{.name = "value"}))(h);
-  auto m = make<Functional>(std::vector{a, b}, std::vector{cls, value}, "two_heads", 1);
+  return make<Functional>(std::vector{a, b}, std::vector{cls, value}, "two_heads", 1);
+}
+
+TEST(Functional, TwoOutputModelSumsWeightedLosses) {
+  auto m = two_heads();
   EXPECT_THROW(m->compile(make<Adam>(0.02), std::vector<LossPtr>{get_loss("mse")}, {}, kBackend,
                           {1.0, 2.0, 3.0}),
                ValueError);
@@ -263,12 +268,7 @@ TEST(Functional, SummaryShowsInputsAndConnections) {
 // save and load_model.
 TEST(Functional, EachOutputGetsItsOwnMetrics) {
   namespace fs = std::filesystem;
-  SymbolicTensor a = Input({4}, DType::f32, "a"), b = Input({4}, DType::f32, "b");
-  SymbolicTensor h =
-      (*make<Dense>(16, DenseOptions{.activation = "tanh"}))((*make<Concatenate>())({a, b}));
-  SymbolicTensor cls = (*make<Dense>(3, DenseOptions{.name = "cls"}))(h);
-  SymbolicTensor value = (*make<Dense>(1, DenseOptions{.name = "value"}))(h);
-  auto m = make<Functional>(std::vector{a, b}, std::vector{cls, value}, "two_heads", 1);
+  auto m = two_heads();
   const std::vector<LossPtr> losses{std::make_shared<SparseCategoricalCrossentropy>(true),
                                     get_loss("mse")};
   EXPECT_THROW(m->compile(make<Adam>(0.02), losses, Model::OutputMetrics{{{"accuracy"}}}, kBackend),
