@@ -1,8 +1,8 @@
 // The layer classes a saved model may name, in one table: each row is a class name, the other
 // spellings accepted on load (Keras's "MaxPooling2D" for "MaxPool2D"), Keras's automatic name
 // prefix and the reader that rebuilds the layer from its config. Each family of layers adds its
-// rows beside its code (layers.cpp, recurrent.cpp, merge.cpp, lambda.cpp); layer_from_config, the automatic
-// layer names and the "known:" list of an unknown-class error all read this table.
+// rows beside its code (layers.cpp, recurrent.cpp, merge.cpp, lambda.cpp); layer_from_config, the
+// automatic layer names and the "known:" list of an unknown-class error all read this table.
 #pragma once
 
 #include <functional>
