@@ -214,8 +214,9 @@ void register_tensor_builtins(Registry& r) {
       "Whether every element along `axis` (None: all) is true (non-zero); a bool tensor.",
       [](Call& c) {
         Tensor x = c.tensor("x");
-        return T(soma::min(soma::cast(x != 0.0, DType::f32), c.axes("axis"),
-                           c.boolean("keepdims")) > 0.0);
+        // No zero along the axis (true over no elements, as numpy's all).
+        return T(soma::sum(soma::cast(x == 0.0, DType::f32), c.axes("axis"),
+                           c.boolean("keepdims")) == 0.0);
       },
       true);
   add_builtin(
@@ -223,7 +224,8 @@ void register_tensor_builtins(Registry& r) {
       "Whether some element along `axis` (None: all) is true (non-zero); a bool tensor.",
       [](Call& c) {
         Tensor x = c.tensor("x");
-        return T(soma::max(soma::cast(x != 0.0, DType::f32), c.axes("axis"),
+        // Some non-zero along the axis (false over no elements, as numpy's any).
+        return T(soma::sum(soma::cast(x != 0.0, DType::f32), c.axes("axis"),
                            c.boolean("keepdims")) > 0.0);
       },
       true);
