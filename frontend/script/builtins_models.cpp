@@ -135,6 +135,15 @@ std::vector<nn::SymbolicTensor> symbolic_args(Call& c, const std::string& p, boo
 
 // The arrays of a model's inputs (or outputs): one array for a one-input model (a list of one
 // array too), else a list of one array per input.
+// A dataset object (image_dataset_from_directory's ImageDataset): its x and y, as Keras's
+// fit(dataset) takes both from the dataset; nullopt for any other value.
+std::optional<std::pair<Value, Value>> dataset_of(const Value& v) {
+  if (!v.is_object() || v.as_object()->type_name() != "ImageDataset") return std::nullopt;
+  std::optional<Value> x = v.as_object()->attr("x"), y = v.as_object()->attr("y");
+  if (!x || !y) return std::nullopt;
+  return std::pair{*x, *y};
+}
+
 nn::Arrays arrays_of(Call& c, const std::string& p, size_t n, const std::vector<std::string>& names,
                      const char* what) {
   const Value& v = c[p];
@@ -235,10 +244,11 @@ class ModelObject : public TableObject {
           return Value::none();
         });
     method(
-        "fit(x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None, "
+        "fit(x, y=None, epochs=1, batch_size=32, validation_split=0.0, validation_data=None, "
         "shuffle=True, seed=0, verbose=1, callbacks=None, initial_epoch=0, "
         "drop_remainder=False, distributed=False)",
-        "Trains on (x, y) (lists of arrays for models of several inputs or outputs); shows a "
+        "Trains on (x, y) (lists of arrays for models of several inputs or outputs; or x an "
+        "ImageDataset, whose labels are y; validation_data too); shows a "
         "progress bar per epoch and returns the History. Ctrl-C stops it after the current "
         "batch.",
         [this](Call& c) {
@@ -249,7 +259,13 @@ class ModelObject : public TableObject {
           o.epochs = static_cast<int>(c.integer("epochs"));
           o.batch_size = c.integer("batch_size");
           o.validation_split = c.number("validation_split");
-          if (!c.is_none("validation_data")) {
+          if (auto d = dataset_of(c["validation_data"])) {
+            if (d->second.is_none())
+              c.value_error("validation_data", "this dataset has no labels (labels=None)");
+            o.validation_data =
+                std::pair{part(c, d->first, m_->num_inputs(), "validation_data.x"),
+                          part(c, d->second, m_->num_outputs(), "validation_data.y")};
+          } else if (!c.is_none("validation_data")) {
             std::vector<Value> vd = c.list("validation_data");
             if (vd.size() != 2) c.type_error("validation_data", "a list [x_val, y_val]");
             o.validation_data = std::pair{part(c, vd[0], m_->num_inputs(), "validation_data[0]"),
@@ -274,9 +290,9 @@ class ModelObject : public TableObject {
           o.tty = c.session().tty();
           return history_value(m_->fit(x, y, o));
         });
-    method("evaluate(x, y, batch_size=32, verbose=1)",
-           "The loss and metrics on (x, y) in inference mode: prints them and returns a float "
-           "(loss only) or a list [loss, metric, ...].",
+    method("evaluate(x, y=None, batch_size=32, verbose=1)",
+           "The loss and metrics on (x, y) (or an ImageDataset x) in inference mode: prints them "
+           "and returns a float (loss only) or a list [loss, metric, ...].",
            [this](Call& c) {
              nn::Arrays x = xs(c, "x"), y = ys(c, "y");
              nn::EvaluateOptions o;
@@ -372,10 +388,23 @@ class ModelObject : public TableObject {
       out.push_back(symbolic_value(t));
     return Value::list(std::move(out));
   }
+  // x: arrays, or a dataset (its images).
   nn::Arrays xs(Call& c, const std::string& p) {
+    if (auto d = dataset_of(c[p]))
+      return nn::Arrays(c.session().to_array(d->first, c.loc_of(p), p));
     return arrays_of(c, p, m_->num_inputs(), m_->input_names(), "input");
   }
-  nn::Arrays ys(Call& c, const std::string& p) {
+  // y: arrays, or, when x is a dataset, its labels (y must then be None, as in Keras).
+  nn::Arrays ys(Call& c, const std::string& p, const std::string& x = "x") {
+    if (auto d = dataset_of(c[x])) {
+      if (!c.is_none(p))
+        c.value_error(p, "must be None when x is a dataset: the labels come from the dataset");
+      if (d->second.is_none())
+        c.value_error(x, "this dataset has no labels (labels=None); fit and evaluate need them");
+      return nn::Arrays(c.session().to_array(d->second, c.loc_of(x), x + ".y"));
+    }
+    if (c.is_none(p))
+      c.value_error(p, "the labels are required (or pass a dataset with labels as x)");
     return arrays_of(c, p, m_->num_outputs(), m_->output_names(), "output");
   }
   // x_val or y_val of validation_data.

@@ -3,6 +3,7 @@
 #include "frontend/script/session.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -187,7 +188,7 @@ TEST_F(SessionTest, HelpFindsFunctionsStagesAndMethods) {
   EXPECT_NE(h.find("grad(y, x)"), std::string::npos) << h;
   EXPECT_NE(h.find("stage grad"), std::string::npos) << h;
   h = run(":help fit");
-  EXPECT_NE(h.find("fit(x, y, epochs=1"), std::string::npos) << h;
+  EXPECT_NE(h.find("fit(x, y=None, epochs=1"), std::string::npos) << h;
   run("net = Sequential([Dense(2)])");
   h = run(":help evaluate");
   EXPECT_EQ(h.rfind("net.evaluate(", 0), 0u) << h;
@@ -248,6 +249,51 @@ TEST_F(SessionTest, Completion) {
   EXPECT_FALSE(c.items.empty());
   EXPECT_EQ(c.items[0], "interp");
   EXPECT_EQ(common_prefix({"grad", "graph"}), "gra");
+}
+
+}  // namespace
+}  // namespace soma::script
+
+namespace soma::script {
+namespace {
+
+// Keras's fit(dataset): an ImageDataset gives x and y (and validation_data); y beside it, a
+// dataset without labels, or no labels at all are errors that say which.
+TEST_F(SessionTest, ImageDatasetsGoToFitEvaluateAndPredictWhole) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      fs::temp_directory_path() / ("soma_session_images_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string d = dir.string();
+  run("for i in range(8):\n"
+      "    save_image('" +
+      d +
+      "/a/' + str(i) + '.png', rand([4, 4, 1], seed=i) * 50, scale=False)\n"
+      "    save_image('" +
+      d +
+      "/b/' + str(i) + '.png', rand([4, 4, 1], seed=i) * 50 + 200, "
+      "scale=False)\n"
+      "train, val = image_dataset_from_directory('" +
+      d +
+      "', image_size=[4, 4], "
+      "color_mode='grayscale', validation_split=0.25, subset='both', seed=3)\n"
+      "unlabeled = image_dataset_from_directory('" +
+      d +
+      "', image_size=[4, 4], "
+      "color_mode='grayscale', labels=None)\n"
+      "m = Sequential([Rescaling(1 / 255), Flatten(), Dense(2)])\n"
+      "m.compile(optimizer='adam', loss=SparseCategoricalCrossentropy(from_logits=True))\n");
+  EXPECT_EQ(run("h = m.fit(train, epochs=2, verbose=0, "
+                "validation_data=val)\nh.history['val_loss'][1] > 0"),
+            "True\n");
+  EXPECT_EQ(run("float(m.evaluate(val, verbose=0)) == float(m.evaluate(val.x, val.y, verbose=0))"),
+            "True\n");
+  EXPECT_EQ(run("m.predict(unlabeled).shape"), "[16, 2]\n");
+  EXPECT_NE(run("m.fit(train, train.y)").find("must be None when x is a dataset"),
+            std::string::npos);
+  EXPECT_NE(run("m.fit(unlabeled)").find("this dataset has no labels"), std::string::npos);
+  EXPECT_NE(run("m.evaluate(train.x)").find("the labels are required"), std::string::npos);
+  fs::remove_all(dir);
 }
 
 }  // namespace
