@@ -319,21 +319,16 @@ MetricLists metrics_of(Call& c, const std::string& p, size_t outputs) {
   const std::string what = "a list of metric names and functions f(y_true, y_pred)" +
                            std::string(outputs > 1 ? ", or one such list per output" : "");
   auto add = [&](const Value& v, size_t j) {
-    std::string name;
-    if (v.is_str()) {
-      name = v.as_str();
-    } else if (v.is_function()) {
-      auto m = std::make_shared<ScriptMetric>(c.session(), v.as_function(), c.loc_of(p));
-      name = m->name();
-      out.own[j].push_back(std::move(m));
-    } else {
-      c.type_error(p, what);
-    }
-    for (const std::string& n : out.names[j])
-      if (n == name) c.value_error(p, "metric '" + name + "' is listed twice");
-    for (size_t k = 0; k + (v.is_function() ? 1 : 0) < out.own[j].size(); ++k)
-      if (out.own[j][k]->name() == name) c.value_error(p, "metric '" + name + "' is listed twice");
-    if (v.is_str()) out.names[j].push_back(name);
+    if (!v.is_str() && !v.is_function()) c.type_error(p, what);
+    const std::string name = v.is_str() ? v.as_str() : v.as_function()->name;
+    bool twice = std::find(out.names[j].begin(), out.names[j].end(), name) != out.names[j].end();
+    for (const nn::MetricPtr& m : out.own[j]) twice = twice || m->name() == name;
+    if (twice) c.value_error(p, "metric '" + name + "' is listed twice");
+    if (v.is_str())
+      out.names[j].push_back(name);
+    else
+      out.own[j].push_back(
+          std::make_shared<ScriptMetric>(c.session(), v.as_function(), c.loc_of(p)));
   };
   for (size_t i = 0; i < items.size(); ++i) {
     if (!out.per_output) {
