@@ -232,6 +232,7 @@ void KernelEmitter::emit_domain() {
   }
   const int64_t inner = ax.back().extent;
   const int64_t columns = column_vectorizable() ? target_.vector_bits / 32 : 0;
+  const std::vector<size_t> order = row_order();
   llvm::Value* r0 = b_.CreateUDiv(begin_, i64c(inner), "row0");
   llvm::Value* r1 = b_.CreateUDiv(b_.CreateAdd(end_, i64c(inner - 1)), i64c(inner), "row1");
   for_range(r0, r1, "row", [&](llvm::Value* r) {
@@ -242,10 +243,10 @@ void KernelEmitter::emit_domain() {
         b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateSub(end_, base), i64c(inner));
     Saved s = push();
     llvm::Value* rem = r;
-    for (size_t d = ax.size() - 1; d-- > 0;) {
-      int64_t e = ax[d].extent;
-      bind_axis(ax[d].var, d == 0 ? rem : b_.CreateURem(rem, i64c(e)));
-      if (d > 0) rem = b_.CreateUDiv(rem, i64c(e));
+    for (size_t o = order.size(); o-- > 0;) {
+      const Axis& a = ax[order[o]];
+      bind_axis(a.var, o == 0 ? rem : b_.CreateURem(rem, i64c(a.extent)));
+      if (o > 0) rem = b_.CreateUDiv(rem, i64c(a.extent));
     }
     llvm::Value* js = j0;  // the scalar points start here
     if (columns) {         // VF points at a time, then the rest one by one
@@ -265,6 +266,61 @@ void KernelEmitter::emit_domain() {
     });
     pop(s);
   });
+}
+
+// The order in which rows (the points of the parallel axes but the innermost) are visited, as
+// indices into k_.parallel, outermost first. The domain's points are independent, so the order
+// is free: the axes are sorted by how far one step of each moves the kernel's memory accesses
+// (the sum over loads and stores of the byte stride, a div/mod term counting its mean step), the
+// farthest outermost. Then consecutive rows touch neighboring memory: a pooling kernel reading a
+// [C, N*H*W] GEMM output into [N, C, h, w] steps through it channel by channel instead of
+// jumping a whole channel plane per point, which no prefetcher follows. A sequential kernel keeps
+// its order.
+std::vector<size_t> KernelEmitter::row_order() {
+  const size_t rows = k_.parallel.size() - 1;
+  std::vector<size_t> order(rows);
+  for (size_t d = 0; d < rows; ++d) order[d] = d;
+  if (k_.sequential || rows < 2) return order;
+  std::vector<double> step(rows, 0.0);
+  auto account = [&](ExprId index, BufferId buffer) {
+    LinearIndex f;
+    if (!linear_index(index, f)) return;
+    const double bytes =
+        static_cast<double>(dtype_size(p_.buffers[static_cast<size_t>(buffer)].dtype));
+    for (size_t d = 0; d < rows; ++d) {
+      const VarId v = k_.parallel[d].var;
+      double s = std::abs(static_cast<double>(f.coef(v)));
+      for (const LinearIndex::Atom& a : f.atoms) {
+        LinearIndex x;
+        if (linear_index(a.x, x) && x.coef(v) != 0)
+          s += std::abs(static_cast<double>(a.coef) * static_cast<double>(x.coef(v)) /
+                        static_cast<double>(a.div));
+      }
+      step[d] += s * bytes;
+    }
+  };
+  std::vector<char> seen(k_.exprs.size(), 0);
+  std::function<void(ExprId)> walk = [&](ExprId x) {
+    if (x < 0 || seen[static_cast<size_t>(x)]) return;
+    seen[static_cast<size_t>(x)] = 1;
+    const kir::Expr& e = k_.expr(x);
+    if (e.kind == ExprKind::Load) account(e.a[0], e.buffer);
+    for (ExprId a : e.a) walk(a);
+    if (e.kind == ExprKind::Var && let_expr_[static_cast<size_t>(e.var)] >= 0)
+      walk(let_expr_[static_cast<size_t>(e.var)]);
+  };
+  std::function<void(const std::vector<Stmt>&)> visit = [&](const std::vector<Stmt>& body) {
+    for (const Stmt& st : body) {
+      if (st.kind == Stmt::Kind::Store) account(st.index, st.buffer);
+      walk(st.value);
+      walk(st.index);
+      visit(st.body);
+    }
+  };
+  visit(k_.body);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return step[x] > step[y]; });
+  return order;
 }
 
 // One point of the parallel domain.

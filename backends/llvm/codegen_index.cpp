@@ -4,6 +4,7 @@
 #include "backends/llvm/codegen_internal.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace soma::jit::detail {
 
@@ -82,24 +83,25 @@ bool KernelEmitter::affine(ExprId id, int64_t& stride) {
   }
 }
 
-// Per-lane i64 indices of a varying index expression.
+// Per-lane indices of a varying index expression, as i32 (a gather's offsets): the kernel IR's
+// index type, and a buffer holds fewer than 2^31 elements, so i32 arithmetic (wrapping, as the IR
+// defines it) gives every valid index exactly. Vector division by a constant is a multiply-high
+// in i32 lanes but scalar code in i64 lanes, which no x86 vector unit has.
 llvm::Value* KernelEmitter::vidx(ExprId id) {
-  if (!varying(id)) return b_.CreateVectorSplat(vf_, idx(id));
+  auto* vt = llvm::FixedVectorType::get(i32_, vf_);
+  if (!varying(id)) return b_.CreateVectorSplat(vf_, b_.CreateTrunc(idx(id), i32_));
   const kir::Expr& e = k_.expr(id);
-  if (!pure(id)) return b_.CreateSExt(vval(id), llvm::FixedVectorType::get(i64_, vf_));
+  if (!pure(id)) return b_.CreateSExtOrTrunc(vval(id), vt);
   switch (e.kind) {
     case ExprKind::Var:
-      if (e.var == vvar_) return jvec64_;
+      if (e.var == vvar_) return jvec32_;
       return vidx(let_expr_[static_cast<size_t>(e.var)]);
     case ExprKind::Binary: {
+      if (e.op == Op::Add || e.op == Op::Sub) return vidx_sum(id);
       llvm::Value *x = vidx(e.a[0]), *y = vidx(e.a[1]);
       switch (e.op) {
-        case Op::Add:
-          return b_.CreateAdd(x, y, "", false, true);
-        case Op::Sub:
-          return b_.CreateSub(x, y, "", false, true);
         case Op::Mul:
-          return b_.CreateMul(x, y, "", false, true);
+          return b_.CreateMul(x, y);
         case Op::Max:
           return b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, x, y);
         default:
@@ -123,6 +125,43 @@ llvm::Value* KernelEmitter::vidx(ExprId id) {
       break;
   }
   unsupported(p_, k_, "bad vector index expression");
+}
+
+// A sum of index terms (an add/sub tree, through lets), regrouped: the terms that vary across
+// the lanes are added as vectors, the others as one scalar added last. A packing loop's index is
+// mostly such a sum of a part along its loop and a part along the lanes (an im2col's window
+// offset and pixel offset); grouped, the lanes' part is loop-invariant and hoisted out.
+llvm::Value* KernelEmitter::vidx_sum(ExprId id) {
+  std::vector<std::pair<ExprId, bool>> terms;  // (term, negated)
+  std::function<void(ExprId, bool)> collect = [&](ExprId x, bool neg) {
+    const kir::Expr& e = k_.expr(x);
+    if (e.kind == ExprKind::Binary && (e.op == Op::Add || e.op == Op::Sub)) {
+      collect(e.a[0], neg);
+      collect(e.a[1], e.op == Op::Sub ? !neg : neg);
+      return;
+    }
+    if (e.kind == ExprKind::Var && !is_axis_[static_cast<size_t>(e.var)] &&
+        let_expr_[static_cast<size_t>(e.var)] >= 0 && pure(let_expr_[static_cast<size_t>(e.var)])) {
+      collect(let_expr_[static_cast<size_t>(e.var)], neg);
+      return;
+    }
+    terms.push_back({x, neg});
+  };
+  collect(id, false);
+  llvm::Value *vec = nullptr, *scalar = nullptr;
+  for (const auto& [x, neg] : terms) {
+    if (varying(x)) {
+      llvm::Value* v = vidx(x);
+      vec = !vec ? (neg ? b_.CreateNeg(v) : v) : neg ? b_.CreateSub(vec, v) : b_.CreateAdd(vec, v);
+    } else {
+      llvm::Value* v = idx(x);
+      scalar = !scalar ? (neg ? b_.CreateNeg(v) : v)
+               : neg   ? b_.CreateSub(scalar, v)
+                       : b_.CreateAdd(scalar, v);
+    }
+  }
+  if (!scalar) return vec;
+  return b_.CreateAdd(vec, b_.CreateVectorSplat(vf_, b_.CreateTrunc(scalar, i32_)));
 }
 
 // ---- index arithmetic in i64 ----

@@ -207,6 +207,8 @@ class KernelEmitter {
   // ---- the parallel domain (codegen.cpp) ----
 
   void emit_domain();
+  // The rows' visiting order, outermost axis first (indices into k_.parallel).
+  std::vector<size_t> row_order();
 
   // One point of the parallel domain.
   void emit_point();
@@ -434,8 +436,10 @@ class KernelEmitter {
   // `id` (a pure index) as base + stride * lane, when it is affine in the vectorized variable.
   bool affine(ExprId id, int64_t& stride);
 
-  // Per-lane i64 indices of a varying index expression.
+  // Per-lane i32 indices of a varying index expression (a gather's offsets).
   llvm::Value* vidx(ExprId id);
+  // vidx of an add/sub tree: the lanes' terms as vectors, the others as one scalar.
+  llvm::Value* vidx_sum(ExprId id);
 
   // ---- cost model (codegen.cpp) ----
 
