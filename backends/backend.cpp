@@ -1,6 +1,7 @@
 #include "backends/backend.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 #include "backends/interp/interp.h"
@@ -37,6 +38,17 @@ Backend& get_backend(const std::string& name) {
   std::string list;
   for (auto& [n, make] : factories()) list += (list.empty() ? "" : ", ") + n;
   SOMA_THROW(BackendError, "unknown backend '" << name << "'; available: " << list);
+}
+
+void Executable::run_into(const Feeds& feeds, std::vector<Array>& outputs) {
+  std::vector<Array> r = run(feeds);
+  SOMA_CHECK(r.size() == outputs.size())
+      << "run_into: " << outputs.size() << " arrays for " << r.size() << " outputs";
+  for (size_t i = 0; i < r.size(); ++i) {
+    SOMA_CHECK(r[i].nbytes() == outputs[i].nbytes()) << "run_into: output " << i << " size";
+    if (r[i].nbytes() && r[i].raw() != outputs[i].raw())
+      std::memcpy(outputs[i].raw(), r[i].raw(), r[i].nbytes());
+  }
 }
 
 std::string Backend::emit_code(const std::string& stage, const kir::Program&,

@@ -46,6 +46,12 @@ class Executable {
   // Runs once: every input node's name must be in `feeds` with its exact dtype and shape (else
   // a soma::Error naming the input, the expected and the given type); feeds not used are ignored.
   virtual std::vector<Array> run(const Feeds& feeds) = 0;
+  // Runs once and writes output i into outputs[i], an array the caller keeps (as numpy's out=:
+  // its storage, and every array sharing it, holds the result; no output array is made). The
+  // caller has checked that each has output i's dtype and shape. This default copies run()'s
+  // results; a host backend computes straight into the arrays where they alias nothing the run
+  // reads.
+  virtual void run_into(const Feeds& feeds, std::vector<Array>& outputs);
 };
 
 // A kind of generated code a backend can show (`soma emit STAGE`).

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "graph/error.h"
+
 namespace soma {
 
 using kir::Buffer;
@@ -42,6 +44,52 @@ Array HostBuffers::fresh(const ProgramLayout::Slot& s) const {
   AlignedFree free_it = p.get_deleter();
   return Array::from_storage(s.type.dtype, s.type.shape,
                              std::shared_ptr<std::byte[]>(p.release(), free_it));
+}
+
+void HostBuffers::bind_into(const Feeds& feeds, ParamStore& params,
+                            const std::vector<Array>& into) {
+  bind(feeds, params);
+  const auto& outs = layout_.outputs();
+  SOMA_CHECK(into.size() == outs.size())
+      << into.size() << " arrays for " << outs.size() << " outputs";
+  // Memory the run reads or writes besides the output buffers: the feeds and the parameters.
+  std::vector<std::pair<const std::byte*, size_t>> busy;
+  for (size_t i = 0; i < layout_.size(); ++i) {
+    const ProgramLayout::Slot& s = layout_.slot(static_cast<BufferId>(i));
+    if ((s.kind == Buffer::Kind::Input || s.kind == Buffer::Kind::Param) && s.bytes)
+      busy.push_back({static_cast<const std::byte*>(ptrs_[i]), static_cast<size_t>(s.bytes)});
+  }
+  auto overlaps = [](const Array& a, const std::byte* p, size_t n) {
+    const std::byte* q = static_cast<const std::byte*>(a.raw());
+    return a.nbytes() && n && q < p + n && p < q + a.nbytes();
+  };
+  direct_.assign(layout_.size(), 0);
+  for (size_t o = 0; o < outs.size(); ++o) {
+    const size_t b = static_cast<size_t>(outs[o]);
+    const ProgramLayout::Slot& s = layout_.slot(outs[o]);
+    if (s.kind != Buffer::Kind::Output || direct_[b]) continue;
+    bool alone = true;
+    for (const auto& [p, n] : busy) alone = alone && !overlaps(into[o], p, n);
+    for (size_t q = 0; q < outs.size(); ++q)
+      if (q != o)
+        alone = alone &&
+                !overlaps(into[o], static_cast<const std::byte*>(into[q].raw()), into[q].nbytes());
+    if (!alone) continue;
+    ptrs_[b] = held_[b].emplace(into[o]).raw();
+    direct_[b] = 1;
+  }
+}
+
+void HostBuffers::outputs_into(std::vector<Array>& into) {
+  const auto& outs = layout_.outputs();
+  for (size_t o = 0; o < outs.size(); ++o) {
+    const size_t b = static_cast<size_t>(outs[o]);
+    const size_t n = static_cast<size_t>(layout_.slot(outs[o]).bytes);
+    // An array written in place is skipped; any other (a copy of a buffer listed twice reads
+    // the first array, final by now) is copied into.
+    if (n && ptrs_[b] != into[o].raw()) std::memmove(into[o].raw(), ptrs_[b], n);
+  }
+  direct_.assign(layout_.size(), 0);
 }
 
 void HostBuffers::bind(const Feeds& feeds, ParamStore& params, bool keep_params) {

@@ -23,6 +23,11 @@ class HostBuffers {
   // parameters (checked; the store's own arrays, or with `keep_params` copies of those updated
   // in place, so that the run leaves the store as it was) and fresh outputs.
   void bind(const Feeds& feeds, ParamStore& params, bool keep_params = false);
+  // bind, with the outputs written into the caller's arrays (`into`, one per listed output,
+  // types checked by the caller): an output buffer computes straight into its array unless that
+  // array shares memory with a feed, a parameter or another listed output (then it gets a fresh
+  // buffer, copied by outputs_into).
+  void bind_into(const Feeds& feeds, ParamStore& params, const std::vector<Array>& into);
 
   // Where each buffer's bytes are, by buffer id (valid after bind), then where each rand
   // expression's seed is (the layout's seeds: the argument compiled llvm kernels take).
@@ -35,6 +40,8 @@ class HostBuffers {
   // buffer listed twice is copied the second time); anything else (inputs, parameters,
   // constants, temporaries) is copied, so that no output aliases memory the program reuses.
   std::vector<Array> outputs();
+  // After a bind_into: copies into the caller's arrays what was not computed in them.
+  void outputs_into(std::vector<Array>& into);
   // The update plan: new values into their parameters (snapshots first), versions bumped.
   void apply_updates(ParamStore& params);
   // Releases what the run bound (feeds, parameters, outputs).
@@ -49,6 +56,7 @@ class HostBuffers {
   std::vector<std::optional<Array>> held_;  // by buffer: constants (kept), this run's arrays
   std::vector<void*> ptrs_;
   std::vector<uint8_t> in_place_;  // by buffer: a parameter the program updates in place
+  std::vector<uint8_t> direct_;    // by buffer: an output bound to the caller's array
 };
 
 }  // namespace soma

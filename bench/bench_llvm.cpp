@@ -450,6 +450,47 @@ BENCHMARK(BM_ChainOpByOpLlvm)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+// The same chain through what a user calls: Compiled::run (a new output array each run) and
+// Compiled::run(feeds, outputs) (the caller's array, computed in place).
+void run_chain_compiled(benchmark::State& state, bool into) {
+  auto ctx = std::make_shared<Context>();
+  ContextScope scope(ctx);
+  Tensor x = input("x", {kStreamN});
+  CompileOptions o;
+  o.backend = "llvm";
+  o.threads = static_cast<int>(state.range(0));
+  Compiled c = compile({maximum(x * 1.5 + 0.5, scalar(0)) * x - 0.25}, o);
+  Feeds feeds = {{"x", Array(DType::f32, {kStreamN})}};
+  std::vector<Array> out = {Array(DType::f32, {kStreamN})};
+  CpuMeter meter;
+  for (auto _ : state) {
+    if (into)
+      c.run(feeds, out);
+    else
+      benchmark::DoNotOptimize(c.run(feeds));
+  }
+  bytes_counter(state, 2.0 * 4 * kStreamN);
+  meter.report(state, 2.0 * 4 * kStreamN, "GB");
+}
+
+void BM_ChainRunLlvm(benchmark::State& state) {
+  run_chain_compiled(state, false);
+}
+BENCHMARK(BM_ChainRunLlvm)
+    ->ArgName("threads")
+    ->Arg(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+void BM_ChainRunIntoLlvm(benchmark::State& state) {
+  run_chain_compiled(state, true);
+}
+BENCHMARK(BM_ChainRunIntoLlvm)
+    ->ArgName("threads")
+    ->Arg(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
 // The kernel IR written by hand (no frontend): the code generator alone.
 void BM_ChainKernelLlvm(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));

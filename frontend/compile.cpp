@@ -15,6 +15,21 @@ std::vector<Array> Compiled::run(const Feeds& feeds) const {
   return exe_->run(feeds);
 }
 
+void Compiled::run(const Feeds& feeds, std::vector<Array>& outputs) const {
+  if (!exe_) SOMA_THROW(ValueError, "run: this executable was not compiled");
+  if (outputs.size() != outputs_.size())
+    SOMA_THROW(ValueError, "run: " << outputs.size() << " output arrays given for "
+                                   << outputs_.size() << " outputs");
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const TensorType& t = graph_->node(outputs_[i]).type;
+    const TensorType given{outputs[i].dtype(), outputs[i].shape()};
+    if (given != t)
+      SOMA_THROW(TypeError, "run: output " << i << " is " << t.str()
+                                           << " but the array given for it is " << given.str());
+  }
+  exe_->run_into(feeds, outputs);
+}
+
 Compiled compile(const std::vector<Tensor>& outputs, const CompileOptions& options,
                  const std::vector<std::pair<Tensor, Tensor>>& updates) {
   if (outputs.empty() && updates.empty())

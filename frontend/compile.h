@@ -18,6 +18,13 @@ class Compiled {
   // Runs once. Inputs are bound by name; parameters come from the context's ParamStore, and
   // parameter updates are written back into it after the outputs are computed.
   std::vector<Array> run(const Feeds& feeds = {}) const;
+  // Runs once and writes the outputs into arrays the caller keeps, as numpy's out=: outputs[i]
+  // must have output i's dtype and shape (else a soma::Error naming the output, checked before
+  // anything runs), and its storage, shared by every copy of the array, receives the values.
+  // Where a backend can (llvm), the kernels write straight into the arrays: a loop that runs a
+  // model on large outputs allocates nothing per run. An array that shares memory with a feed or
+  // another output is still right: it is written after the run.
+  void run(const Feeds& feeds, std::vector<Array>& outputs) const;
   const std::string& backend() const { return backend_; }
   // The names and types of the inputs that run() needs (those the outputs were built from; one
   // that the graph passes made unnecessary may still be listed and is then not read).

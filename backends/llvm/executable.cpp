@@ -44,6 +44,18 @@ class LlvmExecutable : public Executable {
     return out;
   }
 
+  void run_into(const Feeds& feeds, std::vector<Array>& outputs) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    struct Release {
+      HostBuffers& host;
+      ~Release() { host.release(); }
+    } release{host_};
+    host_.bind_into(feeds, *params_, outputs);
+    launcher_.run_all(*code_, host_.pointers(), profile_.get());
+    host_.outputs_into(outputs);
+    host_.apply_updates(*params_);
+  }
+
  private:
   std::shared_ptr<const jit::CompiledProgram> code_;
   std::shared_ptr<ParamStore> params_;
