@@ -467,12 +467,23 @@ std::unique_ptr<llvm::Module> generate_module(const kir::Program& program,
                                               const CodegenTarget& target,
                                               llvm::LLVMContext& context,
                                               std::vector<KernelInfo>& info) {
+  std::vector<size_t> all(program.kernels.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  return generate_module(program, all, target, context, info);
+}
+
+std::unique_ptr<llvm::Module> generate_module(const kir::Program& program,
+                                              const std::vector<size_t>& kernels,
+                                              const CodegenTarget& target,
+                                              llvm::LLVMContext& context,
+                                              std::vector<KernelInfo>& info) {
   kir::verify(program);
   auto m = std::make_unique<llvm::Module>("soma", context);
   if (!target.triple.empty()) m->setTargetTriple(target.triple);
   if (!target.data_layout.empty()) m->setDataLayout(target.data_layout);
   info.clear();
-  for (size_t i = 0; i < program.kernels.size(); ++i) {
+  for (size_t i : kernels) {
+    SOMA_CHECK(i < program.kernels.size()) << "generate_module: no kernel " << i;
     const kir::Kernel k = kir::expand_math(program.kernels[i], llvm_math(target));
     detail::KernelEmitter em(program, k, i, *m, target);
     info.push_back(em.emit(symbol_for(i, program.kernels[i].name)));

@@ -32,5 +32,12 @@ std::unique_ptr<llvm::Module> generate_module(const kir::Program& program,
                                               const CodegenTarget& target,
                                               llvm::LLVMContext& context,
                                               std::vector<KernelInfo>& info);
+// The same for some of the program's kernels (indices into program.kernels; their symbols are
+// those of the whole program's module): `info` holds one entry per listed kernel, in order.
+std::unique_ptr<llvm::Module> generate_module(const kir::Program& program,
+                                              const std::vector<size_t>& kernels,
+                                              const CodegenTarget& target,
+                                              llvm::LLVMContext& context,
+                                              std::vector<KernelInfo>& info);
 
 }  // namespace soma::jit

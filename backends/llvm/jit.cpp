@@ -2,14 +2,15 @@
 // on-disk object cache.
 //
 // One LLJIT serves the process; each compiled program lives in its own JITDylib (removed when the
-// last executable using it goes away). Compilation goes through SomaCompiler, an IRCompiler that
-// first asks the disk cache (an llvm::ObjectCache) for the module's object and only on a miss
-// runs the O3 pipeline and the code generator, so a cache hit costs only the IR construction.
+// last executable using it goes away). A program's kernels are split into parts, one module each
+// in its own LLVMContext, built, optimized and turned into machine code on threads of their own
+// (the parts of one program at once); each part first asks the disk cache (an llvm::ObjectCache)
+// for its object and only on a miss runs the O3 pipeline and the code generator. The objects are
+// then linked into the program's JITDylib.
 #include "backends/llvm/jit.h"
 
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/ObjectCache.h>
-#include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -40,6 +41,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "backends/llvm/codegen.h"
 #include "backends/llvm/codegen_digest.h"  // generated
@@ -209,7 +211,6 @@ class DiskCache : public llvm::ObjectCache {
       ++counters().disk_rejects;
       return nullptr;
     }
-    ++counters().disk_hits;
     return llvm::MemoryBuffer::getMemBufferCopy(r.payload, m->getModuleIdentifier());
   }
 
@@ -248,55 +249,6 @@ class DiskCache : public llvm::ObjectCache {
   std::map<std::string, Entry> expected_;
 };
 
-// ---- the compiler that LLJIT calls ----
-
-class SomaCompiler : public llvm::orc::IRCompileLayer::IRCompiler {
- public:
-  SomaCompiler(std::unique_ptr<llvm::TargetMachine> tm, DiskCache& cache)
-      : IRCompiler(llvm::orc::irManglingOptionsFromTargetOptions(tm->Options)),
-        tm_(std::move(tm)),
-        cache_(cache) {}
-
-  // Runs inside LLVM (built without exceptions): a C++ exception must not unwind through it, so
-  // every failure becomes an llvm::Error that compile_program turns into a BackendError.
-  llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> operator()(llvm::Module& m) override {
-    try {
-      return compile(m);
-    } catch (const std::bad_alloc&) {
-      return llvm::make_error<llvm::StringError>("out of memory compiling the module",
-                                                 llvm::inconvertibleErrorCode());
-    } catch (const std::exception& e) {
-      return llvm::make_error<llvm::StringError>(e.what(), llvm::inconvertibleErrorCode());
-    }
-  }
-
- private:
-  std::unique_ptr<llvm::MemoryBuffer> compile(llvm::Module& m) {
-    if (auto cached = cache_.getObject(&m)) return cached;
-    ++counters().compiles;
-    auto t0 = std::chrono::steady_clock::now();
-    optimize(m, *tm_);
-    auto t1 = std::chrono::steady_clock::now();
-    if (debug_level() >= 4)
-      std::cerr << "; soma: optimized LLVM IR\n" << print_module(m) << std::flush;
-    auto obj = std::make_unique<llvm::SmallVectorMemoryBuffer>(
-        emit_file(m, *tm_, llvm::CodeGenFileType::ObjectFile), m.getModuleIdentifier(), false);
-    auto t2 = std::chrono::steady_clock::now();
-    if (debug_level() >= 1) {
-      auto ms = [](auto a, auto b) {
-        return std::chrono::duration<double, std::milli>(b - a).count();
-      };
-      std::cerr << "soma: llvm compiled " << m.getModuleIdentifier().substr(0, 12) << ": O3 "
-                << ms(t0, t1) << " ms, codegen " << ms(t1, t2) << " ms\n";
-    }
-    cache_.notifyObjectCompiled(&m, obj->getMemBufferRef());
-    return std::unique_ptr<llvm::MemoryBuffer>(std::move(obj));
-  }
-
-  std::unique_ptr<llvm::TargetMachine> tm_;
-  DiskCache& cache_;
-};
-
 // ---- process-wide state ----
 
 struct JitState {
@@ -304,6 +256,8 @@ struct JitState {
   DiskCache cache;
   std::unique_ptr<llvm::orc::LLJIT> jit;
   std::unique_ptr<llvm::TargetMachine> tool_tm;  // for emit_llvm_ir / emit_asm
+  // One per part of a program compiled at once (used under `mu`, each by one thread).
+  std::vector<std::unique_ptr<llvm::TargetMachine>> part_tms;
   struct MemoEntry {
     std::shared_ptr<const CompiledProgram> program;
     uint64_t last_use = 0;
@@ -336,17 +290,7 @@ JitState& state() {
     llvm::install_fatal_error_handler(llvm_fatal);
     auto* st = new JitState;
     const HostTarget& h = host();
-    auto jit =
-        llvm::orc::LLJITBuilder()
-            .setJITTargetMachineBuilder(h.builder())
-            .setCompileFunctionCreator(
-                [st](llvm::orc::JITTargetMachineBuilder jtmb)
-                    -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
-                  auto tm = jtmb.createTargetMachine();
-                  if (!tm) return tm.takeError();
-                  return std::make_unique<SomaCompiler>(std::move(*tm), st->cache);
-                })
-            .create();
+    auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(h.builder()).create();
     st->jit = check(std::move(jit), "cannot create the JIT");
     st->tool_tm = make_target_machine();
     return st;
@@ -390,6 +334,81 @@ std::unique_ptr<llvm::Module> build_module(const kir::Program& program,
   return generate_module(program, t, ctx, info);
 }
 
+// ---- compiling a program in parts ----
+
+// Parts of one program compiled at once: at most one per thread the kernels run on (the
+// machine's cores), never more than this.
+constexpr size_t kMaxParts = 8;
+
+struct Part {
+  std::vector<size_t> kernels;  // indices into the program's kernels, ascending
+  std::vector<KernelInfo> info;
+  std::string id;  // the module identifier: the program's digest, and the part's number
+  std::unique_ptr<llvm::MemoryBuffer> object;
+  bool compiled = false;  // by LLVM (else from the disk cache)
+  std::exception_ptr error;
+};
+
+// The kernels dealt into parts of about equal compile work: a contraction (a blocked GEMM and
+// its micro-kernels) weighs about four times another kernel; the heaviest are dealt first, each
+// to the lightest part so far.
+std::vector<Part> split_program(const kir::Program& program, int parallelism) {
+  const size_t n = program.kernels.size();
+  const size_t parts =
+      std::max<size_t>(1, std::min({n, kMaxParts, static_cast<size_t>(std::max(1, parallelism))}));
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  auto weight = [&](size_t i) { return program.kernels[i].is_contraction ? 4 : 1; };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return weight(a) > weight(b); });
+  std::vector<Part> out(parts);
+  std::vector<int> load(parts, 0);
+  for (size_t i : order) {
+    const size_t p = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    out[p].kernels.push_back(i);
+    load[p] += weight(i);
+  }
+  for (Part& p : out) std::sort(p.kernels.begin(), p.kernels.end());
+  return out;
+}
+
+// One part: its module built, then its object from the disk cache or from LLVM.
+void compile_part(const kir::Program& program, const CompileOptions& options, Part& part,
+                  llvm::TargetMachine& tm, DiskCache& cache) {
+  static std::mutex print_mu;  // one part's debug text at a time
+  auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  auto t0 = std::chrono::steady_clock::now();
+  llvm::LLVMContext ctx;
+  CodegenTarget t = codegen_target(options);
+  t.data_layout = state().jit->getDataLayout().getStringRepresentation();
+  std::unique_ptr<llvm::Module> m = generate_module(program, part.kernels, t, ctx, part.info);
+  m->setModuleIdentifier(part.id);
+  if (debug_level() >= 4) {
+    std::lock_guard<std::mutex> l(print_mu);
+    std::cerr << "; soma: generated LLVM IR\n" << print_module(*m) << std::flush;
+  }
+  if ((part.object = cache.getObject(m.get()))) return;
+  part.compiled = true;
+  auto t1 = std::chrono::steady_clock::now();
+  optimize(*m, tm);
+  auto t2 = std::chrono::steady_clock::now();
+  if (debug_level() >= 4) {
+    std::lock_guard<std::mutex> l(print_mu);
+    std::cerr << "; soma: optimized LLVM IR\n" << print_module(*m) << std::flush;
+  }
+  part.object = std::make_unique<llvm::SmallVectorMemoryBuffer>(
+      emit_file(*m, tm, llvm::CodeGenFileType::ObjectFile), part.id, false);
+  auto t3 = std::chrono::steady_clock::now();
+  if (debug_level() >= 1) {
+    std::lock_guard<std::mutex> l(print_mu);
+    std::cerr << "soma: llvm compiled " << part.id.substr(0, 12)
+              << part.id.substr(std::min(part.id.size(), size_t{64})) << " (" << part.kernels.size()
+              << " kernels): IR " << ms(t0, t1) << " ms, O3 " << ms(t1, t2) << " ms, codegen "
+              << ms(t2, t3) << " ms\n";
+  }
+  cache.notifyObjectCompiled(m.get(), part.object->getMemBufferRef());
+}
+
 }  // namespace
 
 std::shared_ptr<const CompiledProgram> compile_program(const kir::Program& program,
@@ -410,19 +429,44 @@ std::shared_ptr<const CompiledProgram> compile_program(const kir::Program& progr
   }
 
   std::string digest = sha256_hex(full_key);
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  std::vector<KernelInfo> info;
-  std::unique_ptr<llvm::Module> module = build_module(program, options, *ctx, info);
-  module->setModuleIdentifier(digest);
-  CacheKey cache_key{"llvm-object", producer(), full_key};
-  st.cache.expect(digest, disk_cache_dir(), cache_key);
+  std::vector<Part> parts = split_program(program, codegen_target(options).parallelism);
+  // Each part is keyed by the program and its number among the parts (one part: the program's
+  // own key, as when a program was one module).
+  std::vector<CacheKey> keys;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    const std::string tag =
+        parts.size() == 1 ? "" : "." + std::to_string(p + 1) + "of" + std::to_string(parts.size());
+    parts[p].id = digest + tag;
+    keys.push_back(CacheKey{"llvm-object", producer(),
+                            tag.empty() ? full_key : full_key + '\0' + "part" + tag});
+    st.cache.expect(parts[p].id, disk_cache_dir(), keys.back());
+  }
   struct Forget {
     DiskCache& c;
-    const std::string& id;
-    ~Forget() { c.forget(id); }
-  } forget{st.cache, digest};
-  if (debug_level() >= 4)
-    std::cerr << "; soma: generated LLVM IR\n" << print_module(*module) << std::flush;
+    const std::vector<Part>& parts;
+    ~Forget() {
+      for (const Part& p : parts) c.forget(p.id);
+    }
+  } forget{st.cache, parts};
+  while (st.part_tms.size() < parts.size()) st.part_tms.push_back(make_target_machine());
+  {
+    std::vector<std::thread> threads;
+    auto work = [&](size_t p) {
+      try {
+        compile_part(program, options, parts[p], *st.part_tms[p], st.cache);
+      } catch (...) {
+        parts[p].error = std::current_exception();
+      }
+    };
+    for (size_t p = 1; p < parts.size(); ++p) threads.emplace_back(work, p);
+    work(0);
+    for (std::thread& t : threads) t.join();
+  }
+  for (const Part& p : parts)
+    if (p.error) std::rethrow_exception(p.error);
+  const bool compiled =
+      std::any_of(parts.begin(), parts.end(), [](const Part& p) { return p.compiled; });
+  ++(compiled ? counters().compiles : counters().disk_hits);
 
   llvm::orc::LLJIT& jit = *st.jit;
   std::string dylib_name = "soma." + digest.substr(0, 16) + "." + std::to_string(++st.dylibs);
@@ -431,7 +475,7 @@ std::shared_ptr<const CompiledProgram> compile_program(const kir::Program& progr
   llvm::orc::JITDylib& jd = *jd_or;
   cp = std::make_shared<CompiledProgram>();
   cp->key = digest;
-  cp->cache_file = cache_key.file_name();
+  cp->cache_file = keys[0].file_name();
   llvm::orc::JITDylib* jdp = &jd;
   cp->jit_resources = std::shared_ptr<void>(jdp, [](void* p) {
     JitState& s = state();
@@ -442,13 +486,17 @@ std::shared_ptr<const CompiledProgram> compile_program(const kir::Program& progr
   jd.addGenerator(check(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
                             jit.getDataLayout().getGlobalPrefix()),
                         "cannot search the process for symbols"));
-  if (auto err =
-          jit.addIRModule(jd, llvm::orc::ThreadSafeModule(std::move(module), std::move(ctx))))
-    fail("cannot add the module", std::move(err));
-  for (KernelInfo& ki : info) {
-    auto addr = jit.lookup(jd, ki.symbol);
-    if (!addr) fail("cannot compile kernel " + ki.symbol, addr.takeError());
-    cp->kernels.push_back(CompiledKernel{addr->toPtr<KernelFn>(), std::move(ki)});
+  std::vector<KernelInfo*> info(program.kernels.size(), nullptr);
+  for (Part& p : parts) {
+    if (auto err = jit.addObjectFile(jd, std::move(p.object)))
+      fail("cannot add the object code", std::move(err));
+    for (size_t i = 0; i < p.kernels.size(); ++i) info[p.kernels[i]] = &p.info[i];
+  }
+  for (KernelInfo* ki : info) {
+    SOMA_CHECK(ki) << "a kernel in no part";
+    auto addr = jit.lookup(jd, ki->symbol);
+    if (!addr) fail("cannot compile kernel " + ki->symbol, addr.takeError());
+    cp->kernels.push_back(CompiledKernel{addr->toPtr<KernelFn>(), std::move(*ki)});
   }
   // The memo keeps the most recently used programs (executables keep theirs alive anyway).
   while (st.memo.size() >= kMemoPrograms) {

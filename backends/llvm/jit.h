@@ -47,7 +47,7 @@ class CompiledProgram {
  public:
   std::vector<CompiledKernel> kernels;  // one per program kernel, in order
   std::string key;                      // hex digest of program + target
-  std::string cache_file;               // its disk cache entry's file name
+  std::string cache_file;               // its (first part's) disk cache entry's file name
   std::shared_ptr<void> jit_resources;  // releases the program's JIT code when the last user goes
 };
 
@@ -89,9 +89,9 @@ std::string emit_asm(const kir::Program& program, const CompileOptions& options)
 
 // Counters since process start (or the last reset_stats()).
 struct JitStats {
-  int64_t compiles = 0;      // programs compiled by LLVM (not found in any cache)
+  int64_t compiles = 0;      // programs compiled by LLVM (some part not found in any cache)
   int64_t memory_hits = 0;   // compile_program calls answered by the in-process memo
-  int64_t disk_hits = 0;     // objects loaded from the disk cache
+  int64_t disk_hits = 0;     // programs loaded from the disk cache (every part)
   int64_t disk_misses = 0;   // disk cache lookups that found no entry
   int64_t disk_rejects = 0;  // entries found but corrupt or mismatched (ignored, rebuilt)
   int64_t disk_writes = 0;   // entries written

@@ -171,6 +171,65 @@ TEST(LlvmDiskCache, AnEntryReplacedByAFolderIsRebuiltNotAHang) {
   fs::remove_all(path);
 }
 
+// Three kernels on three threads: three parts, each compiled on its own thread with its own
+// cache entry; a program loads from disk only when every part is there.
+TEST(LlvmDiskCache, AProgramInPartsIsCachedPartByPart) {
+  kir::Program p = kirtest::kir_with(R"(program {
+  buffers:
+    x: input f32[64]
+    t0: temp f32[64] @0
+    t1: temp f32[64] @256
+    out0: output f32[64]
+  outputs: out0
+  arena: 512 bytes (512 without reuse)
+}
+kernel first(x: f32[64], out t0: f32[64]) {
+  parallel i0 in 0..64
+    store t0[i0] = tanh(load x[i0]) + $tag
+}
+kernel second(t0: f32[64], out t1: f32[64]) {
+  parallel i0 in 0..64
+    store t1[i0] = load t0[i0] * 2.0
+}
+kernel third(t1: f32[64], out out0: f32[64]) {
+  parallel i0 in 0..64
+    store out0[i0] = load t1[63 - i0] - 1.0
+}
+)",
+                                     {{"tag", kir::scalar_text(10.5, DType::f32)}});
+  std::vector<float> xv(64);
+  for (size_t i = 0; i < 64; ++i) xv[i] = static_cast<float>(i) * 0.1f - 3;
+  auto check = [&] {
+    auto out = run_llvm(p, {{"x", Array::from_f32(Shape{64}, xv)}}, nullptr, {.threads = 3});
+    for (size_t i = 0; i < 64; ++i)
+      ASSERT_TRUE(near(out[0].get(static_cast<int64_t>(i)),
+                       (std::tanh(static_cast<double>(xv[63 - i])) + 10.5) * 2 - 1, DType::f32,
+                       1e-6))
+          << i;
+  };
+  jit::clear_memory_cache();
+  jit::reset_jit_stats();
+  check();
+  EXPECT_EQ(jit::jit_stats().compiles, 1);
+  EXPECT_EQ(jit::jit_stats().disk_writes, 3) << "one entry per part";
+  jit::clear_memory_cache();
+  jit::reset_jit_stats();
+  check();
+  EXPECT_EQ(jit::jit_stats().disk_hits, 1);
+  EXPECT_EQ(jit::jit_stats().compiles, 0);
+  // One part's entry gone: that part is compiled again, the others still come from disk.
+  CompileOptions o;
+  o.threads = 3;
+  const std::string first = jit::disk_cache_dir() + "/" + jit::compile_program(p, o)->cache_file;
+  ASSERT_TRUE(fs::remove(first)) << first;
+  jit::clear_memory_cache();
+  jit::reset_jit_stats();
+  check();
+  EXPECT_EQ(jit::jit_stats().compiles, 1);
+  EXPECT_EQ(jit::jit_stats().disk_misses, 1);
+  EXPECT_EQ(jit::jit_stats().disk_writes, 1);
+}
+
 TEST(LlvmDiskCache, TheMemoIsBounded) {
   for (int i = 0; i < 80; ++i) expect_runs(tagged_program(100 + i), 100 + i);
   EXPECT_LE(jit::memory_cache_size(), 64u);
