@@ -53,7 +53,8 @@ uint64_t next_id() {
 
 // The per-sample output type of a call, known before any model is made (Keras users read
 // `h.shape` as they build): a copy of the layer (from its config, initializers set to zeros so
-// that copying costs no random draws) is built and called on batch-1 inputs in a scratch context.
+// that copying costs no random draws: Layer::probe_copy) is built and called on batch-1 inputs in
+// a scratch context.
 // nullopt when an input type is unknown, the layer cannot be copied (a C++ layer class that
 // layer_from_config does not know) or the call fails: the model reports that failure when it is
 // made, with the layer's final name.
@@ -66,15 +67,7 @@ std::optional<TensorType> probe_type(const Layer& layer, const std::vector<Symbo
     types.push_back(*t);
   }
   try {
-    LayerConfig config = layer.config();
-    for (auto& [k, v] : config)
-      if (k.find("initializer") != std::string::npos) v = "zeros";
-    // A Lambda's copy needs its function, which its config only names.
-    CustomObjects own;
-    if (auto* lam = dynamic_cast<const Lambda*>(&layer))
-      own.functions[lam->function_name()] = lam->function();
-    CustomObjectScope scope_of_own(own);
-    LayerPtr copy = layer_from_config(layer.class_name(), config);
+    LayerPtr copy = layer.probe_copy();
     if (copy->name().empty()) copy->set_name(default_layer_name(copy->class_name()));
     ContextScope scope(std::make_shared<Context>());
     std::vector<Tensor> xs;

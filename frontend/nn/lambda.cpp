@@ -40,6 +40,13 @@ LayerConfig Lambda::config() const {
   return c;
 }
 
+std::shared_ptr<Layer> Lambda::probe_copy() const {
+  CustomObjects own;
+  own.functions[function_name_] = function_;
+  CustomObjectScope scope(own);
+  return Layer::probe_copy();
+}
+
 void Lambda::build_weights(const TensorType&, uint64_t) {}
 
 Tensor Lambda::call(const Tensor& x, CallContext&) {

@@ -33,6 +33,8 @@ class Lambda : public Layer {
   Lambda(LayerFunction function, std::string function_name, std::string name = "");
   std::string class_name() const override { return "Lambda"; }
   LayerConfig config() const override;
+  // The copy gets this layer's function (its config only names it).
+  std::shared_ptr<Layer> probe_copy() const override;
   Tensor call(const Tensor& x, CallContext& ctx) override;
   const std::string& function_name() const { return function_name_; }
   const LayerFunction& function() const { return function_; }

@@ -11,6 +11,13 @@ LayerConfig Layer::config() const {
   return c;
 }
 
+std::shared_ptr<Layer> Layer::probe_copy() const {
+  LayerConfig c = config();
+  for (auto& [k, v] : c)
+    if (k.find("initializer") != std::string::npos) v = "zeros";
+  return layer_from_config(class_name(), c);
+}
+
 void Layer::build(const TensorType& input, uint64_t seed) {
   if (built_) return;
   if (name_.empty())

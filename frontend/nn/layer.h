@@ -90,6 +90,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   const std::optional<uint64_t>& seed() const { return seed_; }
   // A layer's constructor arguments (see LayerConfig); "name" is included.
   virtual LayerConfig config() const;
+  // A copy for working out the layer's output type before any model is made (the functional
+  // form's shape probe): rebuilt from its config with every initializer "zeros", so that it
+  // costs no random draws. A layer whose config does not say everything (a Lambda's function)
+  // hands the copy the rest. Throws as layer_from_config does.
+  virtual std::shared_ptr<Layer> probe_copy() const;
 
   // Keras's input_shape= (without the batch axis): a Sequential model whose first layer has one
   // is built as soon as the layer is added, so that summary() and the weights exist before fit.
