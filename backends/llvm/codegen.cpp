@@ -454,14 +454,14 @@ kir::MathSet llvm_math(const CodegenTarget&) {
           /*rand=*/true};
 }
 
+}  // namespace
+
 std::string symbol_for(size_t index, const std::string& name) {
   std::string s = "soma_k" + std::to_string(index);
   if (!name.empty()) s += "_";
   for (char c : name) s += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? c : '_';
   return s;
 }
-
-}  // namespace
 
 std::unique_ptr<llvm::Module> generate_module(const kir::Program& program,
                                               const CodegenTarget& target,

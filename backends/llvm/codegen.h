@@ -26,6 +26,9 @@ struct CodegenTarget {
   int parallelism = 1;  // threads the kernels will usually run on (sizes the GEMM's task grid)
 };
 
+// The symbol of kernel `index` (named `name`) of a program.
+std::string symbol_for(size_t index, const std::string& name);
+
 // Builds the module; fills `info` with one entry per kernel. Throws BackendError for IR it
 // cannot compile.
 std::unique_ptr<llvm::Module> generate_module(const kir::Program& program,

@@ -4,13 +4,12 @@
 // One LLJIT serves the process; each compiled program lives in its own JITDylib (removed when the
 // last executable using it goes away). A program's kernels are split into parts, one module each
 // in its own LLVMContext, built, optimized and turned into machine code on threads of their own
-// (the parts of one program at once); each part first asks the disk cache (an llvm::ObjectCache)
-// for its object and only on a miss runs the O3 pipeline and the code generator. The objects are
-// then linked into the program's JITDylib.
+// (the parts of one program at once); each part first asks the disk cache for its kernel infos
+// and object (a hit skips IR generation) and only on a miss builds its module and runs the O3
+// pipeline and the code generator. The objects are then linked into the program's JITDylib.
 #include "backends/llvm/jit.h"
 
 #include <llvm/Config/llvm-config.h>
-#include <llvm/ExecutionEngine/ObjectCache.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -177,83 +176,72 @@ std::string print_module(const llvm::Module& m) {
 
 // ---- the disk cache ----
 //
-// Entries in the runtime's checked format (runtime/disk_cache.h), kind "llvm-object": the key is
-// the program's full codegen key and the target description, the producer soma's and LLVM's
-// versions and the code generator's source digest; the payload an ELF object. An entry is also
-// rejected when its payload does not parse as an object for this architecture.
+// One entry per part of a program, in the runtime's checked format (runtime/disk_cache.h), kind
+// "llvm-object": the key is the program's full codegen key, the target description and the
+// part's number; the producer soma's and LLVM's versions and the code generator's source digest;
+// the payload the part's kernel infos (a line each) and then its ELF object, so that a hit skips
+// IR generation too. An entry is also rejected when its infos do not name the part's kernels or
+// its object does not parse for this architecture.
 
-class DiskCache : public llvm::ObjectCache {
- public:
-  // Called before a module is compiled: where its entry lives and its full key.
-  void expect(const std::string& id, const std::string& dir, CacheKey key) {
-    std::lock_guard<std::mutex> lock(mu_);
-    expected_[id] = Entry{dir, std::move(key)};
+bool valid_object(std::string_view data) {
+  auto obj = llvm::object::ObjectFile::createObjectFile(llvm::MemoryBufferRef(data, "cached"));
+  if (!obj) {
+    llvm::consumeError(obj.takeError());
+    return false;
   }
-  void forget(const std::string& id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    expected_.erase(id);
-  }
+  return (*obj)->makeTriple().getArch() == llvm::Triple(host().triple).getArch();
+}
 
-  std::unique_ptr<llvm::MemoryBuffer> getObject(const llvm::Module* m) override {
-    Entry e;
-    if (!lookup(m->getModuleIdentifier(), e)) return nullptr;
-    CacheLookup r = read_cache_entry(e.dir, e.key);
-    if (r.status == CacheLookup::Status::Miss) {
-      ++counters().disk_misses;
-      return nullptr;
-    }
-    if (r.status == CacheLookup::Status::Hit && !valid_object(r.payload)) {
-      std::cerr << "soma: warning: ignoring the llvm-object cache entry '" << e.dir << "/"
-                << e.key.file_name() << "': not an object file for this machine; it is rebuilt\n";
-      r.status = CacheLookup::Status::Rejected;
-    }
-    if (r.status == CacheLookup::Status::Rejected) {
-      ++counters().disk_rejects;
-      return nullptr;
-    }
-    return llvm::MemoryBuffer::getMemBufferCopy(r.payload, m->getModuleIdentifier());
-  }
+std::string encode_part(const std::vector<KernelInfo>& info, std::string_view object) {
+  std::ostringstream os;
+  os << "kernels " << info.size() << "\n";
+  for (const KernelInfo& k : info)
+    os << k.symbol << ' ' << k.tasks << ' ' << k.cost_per_task << ' ' << k.grain << ' '
+       << k.scratch_bytes << ' ' << (k.sequential ? 1 : 0) << '\n';
+  std::string s = os.str();
+  s.append(object);
+  return s;
+}
 
-  void notifyObjectCompiled(const llvm::Module* m, llvm::MemoryBufferRef obj) override {
-    Entry e;
-    if (!lookup(m->getModuleIdentifier(), e)) return;
-    if (write_cache_entry(e.dir, e.key,
-                          std::string_view(obj.getBufferStart(), obj.getBufferSize())))
-      ++counters().disk_writes;
-  }
-
- private:
-  struct Entry {
-    std::string dir;
-    CacheKey key;
-  };
-
-  bool lookup(const std::string& id, Entry& e) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = expected_.find(id);
-    if (it == expected_.end() || it->second.dir.empty()) return false;
-    e = it->second;
+// The infos and the object bytes of an entry's payload; false unless its infos are those of
+// kernels `kernels` of `program`.
+bool decode_part(const std::string& payload, const kir::Program& program,
+                 const std::vector<size_t>& kernels, std::vector<KernelInfo>& info,
+                 std::string_view& object) {
+  size_t at = 0;
+  auto line = [&](std::istringstream& out) {
+    const size_t end = payload.find('\n', at);
+    if (end == std::string::npos) return false;
+    out.str(payload.substr(at, end - at));
+    at = end + 1;
     return true;
-  }
-
-  static bool valid_object(const std::string& data) {
-    auto obj = llvm::object::ObjectFile::createObjectFile(llvm::MemoryBufferRef(data, "cached"));
-    if (!obj) {
-      llvm::consumeError(obj.takeError());
+  };
+  std::istringstream head;
+  std::string word;
+  size_t n = 0;
+  if (!line(head) || !(head >> word >> n) || word != "kernels" || n != kernels.size()) return false;
+  info.clear();
+  for (size_t i = 0; i < n; ++i) {
+    std::istringstream ls;
+    KernelInfo k;
+    int seq = -1;
+    if (!line(ls) ||
+        !(ls >> k.symbol >> k.tasks >> k.cost_per_task >> k.grain >> k.scratch_bytes >> seq))
       return false;
-    }
-    return (*obj)->makeTriple().getArch() == llvm::Triple(host().triple).getArch();
+    if (k.symbol != symbol_for(kernels[i], program.kernels[kernels[i]].name) || k.tasks < 0 ||
+        k.cost_per_task < 1 || k.grain < 1 || k.scratch_bytes < 0 || (seq != 0 && seq != 1))
+      return false;
+    k.sequential = seq == 1;
+    info.push_back(std::move(k));
   }
-
-  std::mutex mu_;
-  std::map<std::string, Entry> expected_;
-};
+  object = std::string_view(payload).substr(at);
+  return true;
+}
 
 // ---- process-wide state ----
 
 struct JitState {
   std::mutex mu;
-  DiskCache cache;
   std::unique_ptr<llvm::orc::LLJIT> jit;
   std::unique_ptr<llvm::TargetMachine> tool_tm;  // for emit_llvm_ir / emit_asm
   // One per part of a program compiled at once (used under `mu`, each by one thread).
@@ -343,7 +331,9 @@ constexpr size_t kMaxParts = 8;
 struct Part {
   std::vector<size_t> kernels;  // indices into the program's kernels, ascending
   std::vector<KernelInfo> info;
-  std::string id;  // the module identifier: the program's digest, and the part's number
+  std::string id;   // the module identifier: the program's digest, and the part's number
+  std::string dir;  // the disk cache folder ("" when it is off)
+  CacheKey key;     // its entry there
   std::unique_ptr<llvm::MemoryBuffer> object;
   bool compiled = false;  // by LLVM (else from the disk cache)
   std::exception_ptr error;
@@ -372,11 +362,30 @@ std::vector<Part> split_program(const kir::Program& program, int parallelism) {
   return out;
 }
 
-// One part: its module built, then its object from the disk cache or from LLVM.
+// One part: its kernel infos and object from the disk cache, or its module built, optimized and
+// turned into an object (then written to the cache).
 void compile_part(const kir::Program& program, const CompileOptions& options, Part& part,
-                  llvm::TargetMachine& tm, DiskCache& cache) {
+                  llvm::TargetMachine& tm) {
   static std::mutex print_mu;  // one part's debug text at a time
   auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  if (!part.dir.empty()) {
+    CacheLookup r = read_cache_entry(part.dir, part.key);
+    if (r.status == CacheLookup::Status::Hit) {
+      std::string_view object;
+      if (decode_part(r.payload, program, part.kernels, part.info, object)) {
+        // A copy first: an object file is parsed from aligned memory.
+        part.object = llvm::MemoryBuffer::getMemBufferCopy(object, part.id);
+        if (valid_object(part.object->getBuffer())) return;
+      }
+      std::cerr << "soma: warning: ignoring the llvm-object cache entry '" << part.dir << "/"
+                << part.key.file_name()
+                << "': not this program's kernels and object code for this machine; it is "
+                   "rebuilt\n";
+      r.status = CacheLookup::Status::Rejected;
+    }
+    ++(r.status == CacheLookup::Status::Miss ? counters().disk_misses : counters().disk_rejects);
+  }
+  part.compiled = true;
   auto t0 = std::chrono::steady_clock::now();
   llvm::LLVMContext ctx;
   CodegenTarget t = codegen_target(options);
@@ -387,8 +396,6 @@ void compile_part(const kir::Program& program, const CompileOptions& options, Pa
     std::lock_guard<std::mutex> l(print_mu);
     std::cerr << "; soma: generated LLVM IR\n" << print_module(*m) << std::flush;
   }
-  if ((part.object = cache.getObject(m.get()))) return;
-  part.compiled = true;
   auto t1 = std::chrono::steady_clock::now();
   optimize(*m, tm);
   auto t2 = std::chrono::steady_clock::now();
@@ -406,7 +413,11 @@ void compile_part(const kir::Program& program, const CompileOptions& options, Pa
               << " kernels): IR " << ms(t0, t1) << " ms, O3 " << ms(t1, t2) << " ms, codegen "
               << ms(t2, t3) << " ms\n";
   }
-  cache.notifyObjectCompiled(m.get(), part.object->getMemBufferRef());
+  if (!part.dir.empty() &&
+      write_cache_entry(part.dir, part.key,
+                        encode_part(part.info, std::string_view(part.object->getBufferStart(),
+                                                                part.object->getBufferSize()))))
+    ++counters().disk_writes;
 }
 
 }  // namespace
@@ -431,29 +442,22 @@ std::shared_ptr<const CompiledProgram> compile_program(const kir::Program& progr
   std::string digest = sha256_hex(full_key);
   std::vector<Part> parts = split_program(program, codegen_target(options).parallelism);
   // Each part is keyed by the program and its number among the parts (one part: the program's
-  // own key, as when a program was one module).
-  std::vector<CacheKey> keys;
+  // own key).
+  const std::string dir = disk_cache_dir();
   for (size_t p = 0; p < parts.size(); ++p) {
     const std::string tag =
         parts.size() == 1 ? "" : "." + std::to_string(p + 1) + "of" + std::to_string(parts.size());
     parts[p].id = digest + tag;
-    keys.push_back(CacheKey{"llvm-object", producer(),
-                            tag.empty() ? full_key : full_key + '\0' + "part" + tag});
-    st.cache.expect(parts[p].id, disk_cache_dir(), keys.back());
+    parts[p].dir = dir;
+    parts[p].key = CacheKey{"llvm-object", producer(),
+                            tag.empty() ? full_key : full_key + '\0' + "part" + tag};
   }
-  struct Forget {
-    DiskCache& c;
-    const std::vector<Part>& parts;
-    ~Forget() {
-      for (const Part& p : parts) c.forget(p.id);
-    }
-  } forget{st.cache, parts};
   while (st.part_tms.size() < parts.size()) st.part_tms.push_back(make_target_machine());
   {
     std::vector<std::thread> threads;
     auto work = [&](size_t p) {
       try {
-        compile_part(program, options, parts[p], *st.part_tms[p], st.cache);
+        compile_part(program, options, parts[p], *st.part_tms[p]);
       } catch (...) {
         parts[p].error = std::current_exception();
       }
@@ -475,7 +479,7 @@ std::shared_ptr<const CompiledProgram> compile_program(const kir::Program& progr
   llvm::orc::JITDylib& jd = *jd_or;
   cp = std::make_shared<CompiledProgram>();
   cp->key = digest;
-  cp->cache_file = keys[0].file_name();
+  cp->cache_file = parts[0].key.file_name();
   llvm::orc::JITDylib* jdp = &jd;
   cp->jit_resources = std::shared_ptr<void>(jdp, [](void* p) {
     JitState& s = state();
