@@ -8,6 +8,7 @@
 
 #include "backends/backend.h"
 #include "frontend/compile.h"
+#include "tests/backend_param.h"
 
 namespace soma {
 namespace {
@@ -86,12 +87,7 @@ std::vector<std::string> backends() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CheckNumericsTest, ::testing::ValuesIn(backends()),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& ch : n)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         soma::testing::BackendParamName());
 
 }  // namespace
 }  // namespace soma

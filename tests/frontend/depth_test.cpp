@@ -10,6 +10,7 @@
 
 #include "backends/backend.h"
 #include "frontend/compile.h"
+#include "tests/backend_param.h"
 #include "tests/sanitizer.h"
 
 namespace soma {
@@ -77,12 +78,8 @@ TEST_P(Depth, AConcatOfAThousandParts) {
     EXPECT_EQ(out[0].get(i), static_cast<double>((i % 3 + 1) * (i / 3))) << i;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Depth, ::testing::ValuesIn(backends()), [](const auto& info) {
-  std::string n = info.param;
-  for (char& c : n)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return n;
-});
+INSTANTIATE_TEST_SUITE_P(Backends, Depth, ::testing::ValuesIn(backends()),
+                         soma::testing::BackendParamName());
 
 }  // namespace
 }  // namespace soma

@@ -8,6 +8,7 @@
 #include "backends/backend.h"
 #include "frontend/compile.h"
 #include "frontend/context.h"
+#include "tests/backend_param.h"
 
 namespace soma {
 namespace {
@@ -107,12 +108,7 @@ std::vector<std::string> all_backends() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RunInto, ::testing::ValuesIn(all_backends()),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& ch : n)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+                         soma::testing::BackendParamName());
 
 }  // namespace
 }  // namespace soma

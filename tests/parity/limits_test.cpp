@@ -14,6 +14,7 @@
 #include "autodiff/gradcheck.h"
 #include "backends/backend.h"
 #include "backends/vulkan/vulkan_backend.h"
+#include "tests/backend_param.h"
 #include "tests/sanitizer.h"
 
 namespace soma::testing {
@@ -201,12 +202,7 @@ TEST_P(Limits, ABufferOverTheDevicesLargestBindingIsAClearError) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Limits, ::testing::ValuesIn(code_backends()),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& c : n)
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return n;
-                         });
+                         soma::testing::BackendParamName());
 
 }  // namespace
 }  // namespace soma::testing
