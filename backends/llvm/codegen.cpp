@@ -271,22 +271,24 @@ void KernelEmitter::emit_domain() {
 // The order in which rows (the points of the parallel axes but the innermost) are visited, as
 // indices into k_.parallel, outermost first. The domain's points are independent, so the order
 // is free: the axes are sorted by how far one step of each moves the kernel's memory accesses
-// (the sum over loads and stores of the byte stride, a div/mod term counting its mean step), the
-// farthest outermost. Then consecutive rows touch neighboring memory: a pooling kernel reading a
-// [C, N*H*W] GEMM output into [N, C, h, w] steps through it channel by channel instead of
-// jumping a whole channel plane per point, which no prefetcher follows. A sequential kernel keeps
-// its order.
+// (the sum over loads and stores of the byte stride, a div/mod term counting its mean step, a
+// store twice), the farthest outermost. Then consecutive rows touch neighboring memory: a pooling
+// kernel reading a [C, N*H*W] GEMM output into [N, C, h, w] steps through it channel by channel
+// instead of jumping a whole channel plane per point, which no prefetcher follows. A sequential
+// kernel keeps its order.
 std::vector<size_t> KernelEmitter::row_order() {
   const size_t rows = k_.parallel.size() - 1;
   std::vector<size_t> order(rows);
   for (size_t d = 0; d < rows; ++d) order[d] = d;
   if (k_.sequential || rows < 2) return order;
   std::vector<double> step(rows, 0.0);
-  auto account = [&](ExprId index, BufferId buffer) {
+  // A store counts twice: writing a line costs reading it first (and a line written in parts at
+  // different times, twice that).
+  auto account = [&](ExprId index, BufferId buffer, double weight) {
     LinearIndex f;
     if (!linear_index(index, f)) return;
     const double bytes =
-        static_cast<double>(dtype_size(p_.buffers[static_cast<size_t>(buffer)].dtype));
+        weight * static_cast<double>(dtype_size(p_.buffers[static_cast<size_t>(buffer)].dtype));
     for (size_t d = 0; d < rows; ++d) {
       const VarId v = k_.parallel[d].var;
       double s = std::abs(static_cast<double>(f.coef(v)));
@@ -304,14 +306,14 @@ std::vector<size_t> KernelEmitter::row_order() {
     if (x < 0 || seen[static_cast<size_t>(x)]) return;
     seen[static_cast<size_t>(x)] = 1;
     const kir::Expr& e = k_.expr(x);
-    if (e.kind == ExprKind::Load) account(e.a[0], e.buffer);
+    if (e.kind == ExprKind::Load) account(e.a[0], e.buffer, 1.0);
     for (ExprId a : e.a) walk(a);
     if (e.kind == ExprKind::Var && let_expr_[static_cast<size_t>(e.var)] >= 0)
       walk(let_expr_[static_cast<size_t>(e.var)]);
   };
   std::function<void(const std::vector<Stmt>&)> visit = [&](const std::vector<Stmt>& body) {
     for (const Stmt& st : body) {
-      if (st.kind == Stmt::Kind::Store) account(st.index, st.buffer);
+      if (st.kind == Stmt::Kind::Store) account(st.index, st.buffer, 2.0);
       walk(st.value);
       walk(st.index);
       visit(st.body);
