@@ -46,9 +46,17 @@ Array HostBuffers::fresh(const ProgramLayout::Slot& s) const {
                              std::shared_ptr<std::byte[]>(p.release(), free_it));
 }
 
+void HostBuffers::bind(const Feeds& feeds, ParamStore& params, bool keep_params) {
+  bind_sources(feeds, params, keep_params);
+  for (size_t i = 0; i < layout_.size(); ++i) {
+    const ProgramLayout::Slot& s = layout_.slot(static_cast<BufferId>(i));
+    if (s.kind == Buffer::Kind::Output) ptrs_[i] = held_[i].emplace(fresh(s)).raw();
+  }
+}
+
 void HostBuffers::bind_into(const Feeds& feeds, ParamStore& params,
                             const std::vector<Array>& into) {
-  bind(feeds, params);
+  bind_sources(feeds, params, false);
   const auto& outs = layout_.outputs();
   SOMA_CHECK(into.size() == outs.size())
       << into.size() << " arrays for " << outs.size() << " outputs";
@@ -63,36 +71,48 @@ void HostBuffers::bind_into(const Feeds& feeds, ParamStore& params,
     const std::byte* q = static_cast<const std::byte*>(a.raw());
     return a.nbytes() && n && q < p + n && p < q + a.nbytes();
   };
-  direct_.assign(layout_.size(), 0);
   for (size_t o = 0; o < outs.size(); ++o) {
     const size_t b = static_cast<size_t>(outs[o]);
-    const ProgramLayout::Slot& s = layout_.slot(outs[o]);
-    if (s.kind != Buffer::Kind::Output || direct_[b]) continue;
+    if (layout_.slot(outs[o]).kind != Buffer::Kind::Output || held_[b]) continue;
     bool alone = true;
     for (const auto& [p, n] : busy) alone = alone && !overlaps(into[o], p, n);
     for (size_t q = 0; q < outs.size(); ++q)
       if (q != o)
         alone = alone &&
                 !overlaps(into[o], static_cast<const std::byte*>(into[q].raw()), into[q].nbytes());
-    if (!alone) continue;
-    ptrs_[b] = held_[b].emplace(into[o]).raw();
-    direct_[b] = 1;
+    if (alone) ptrs_[b] = held_[b].emplace(into[o]).raw();  // computed in place
+  }
+  // The other outputs get buffers of their own, copied into the caller's arrays after the run.
+  for (size_t i = 0; i < layout_.size(); ++i) {
+    const ProgramLayout::Slot& s = layout_.slot(static_cast<BufferId>(i));
+    if (s.kind == Buffer::Kind::Output && !held_[i]) ptrs_[i] = held_[i].emplace(fresh(s)).raw();
+  }
+}
+
+void HostBuffers::stage_outputs() {
+  const auto& outs = layout_.outputs();
+  staged_.assign(outs.size(), std::nullopt);
+  for (size_t o = 0; o < outs.size(); ++o) {
+    const ProgramLayout::Slot& s = layout_.slot(outs[o]);
+    if (s.kind == Buffer::Kind::Output) continue;  // the run's own: still as computed later
+    Array& a = staged_[o].emplace(s.type.dtype, s.type.shape);
+    if (s.bytes) std::memcpy(a.raw(), at(outs[o]), static_cast<size_t>(s.bytes));
   }
 }
 
 void HostBuffers::outputs_into(std::vector<Array>& into) {
   const auto& outs = layout_.outputs();
   for (size_t o = 0; o < outs.size(); ++o) {
-    const size_t b = static_cast<size_t>(outs[o]);
     const size_t n = static_cast<size_t>(layout_.slot(outs[o]).bytes);
-    // An array written in place is skipped; any other (a copy of a buffer listed twice reads
-    // the first array, final by now) is copied into.
-    if (n && ptrs_[b] != into[o].raw()) std::memmove(into[o].raw(), ptrs_[b], n);
+    const void* from = o < staged_.size() && staged_[o] ? staged_[o]->raw() : at(outs[o]);
+    // An array computed in place is skipped; any other is copied into (a buffer listed twice
+    // is read from the first array it went into, final by now).
+    if (n && from != into[o].raw()) std::memmove(into[o].raw(), from, n);
   }
-  direct_.assign(layout_.size(), 0);
+  staged_.clear();
 }
 
-void HostBuffers::bind(const Feeds& feeds, ParamStore& params, bool keep_params) {
+void HostBuffers::bind_sources(const Feeds& feeds, ParamStore& params, bool keep_params) {
   for (size_t i = 0; i < layout_.size(); ++i) {
     const BufferId b = static_cast<BufferId>(i);
     const ProgramLayout::Slot& s = layout_.slot(b);
@@ -106,9 +126,7 @@ void HostBuffers::bind(const Feeds& feeds, ParamStore& params, bool keep_params)
         ptrs_[i] = held_[i].emplace(keep_params && in_place_[i] ? a.clone() : a).raw();
         break;
       }
-      case Buffer::Kind::Output:
-        ptrs_[i] = held_[i].emplace(fresh(s)).raw();
-        break;
+      case Buffer::Kind::Output:  // by bind or bind_into
       case Buffer::Kind::Temp:
       case Buffer::Kind::Constant:
         break;  // placed once, at construction

@@ -40,7 +40,12 @@ class HostBuffers {
   // buffer listed twice is copied the second time); anything else (inputs, parameters,
   // constants, temporaries) is copied, so that no output aliases memory the program reuses.
   std::vector<Array> outputs();
-  // After a bind_into: copies into the caller's arrays what was not computed in them.
+  // After a bind_into, in this order: stage_outputs() before apply_updates (copies of the
+  // outputs that are not the run's own buffers, e.g. a parameter as the run found it), then
+  // outputs_into() after it: copies into the caller's arrays what was not computed in them.
+  // Last, so that the updates read the feeds and parameters the run read, whatever memory the
+  // arrays share (as when run() is followed by a copy).
+  void stage_outputs();
   void outputs_into(std::vector<Array>& into);
   // The update plan: new values into their parameters (snapshots first), versions bumped.
   void apply_updates(ParamStore& params);
@@ -49,14 +54,16 @@ class HostBuffers {
 
  private:
   Array fresh(const ProgramLayout::Slot& s) const;
+  // Binds the feeds and parameters (the outputs: bind or bind_into).
+  void bind_sources(const Feeds& feeds, ParamStore& params, bool keep_params);
 
   const ProgramLayout& layout_;
   unsigned char fill_;
   AlignedBytes arena_;
   std::vector<std::optional<Array>> held_;  // by buffer: constants (kept), this run's arrays
   std::vector<void*> ptrs_;
-  std::vector<uint8_t> in_place_;  // by buffer: a parameter the program updates in place
-  std::vector<uint8_t> direct_;    // by buffer: an output bound to the caller's array
+  std::vector<uint8_t> in_place_;             // by buffer: a parameter the program updates in place
+  std::vector<std::optional<Array>> staged_;  // by listed output: see stage_outputs
 };
 
 }  // namespace soma

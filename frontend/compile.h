@@ -22,8 +22,10 @@ class Compiled {
   // must have output i's dtype and shape (else a soma::Error naming the output, checked before
   // anything runs), and its storage, shared by every copy of the array, receives the values.
   // Where a backend can (llvm), the kernels write straight into the arrays: a loop that runs a
-  // model on large outputs allocates nothing per run. An array that shares memory with a feed or
-  // another output is still right: it is written after the run.
+  // model on large outputs allocates no output per run. An array that shares memory with a feed
+  // or another output is written last, after the parameter updates (which read the feeds as the
+  // run did): it ends holding the output. (A parameter's own array is no place for an output:
+  // the run's update writes it too.)
   void run(const Feeds& feeds, std::vector<Array>& outputs) const;
   const std::string& backend() const { return backend_; }
   // The names and types of the inputs that run() needs (those the outputs were built from; one

@@ -280,7 +280,9 @@ std::vector<size_t> KernelEmitter::row_order() {
   const size_t rows = k_.parallel.size() - 1;
   std::vector<size_t> order(rows);
   for (size_t d = 0; d < rows; ++d) order[d] = d;
-  if (k_.sequential || rows < 2) return order;
+  // A contraction's traffic is in its operands, which the walk below does not see (one that is
+  // no GEMM runs in its declared order).
+  if (k_.sequential || k_.is_contraction || rows < 2) return order;
   std::vector<double> step(rows, 0.0);
   // A store counts twice: writing a line costs reading it first (and a line written in parts at
   // different times, twice that).

@@ -52,8 +52,9 @@ class LlvmExecutable : public Executable {
     } release{host_};
     host_.bind_into(feeds, *params_, outputs);
     launcher_.run_all(*code_, host_.pointers(), profile_.get());
-    host_.outputs_into(outputs);
+    host_.stage_outputs();
     host_.apply_updates(*params_);
+    host_.outputs_into(outputs);
   }
 
  private:

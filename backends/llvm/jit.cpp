@@ -39,7 +39,9 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 #include "backends/llvm/codegen.h"
@@ -183,13 +185,28 @@ std::string print_module(const llvm::Module& m) {
 // IR generation too. An entry is also rejected when its infos do not name the part's kernels or
 // its object does not parse for this architecture.
 
-bool valid_object(std::string_view data) {
+// An object file for this machine's architecture that defines every kernel of `info`.
+bool valid_object(std::string_view data, const std::vector<KernelInfo>& info) {
   auto obj = llvm::object::ObjectFile::createObjectFile(llvm::MemoryBufferRef(data, "cached"));
   if (!obj) {
     llvm::consumeError(obj.takeError());
     return false;
   }
-  return (*obj)->makeTriple().getArch() == llvm::Triple(host().triple).getArch();
+  if ((*obj)->makeTriple().getArch() != llvm::Triple(host().triple).getArch()) return false;
+  std::set<std::string> defined;
+  for (const llvm::object::SymbolRef& sym : (*obj)->symbols()) {
+    auto flags = sym.getFlags();
+    auto name = sym.getName();
+    if (!flags || !name) {
+      if (!flags) llvm::consumeError(flags.takeError());
+      if (!name) llvm::consumeError(name.takeError());
+      return false;
+    }
+    if (!(*flags & llvm::object::SymbolRef::SF_Undefined)) defined.insert(name->str());
+  }
+  for (const KernelInfo& k : info)
+    if (!defined.count(k.symbol)) return false;
+  return true;
 }
 
 std::string encode_part(const std::vector<KernelInfo>& info, std::string_view object) {
@@ -375,7 +392,7 @@ void compile_part(const kir::Program& program, const CompileOptions& options, Pa
       if (decode_part(r.payload, program, part.kernels, part.info, object)) {
         // A copy first: an object file is parsed from aligned memory.
         part.object = llvm::MemoryBuffer::getMemBufferCopy(object, part.id);
-        if (valid_object(part.object->getBuffer())) return;
+        if (valid_object(part.object->getBuffer(), part.info)) return;
       }
       std::cerr << "soma: warning: ignoring the llvm-object cache entry '" << part.dir << "/"
                 << part.key.file_name()
@@ -462,8 +479,17 @@ std::shared_ptr<const CompiledProgram> compile_program(const kir::Program& progr
         parts[p].error = std::current_exception();
       }
     };
-    for (size_t p = 1; p < parts.size(); ++p) threads.emplace_back(work, p);
+    size_t inline_from = parts.size();  // parts no thread could be started for run here
+    for (size_t p = 1; p < parts.size(); ++p) {
+      try {
+        threads.emplace_back(work, p);
+      } catch (const std::system_error&) {
+        inline_from = p;
+        break;
+      }
+    }
     work(0);
+    for (size_t p = inline_from; p < parts.size(); ++p) work(p);
     for (std::thread& t : threads) t.join();
   }
   for (const Part& p : parts)
