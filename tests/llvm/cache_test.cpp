@@ -11,6 +11,7 @@
 
 #include "backends/llvm/jit.h"
 #include "kernels/kir_files.h"
+#include "runtime/disk_cache.h"
 #include "tests/llvm/llvm_test_util.h"
 
 namespace soma::test {
@@ -227,6 +228,46 @@ kernel third(t1: f32[64], out out0: f32[64]) {
   check();
   EXPECT_EQ(jit::jit_stats().compiles, 1);
   EXPECT_EQ(jit::jit_stats().disk_misses, 1);
+  EXPECT_EQ(jit::jit_stats().disk_writes, 1);
+}
+
+// An entry whose container is sound (right key, checksum) but whose kernel infos name another
+// kernel: decoded, refused, rebuilt.
+TEST(LlvmDiskCache, AnEntryWhoseKernelInfosDoNotMatchIsRebuilt) {
+  kir::Program p = tagged_program(11.75);
+  expect_runs(p, 11.75);
+  const std::string path = entry_path(p);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  // The entry: magic, "kind K", "producer P", "key N" and N bytes, "payload M SHA", payload.
+  const size_t prod = bytes.find("\nproducer ");
+  const size_t key_at = bytes.find("\nkey ", prod);
+  ASSERT_NE(prod, std::string::npos);
+  ASSERT_NE(key_at, std::string::npos);
+  const std::string producer = bytes.substr(prod + 10, bytes.find('\n', prod + 1) - (prod + 10));
+  const size_t key_len = std::stoul(bytes.substr(key_at + 5));
+  const size_t key_from = bytes.find('\n', key_at + 1) + 1;
+  const std::string key = bytes.substr(key_from, key_len);
+  const size_t pay_line = bytes.find("\npayload ", key_from + key_len - 1);
+  ASSERT_NE(pay_line, std::string::npos);
+  std::string payload = bytes.substr(bytes.find('\n', pay_line + 1) + 1);
+  const size_t sym = payload.find("soma_k0_tagged");
+  ASSERT_NE(sym, std::string::npos) << "the payload lists the kernel's symbol";
+  payload.replace(sym, 14, "soma_k0_other_");
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  const std::string entry = encode_cache_entry(CacheKey{"llvm-object", producer, key}, payload);
+  out.write(entry.data(), static_cast<std::streamsize>(entry.size()));
+  out.close();
+  jit::clear_memory_cache();
+  jit::reset_jit_stats();
+  ::testing::internal::CaptureStderr();
+  expect_runs(p, 11.75);
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(said.find("not this program's kernels"), std::string::npos)
+      << "refused by the container check, not by the infos: " << said;
+  EXPECT_EQ(jit::jit_stats().disk_rejects, 1);
+  EXPECT_EQ(jit::jit_stats().compiles, 1);
   EXPECT_EQ(jit::jit_stats().disk_writes, 1);
 }
 
